@@ -1,0 +1,38 @@
+# Two set-up-and-go commands: `make demo` and `make test`. Each creates .venv if missing.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+EXTRAS ?= dev
+
+.PHONY: demo test test-slow lint format install clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed-$(EXTRAS)
+
+demo: install
+	$(VENV)/bin/replab run tunnel
+
+lint: install
+	$(VENV)/bin/ruff check replab tests benchmarks
+	$(VENV)/bin/ruff format --check replab tests benchmarks
+
+format: install
+	$(VENV)/bin/ruff check --fix replab tests benchmarks
+	$(VENV)/bin/ruff format replab tests benchmarks
+
+test: lint
+	$(VENV)/bin/pytest -n 2
+
+test-slow: install
+	$(VENV)/bin/pytest -m slow
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,208 @@
+"""The run store: one SQLite database (WAL mode) indexing runs and their metrics (DESIGN §4).
+
+Several processes (a sweep) may write to one store at once: each opens its own connection, SQLite's
+WAL journal lets readers proceed during a write, and writers wait on the lock (``busy_timeout``).
+Metrics are keyed by (run, key, step) and written with upsert semantics, so a resumed run that
+re-logs the steps after its last checkpoint replaces them rather than duplicating them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from replab.errors import ReplabError, close_matches
+
+DEFAULT_STORE = "runs/replab.db"
+STATUSES = ("running", "finished", "failed", "killed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    git_rev TEXT,
+    status TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL,
+    host TEXT NOT NULL,
+    pid INTEGER,
+    heartbeat REAL,
+    progress REAL DEFAULT 0,
+    verdict TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run TEXT NOT NULL,
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (run, key, step)
+) WITHOUT ROWID;
+"""
+
+
+def default_store_path() -> Path:
+    """`REPLAB_STORE` if set, else `runs/replab.db` under the current directory."""
+    return Path(os.environ.get("REPLAB_STORE", DEFAULT_STORE))
+
+
+@dataclass
+class RunRecord:
+    id: str
+    experiment: str
+    preset: str
+    config: dict
+    seed: int
+    git_rev: str | None
+    status: str
+    start: float
+    end: float | None
+    host: str
+    pid: int | None
+    progress: float
+    verdict: str | None
+    summary: dict
+
+    @property
+    def dir(self) -> str:
+        return self.id
+
+
+class Store:
+    """A connection to the run store at `path` (created if missing)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.executescript(_SCHEMA)
+
+    @property
+    def root(self) -> Path:
+        """The folder that holds `runs/<run-id>/` artifact folders: the store's own folder."""
+        return self.path.parent
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- runs ---------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, experiment: str, preset: str, config: dict, seed: int,
+                   git_rev: str | None) -> None:
+        now = time.time()
+        self.conn.execute(
+            "INSERT INTO runs (id, experiment, preset, config, seed, git_rev, status, start, host, pid, heartbeat)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (run_id, experiment, preset, json.dumps(config), seed, git_rev, now, socket.gethostname(),
+             os.getpid(), now),
+        )
+
+    def set_running(self, run_id: str) -> None:
+        """Mark a resumed run as running again, owned by this process."""
+        self.conn.execute(
+            "UPDATE runs SET status='running', end=NULL, pid=?, host=?, heartbeat=? WHERE id=?",
+            (os.getpid(), socket.gethostname(), time.time(), run_id),
+        )
+
+    def heartbeat(self, run_id: str, progress: float | None = None) -> None:
+        if progress is None:
+            self.conn.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+        else:
+            self.conn.execute("UPDATE runs SET heartbeat=?, progress=? WHERE id=?",
+                              (time.time(), float(progress), run_id))
+
+    def finish(self, run_id: str, status: str, verdict: str | None = None,
+               summary: dict | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        self.conn.execute(
+            "UPDATE runs SET status=?, end=?, verdict=COALESCE(?, verdict),"
+            " summary=COALESCE(?, summary), progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
+            " WHERE id=?",
+            (status, time.time(), verdict, json.dumps(summary) if summary is not None else None, status,
+             run_id),
+        )
+
+    def reap(self) -> list[str]:
+        """Mark as killed every 'running' run of this host whose process no longer exists.
+
+        A SIGKILL cannot be caught, so the dead run is found here, the next time the store is used.
+        """
+        host = socket.gethostname()
+        rows = self.conn.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?", (host,))
+        dead = [rid for rid, pid in rows.fetchall() if pid is not None and not _alive(pid)]
+        for rid in dead:
+            self.conn.execute("UPDATE runs SET status='killed', end=heartbeat WHERE id=? AND status='running'",
+                              (rid,))
+        return dead
+
+    def get_run(self, run_id: str) -> RunRecord:
+        row = self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            known = [r[0] for r in self.conn.execute("SELECT id FROM runs ORDER BY start DESC LIMIT 200")]
+            raise ReplabError(f"no run with id '{run_id}' in {self.path}{close_matches(run_id, known)}")
+        return _record(row)
+
+    def runs(self, experiment: str | None = None, status: str | None = None,
+             preset: str | None = None) -> list[RunRecord]:
+        query, args = f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", []
+        for column, value in (("experiment", experiment), ("status", status), ("preset", preset)):
+            if value is not None:
+                query += f" AND {column}=?"
+                args.append(value)
+        return [_record(r) for r in self.conn.execute(query + " ORDER BY start", args).fetchall()]
+
+    # -- metrics ------------------------------------------------------------------------------------
+    def write_metrics(self, run_id: str, rows: Iterable[tuple[str, int, float]]) -> None:
+        """Write (key, step, value) rows in one transaction; a repeated (key, step) replaces the old value."""
+        rows = [(run_id, k, int(s), float(v)) for k, s, v in rows]
+        if not rows:
+            return
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)", rows)
+
+    def metrics(self, run_id: str, key: str | None = None) -> list[tuple[str, int, float]]:
+        """All (key, step, value) rows of a run, ordered by key then step."""
+        if key is None:
+            cur = self.conn.execute("SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step",
+                                    (run_id,))
+        else:
+            cur = self.conn.execute(
+                "SELECT key, step, value FROM metrics WHERE run=? AND key=? ORDER BY step", (run_id, key))
+        return cur.fetchall()
+
+
+_RUN_COLUMNS = "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary"
+
+
+def _record(row) -> RunRecord:
+    (rid, exp, preset, config, seed, rev, status, start, end, host, pid, progress, verdict, summary) = row
+    return RunRecord(rid, exp, preset, json.loads(config), seed, rev, status, start, end, host, pid,
+                     progress or 0.0, verdict, json.loads(summary) if summary else {})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) still answers kill(0): read its state.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,1 @@
+"""The run store, Run handle, progress display, reports and statistics across seeds."""

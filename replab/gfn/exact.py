@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from replab.gfn.hypergrid import HyperGrid
+from replab.gfn.sampler import exploration_log_probs
 
 
 def policy_table(
@@ -22,18 +23,13 @@ def policy_table(
     """
     cells = env.cells()
     states = torch.cat([cells, torch.zeros(len(cells), 1, dtype=torch.long)], dim=1)
+    mask = env.forward_mask(states)
+    mask[~mask.any(-1)] = True  # terminal cells: rows are unused, keep them finite
     out = []
     with torch.no_grad():
         for i in range(0, len(states), batch):
-            logits = logits_fn(states[i : i + batch]).double() * temperature
-            logp = torch.log_softmax(logits, dim=-1)
-            if epsilon > 0:
-                uniform = torch.full_like(logp, -torch.log(torch.tensor(float(env.n_actions))).item())
-                logp = torch.logaddexp(
-                    logp + torch.log1p(torch.tensor(-epsilon)).item(),
-                    uniform + torch.log(torch.tensor(epsilon)).item(),
-                )
-            out.append(logp)
+            logits = logits_fn(states[i : i + batch]).double()
+            out.append(exploration_log_probs(logits, mask[i : i + batch], temperature, epsilon))
     return torch.cat(out)
 
 

@@ -22,9 +22,20 @@ class HyperGrid(DAGEnv):
 
     Cells are numbered `flat = Σ_i k_i H^(n-1-i)` (row-major) in `cells()`, `reachable()`,
     `true_distribution()` and `mode_mask()`, all of shape `(H^n, ...)`.
+
+    `forced_termination=False` is the torchgfn variant (no forced end: an increment is masked at H-1 and
+    every cell is reachable by stop); the default True is the thesis's environment.
     """
 
-    def __init__(self, n: int = 4, H: int = 8, R0: float = 0.1, R1: float = 0.5, R2: float = 2.0):
+    def __init__(
+        self,
+        n: int = 4,
+        H: int = 8,
+        R0: float = 0.1,
+        R1: float = 0.5,
+        R2: float = 2.0,
+        forced_termination: bool = True,
+    ):
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n (dimensions) must be an integer >= 1, got {n!r}")
         if not isinstance(H, int) or H < 2:
@@ -36,26 +47,36 @@ class HyperGrid(DAGEnv):
         if R1 < 0 or R2 < 0:
             raise ValueError(f"R1 and R2 must be >= 0, got R1={R1}, R2={R2}")
         self.n, self.H, self.R0, self.R1, self.R2 = n, H, float(R0), float(R1), float(R2)
+        self.forced_termination = bool(forced_termination)
         self.n_actions = n + 1
         self.state_dim = n + 1
         self.n_parent_slots = n + 1  # slot a holds the parent whose action a leads here
         self._cache: dict[str, torch.Tensor] = {}
 
     def __repr__(self) -> str:
-        return f"HyperGrid(n={self.n}, H={self.H}, R0={self.R0}, R1={self.R1}, R2={self.R2})"
+        return (
+            f"HyperGrid(n={self.n}, H={self.H}, R0={self.R0}, R1={self.R1}, R2={self.R2}, "
+            f"forced_termination={self.forced_termination})"
+        )
 
     # -- the DAG contract -------------------------------------------------------------------------------
     def initial(self, batch: int) -> torch.Tensor:
         return torch.zeros(batch, self.n + 1, dtype=torch.long)
 
     def is_terminal(self, states: torch.Tensor) -> torch.Tensor:
-        return (states[:, self.n] == 1) | (states[:, : self.n].max(-1).values == self.H - 1)
+        stopped = states[:, self.n] == 1
+        if not self.forced_termination:
+            return stopped
+        return stopped | (states[:, : self.n].max(-1).values == self.H - 1)
 
     def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
-        # Every increment of a non-terminal state is allowed: its coordinates are < H-1, so an increment
-        # lands at most on H-1 (forced termination). Terminal states have no actions.
+        # With forced termination every increment of a non-terminal state is allowed: its coordinates
+        # are < H-1, so an increment lands at most on H-1. Without, increments stop at H-1.
         alive = ~self.is_terminal(states)
-        return alive[:, None].expand(-1, self.n_actions).clone()
+        mask = alive[:, None].expand(-1, self.n_actions).clone()
+        if not self.forced_termination:
+            mask[:, : self.n] &= states[:, : self.n] < self.H - 1
+        return mask
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         out = states.clone()
@@ -72,7 +93,9 @@ class HyperGrid(DAGEnv):
         parents = torch.cat([parent_coords, torch.zeros(B, n + 1, 1, dtype=torch.long)], dim=-1)
         # increment slot i exists when k_i > 0 and the parent is not terminal (max < H-1), and the
         # state was not reached by stop; the stop slot exists only for stopped states.
-        inc_ok = (parent_coords.min(-1).values >= 0) & (parent_coords.max(-1).values < self.H - 1)
+        inc_ok = parent_coords.min(-1).values >= 0
+        if self.forced_termination:
+            inc_ok &= parent_coords.max(-1).values < self.H - 1
         mask = torch.cat([inc_ok[:, :n] & ~stopped[:, None], stopped[:, None]], dim=1)
         parents = parents.clamp_min(0)
         actions = torch.arange(n + 1).expand(B, -1)
@@ -121,7 +144,9 @@ class HyperGrid(DAGEnv):
         return self._cache["reachable"]
 
     def interior(self) -> torch.Tensor:
-        """`(H^n,)` bool: non-terminal cells (all coordinates < H-1), where a policy acts."""
+        """`(H^n,)` bool: non-terminal cells, where a policy acts (with forced termination: all k_i < H-1)."""
+        if not self.forced_termination:
+            return torch.ones(self.H**self.n, dtype=torch.bool)
         return self.cells().max(-1).values < self.H - 1
 
     def rewards(self) -> torch.Tensor:

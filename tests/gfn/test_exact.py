@@ -7,14 +7,10 @@ from replab.gfn.metrics import l1_distance
 from replab.gfn.sampler import sample_trajectories
 
 
-def _uniform_table(env):
-    return torch.log_softmax(torch.zeros(env.H**env.n, env.n_actions, dtype=torch.float64), -1)
-
-
-@pytest.mark.parametrize("n,H", [(2, 8), (4, 8), (3, 5)])
-def test_uniform_policy_distribution_sums_to_one(n, H):
-    env = HyperGrid(n, H)
-    u = sampling_distribution(env, _uniform_table(env))
+@pytest.mark.parametrize("n,H,forced", [(2, 8, True), (4, 8, True), (3, 5, True), (3, 5, False)])
+def test_uniform_policy_distribution_sums_to_one(n, H, forced):
+    env = HyperGrid(n, H, forced_termination=forced)
+    u = sampling_distribution(env, policy_table(env, lambda s: torch.zeros(len(s), env.n_actions)))
     assert float(u.sum()) == pytest.approx(1.0, abs=1e-12)
     assert (u[~env.reachable()] == 0).all() and (u[env.reachable()] > 0).all()
 
@@ -26,16 +22,18 @@ def _enumerate(env, table, state, prob, out):
         out[int(env.flat_index(s))] += prob
         return
     cell = int(env.flat_index(s))
-    for a in range(env.n_actions):
+    for a in torch.nonzero(env.forward_mask(s)[0]).squeeze(1).tolist():
         _enumerate(
             env, table, env.step(s, torch.tensor([a]))[0].tolist(), prob * float(table[cell, a].exp()), out
         )
 
 
-def test_dp_matches_trajectory_enumeration():
-    env = HyperGrid(2, 4)
+@pytest.mark.parametrize("forced", [True, False])
+def test_dp_matches_trajectory_enumeration(forced):
+    env = HyperGrid(2, 4, forced_termination=forced)
     g = torch.Generator().manual_seed(0)
-    table = torch.log_softmax(torch.randn(16, 3, generator=g, dtype=torch.float64), -1)
+    logits = torch.randn(16, 3, generator=g, dtype=torch.float64)
+    table = policy_table(env, lambda s: logits[env.flat_index(s)])
     want = torch.zeros(16, dtype=torch.float64)
     _enumerate(env, table, [0, 0, 0], 1.0, want)
     assert torch.allclose(sampling_distribution(env, table), want, atol=1e-12)

@@ -36,18 +36,18 @@ def _children(env, states):
     for s in states:
         if env.is_terminal(s[None])[0]:
             continue
-        for a in range(env.n_actions):
+        for a in torch.nonzero(env.forward_mask(s[None])[0]).squeeze(1).tolist():
             child = env.step(s[None], torch.tensor([a]))[0]
             edges.setdefault(tuple(child.tolist()), set()).add((tuple(s.tolist()), a))
     return edges
 
 
-@pytest.mark.parametrize("n,H", [(2, 4), (3, 4), (2, 5)])
-def test_parents_match_brute_force(n, H):
-    env = HyperGrid(n, H)
+@pytest.mark.parametrize("n,H,forced", [(2, 4, True), (3, 4, True), (2, 5, True), (2, 4, False)])
+def test_parents_match_brute_force(n, H, forced):
+    env = HyperGrid(n, H, forced_termination=forced)
     # every state row: all cells, with and without the stop flag
     rows = [list(c) + [f] for c in itertools.product(range(H), repeat=n) for f in (0, 1)]
-    rows = [r for r in rows if not (r[-1] == 1 and max(r[:-1]) == H - 1)]
+    rows = [r for r in rows if not (forced and r[-1] == 1 and max(r[:-1]) == H - 1)]
     states = torch.tensor(rows)
     # only states reachable from s0 have parents in the DAG
     reach, frontier = {tuple([0] * (n + 1))}, [torch.zeros(n + 1, dtype=torch.long)]
@@ -83,6 +83,13 @@ def test_stop_node_is_distinct_and_forced_termination():
     forced = env.step(s, torch.tensor([1]))  # coordinate reaches H-1
     assert env.is_terminal(forced).item() and not env.forward_mask(forced).any()
     assert env.forward_mask(s).all()
+
+
+def test_torchgfn_variant_without_forced_termination():
+    env = HyperGrid(2, 4, forced_termination=False)
+    assert int(env.reachable().sum()) == 16
+    s = torch.tensor([[3, 1, 0]])
+    assert not env.is_terminal(s).item() and env.forward_mask(s).tolist() == [[False, True, True]]
 
 
 def test_constructor_validates():

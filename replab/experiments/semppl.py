@@ -114,13 +114,9 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
         q = EmbeddingQueue(max(cfg.n_pos, int(cfg.queue_fraction * n)), net.predictor[-1].out_features)
         use_sempos = arm != "infonce"
         pl_correct = pl_total = 0
+        lab_stream = _cycle(lab_idx, min(cfg.labelled_batch, len(lab_idx)), g)
         for step in range(steps):
-            idx = torch.cat(
-                [
-                    torch.randint(0, n, (cfg.batch_size,), generator=g),
-                    lab_idx[torch.randint(0, len(lab_idx), (cfg.labelled_batch,), generator=g)],
-                ]
-            )
+            idx = torch.cat([torch.randint(0, n, (cfg.batch_size,), generator=g), next(lab_stream)])
             v1, v2 = augment(x[idx], g, cfg.noise), augment(x[idx], g, cfg.noise)
             a1, a2 = net.online(v1), net.online(v2)
             t1, t2 = net.target(v1), net.target(v2)
@@ -168,6 +164,17 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
         pred = knn_pseudo_labels(t_all[~labelled], t_all[labelled], y[labelled], k=cfg.k)
         out["pseudo_label_acc"] = float((pred == y[~labelled]).float().mean())
     return out
+
+
+def _cycle(items: torch.Tensor, size: int, g: torch.Generator):
+    """Endless chunks of `size` from reshuffled passes over `items`: the labelled images enter the FIFO Q_L
+    (as large as the labelled set) in turn, so it always holds (nearly) every labelled image once."""
+    buf = items[torch.randperm(len(items), generator=g)]
+    while True:
+        if len(buf) < size:
+            buf = torch.cat([buf, items[torch.randperm(len(items), generator=g)]])
+        yield buf[:size]
+        buf = buf[size:]
 
 
 def _labels(arm, y_batch, is_lab, t, q_l, cfg, g, classes):

@@ -32,7 +32,9 @@ def check_device(device: str) -> str:
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ReplabError(f"--device must be cpu or cuda, got '{device}'")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ReplabError(f"--device {device} asked for, but this PyTorch sees no CUDA device; use --device cpu")
+        raise ReplabError(
+            f"--device {device} asked for, but this PyTorch sees no CUDA device; use --device cpu"
+        )
     return device
 
 
@@ -51,15 +53,29 @@ def config_from_dict(cls, values: dict):
 
 def git_revision() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
 
 
-def start_run(name: str, cfg, *, preset: str, seed: int = 0, device: str = "cpu", store: Store | None = None,
-              quiet: bool = False, run_id: str | None = None) -> tuple[str, str]:
+def start_run(
+    name: str,
+    cfg,
+    *,
+    preset: str,
+    seed: int = 0,
+    device: str = "cpu",
+    store: Store | None = None,
+    quiet: bool = False,
+    run_id: str | None = None,
+) -> tuple[str, str]:
     """Run experiment `name` with config `cfg` to the end; return (run id, verdict)."""
     exp = experiments.get(name)
     exp.check_extras()
@@ -72,8 +88,9 @@ def start_run(name: str, cfg, *, preset: str, seed: int = 0, device: str = "cpu"
     return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet)
 
 
-def resume_run(run_id: str, *, device: str = "cpu", store: Store | None = None,
-               quiet: bool = False) -> tuple[str, str]:
+def resume_run(
+    run_id: str, *, device: str = "cpu", store: Store | None = None, quiet: bool = False
+) -> tuple[str, str]:
     """Continue a killed or failed run from its last checkpoint; return (run id, verdict)."""
     store = store or Store()
     store.reap()
@@ -126,8 +143,12 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     record = store.get_run(run_id)
     report = exp.report(results)
     header = {
-        "run": run_id, "experiment": exp.name, "preset": record.preset, "seed": str(record.seed),
-        "git revision": record.git_rev or "unknown", "check": exp.check,
+        "run": run_id,
+        "experiment": exp.name,
+        "preset": record.preset,
+        "seed": str(record.seed),
+        "git revision": record.git_rev or "unknown",
+        "check": exp.check,
         "config": "`" + json.dumps(record.config) + "`",
     }
     report.write(store.root / run_id, header)
@@ -140,8 +161,10 @@ def regenerate_report(run_id: str, store: Store | None = None) -> Path:
     record = store.get_run(run_id)
     path = store.root / run_id / "results.json"
     if not path.exists():
-        raise ReplabError(f"run {run_id} has no results yet (status {record.status}); "
-                          f"finish it with 'replab run --resume {run_id}'")
+        raise ReplabError(
+            f"run {run_id} has no results yet (status {record.status}); "
+            f"finish it with 'replab run --resume {run_id}'"
+        )
     exp = experiments.get(record.experiment)
     write_report(exp, json.loads(path.read_text()), store, run_id)
     return store.root / run_id / "report.md"

@@ -30,5 +30,5 @@ def rng(seed: int, name: str) -> np.random.Generator:
 def seed_everything(seed: int) -> None:
     """Seed the global generators too, for library code that draws from them (e.g. nn.init)."""
     random.seed(derive_seed(seed, "python"))
-    np.random.seed(derive_seed(seed, "numpy") % (2**32))
+    np.random.seed(derive_seed(seed, "numpy") % (2**32))  # noqa: NPY002 (seeding the legacy global on purpose)
     torch.manual_seed(derive_seed(seed, "torch"))

@@ -70,6 +70,7 @@ def all_experiments() -> dict[str, Experiment]:
 def get(name: str) -> Experiment:
     experiments = all_experiments()
     if name not in experiments:
-        raise ReplabError(f"unknown experiment '{name}'{close_matches(name, experiments)}; "
-                          "'replab list' shows them all")
+        raise ReplabError(
+            f"unknown experiment '{name}'{close_matches(name, experiments)}; 'replab list' shows them all"
+        )
     return experiments[name]

@@ -7,7 +7,14 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressBar:
@@ -17,17 +24,30 @@ class ProgressBar:
     completed fraction so the run store can report progress to a parent process.
     """
 
-    def __init__(self, total: int, description: str, completed: int = 0, enabled: bool = True,
-                 on_update: Callable[[float], None] | None = None, console: Console | None = None):
+    def __init__(
+        self,
+        total: int,
+        description: str,
+        completed: int = 0,
+        enabled: bool = True,
+        on_update: Callable[[float], None] | None = None,
+        console: Console | None = None,
+    ):
         if total <= 0:
             raise ValueError(f"progress total must be positive, got {total}")
         self.total, self.completed, self.on_update = total, completed, on_update
         self._progress = None
         if enabled:
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[shown]}"),
-                console=console or Console(file=sys.stderr), transient=False,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[shown]}"),
+                console=console or Console(file=sys.stderr),
+                transient=False,
             )
             self._task = self._progress.add_task(description, total=total, completed=completed, shown="")
 

@@ -51,8 +51,15 @@ class Report:
         lines = [f"# {self.title}", ""]
         for k, v in (header or {}).items():
             lines.append(f"- **{k}**: {v}")
-        lines += ["", f"**Claim** ({self.source}): {self.claim}", "", f"**Verdict: {self.verdict}**", "",
-                  "## Checks", ""]
+        lines += [
+            "",
+            f"**Claim** ({self.source}): {self.claim}",
+            "",
+            f"**Verdict: {self.verdict}**",
+            "",
+            "## Checks",
+            "",
+        ]
         rows = [[c.name, _held(c.held), c.measured] for c in self.checks]
         lines += [markdown_table(["check", "held", "measured"], rows), ""]
         for heading, body in self.sections:
@@ -65,16 +72,22 @@ class Report:
 
     def write(self, folder: str | Path, header: dict[str, str] | None = None) -> Path:
         """Write report.md, the PNG figures and summary.json into `folder`; return the report's path."""
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for fig in self.figures:
             fig.figure.savefig(folder / f"{fig.name}.png", dpi=110, bbox_inches="tight")
             plt.close(fig.figure)
-        (folder / "summary.json").write_text(json.dumps(
-            {"verdict": self.verdict, "summary": self.summary,
-             "checks": [c.__dict__ for c in self.checks]}, indent=2))
+        (folder / "summary.json").write_text(
+            json.dumps(
+                {
+                    "verdict": self.verdict,
+                    "summary": self.summary,
+                    "checks": [c.__dict__ for c in self.checks],
+                },
+                indent=2,
+            )
+        )
         path = folder / "report.md"
         path.write_text(self.markdown(header))
         return path
@@ -95,3 +108,17 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend (reports are written to PNG), unless the
+    user chose a backend with MPLBACKEND."""
+    import os
+
+    import matplotlib
+
+    if "MPLBACKEND" not in os.environ:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

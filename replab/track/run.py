@@ -26,8 +26,16 @@ class Run:
     end, so a killed run loses at most those seconds of metrics.
     """
 
-    def __init__(self, store: Store, run_id: str, seed: int, device: str = "cpu", quiet: bool = False,
-                 flush_seconds: float = 2.0, tensorboard: bool = True):
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        seed: int,
+        device: str = "cpu",
+        quiet: bool = False,
+        flush_seconds: float = 2.0,
+        tensorboard: bool = True,
+    ):
         self.store, self.id, self.seed, self.device, self.quiet = store, run_id, seed, device, quiet
         self.dir = store.root / run_id
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -42,8 +50,10 @@ class Run:
         for key, value in metrics.items():
             namespace = key.split("/", 1)[0]
             if "/" not in key or namespace not in METRIC_NAMESPACES:
-                raise ValueError(f"metric '{key}' must be named '<namespace>/<name>' with a namespace in "
-                                 f"{METRIC_NAMESPACES}")
+                raise ValueError(
+                    f"metric '{key}' must be named '<namespace>/<name>' with a namespace in "
+                    f"{METRIC_NAMESPACES}"
+                )
             value = float(value)
             self._buffer.append((key, int(step), value))
             if self._tb is not None and math.isfinite(value):
@@ -88,8 +98,9 @@ class Run:
     # -- progress -------------------------------------------------------------------------------------
     def progress(self, total: int, description: str, completed: int = 0) -> ProgressBar:
         """A live progress bar (none when quiet); its fraction is also reported to the store."""
-        return ProgressBar(total, description, completed=completed, enabled=not self.quiet,
-                           on_update=self._set_progress)
+        return ProgressBar(
+            total, description, completed=completed, enabled=not self.quiet, on_update=self._set_progress
+        )
 
     def _set_progress(self, fraction: float) -> None:
         self._progress = fraction

@@ -16,8 +16,9 @@ def iqm(scores) -> float:
     return float(trim_mean(np.asarray(scores, dtype=float), proportiontocut=0.25, axis=None))
 
 
-def bootstrap_ci(scores, statistic=iqm, reps: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    scores, statistic=iqm, reps: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap CI of `statistic` over runs.
 
     `scores` is (runs,) or (runs, tasks); runs are resampled with replacement independently per task
@@ -42,7 +43,12 @@ def aggregate(values, reps: int = 2000, seed: int = 0) -> dict[str, float]:
     """n, mean, IQM and the 95% bootstrap CI of the IQM of a list of per-seed values (NaNs dropped)."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if x.size == 0:
-        return {"n": 0, "mean": float("nan"), "iqm": float("nan"), "ci_low": float("nan"),
-                "ci_high": float("nan")}
+        return {
+            "n": 0,
+            "mean": float("nan"),
+            "iqm": float("nan"),
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+        }
     lo, hi = bootstrap_ci(x, iqm, reps=reps, seed=seed)
     return {"n": int(x.size), "mean": float(x.mean()), "iqm": iqm(x), "ci_low": lo, "ci_high": hi}

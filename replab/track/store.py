@@ -98,14 +98,25 @@ class Store:
         self.conn.close()
 
     # -- runs ---------------------------------------------------------------------------------------
-    def create_run(self, run_id: str, experiment: str, preset: str, config: dict, seed: int,
-                   git_rev: str | None) -> None:
+    def create_run(
+        self, run_id: str, experiment: str, preset: str, config: dict, seed: int, git_rev: str | None
+    ) -> None:
         now = time.time()
         self.conn.execute(
             "INSERT INTO runs (id, experiment, preset, config, seed, git_rev, status, start, host, pid, heartbeat)"
             " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-            (run_id, experiment, preset, json.dumps(config), seed, git_rev, now, socket.gethostname(),
-             os.getpid(), now),
+            (
+                run_id,
+                experiment,
+                preset,
+                json.dumps(config),
+                seed,
+                git_rev,
+                now,
+                socket.gethostname(),
+                os.getpid(),
+                now,
+            ),
         )
 
     def set_running(self, run_id: str) -> None:
@@ -119,19 +130,27 @@ class Store:
         if progress is None:
             self.conn.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
         else:
-            self.conn.execute("UPDATE runs SET heartbeat=?, progress=? WHERE id=?",
-                              (time.time(), float(progress), run_id))
+            self.conn.execute(
+                "UPDATE runs SET heartbeat=?, progress=? WHERE id=?", (time.time(), float(progress), run_id)
+            )
 
-    def finish(self, run_id: str, status: str, verdict: str | None = None,
-               summary: dict | None = None) -> None:
+    def finish(
+        self, run_id: str, status: str, verdict: str | None = None, summary: dict | None = None
+    ) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         self.conn.execute(
             "UPDATE runs SET status=?, end=?, verdict=COALESCE(?, verdict),"
             " summary=COALESCE(?, summary), progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
             " WHERE id=?",
-            (status, time.time(), verdict, json.dumps(summary) if summary is not None else None, status,
-             run_id),
+            (
+                status,
+                time.time(),
+                verdict,
+                json.dumps(summary) if summary is not None else None,
+                status,
+                run_id,
+            ),
         )
 
     def reap(self) -> list[str]:
@@ -143,8 +162,9 @@ class Store:
         rows = self.conn.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?", (host,))
         dead = [rid for rid, pid in rows.fetchall() if pid is not None and not _alive(pid)]
         for rid in dead:
-            self.conn.execute("UPDATE runs SET status='killed', end=heartbeat WHERE id=? AND status='running'",
-                              (rid,))
+            self.conn.execute(
+                "UPDATE runs SET status='killed', end=heartbeat WHERE id=? AND status='running'", (rid,)
+            )
         return dead
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -154,8 +174,9 @@ class Store:
             raise ReplabError(f"no run with id '{run_id}' in {self.path}{close_matches(run_id, known)}")
         return _record(row)
 
-    def runs(self, experiment: str | None = None, status: str | None = None,
-             preset: str | None = None) -> list[RunRecord]:
+    def runs(
+        self, experiment: str | None = None, status: str | None = None, preset: str | None = None
+    ) -> list[RunRecord]:
         query, args = f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", []
         for column, value in (("experiment", experiment), ("status", status), ("preset", preset)):
             if value is not None:
@@ -176,21 +197,39 @@ class Store:
     def metrics(self, run_id: str, key: str | None = None) -> list[tuple[str, int, float]]:
         """All (key, step, value) rows of a run, ordered by key then step."""
         if key is None:
-            cur = self.conn.execute("SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step",
-                                    (run_id,))
+            cur = self.conn.execute(
+                "SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step", (run_id,)
+            )
         else:
             cur = self.conn.execute(
-                "SELECT key, step, value FROM metrics WHERE run=? AND key=? ORDER BY step", (run_id, key))
+                "SELECT key, step, value FROM metrics WHERE run=? AND key=? ORDER BY step", (run_id, key)
+            )
         return cur.fetchall()
 
 
-_RUN_COLUMNS = "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary"
+_RUN_COLUMNS = (
+    "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary"
+)
 
 
 def _record(row) -> RunRecord:
     (rid, exp, preset, config, seed, rev, status, start, end, host, pid, progress, verdict, summary) = row
-    return RunRecord(rid, exp, preset, json.loads(config), seed, rev, status, start, end, host, pid,
-                     progress or 0.0, verdict, json.loads(summary) if summary else {})
+    return RunRecord(
+        rid,
+        exp,
+        preset,
+        json.loads(config),
+        seed,
+        rev,
+        status,
+        start,
+        end,
+        host,
+        pid,
+        progress or 0.0,
+        verdict,
+        json.loads(summary) if summary else {},
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,306 @@
+"""The `replab` command line: list | run | sweep | report | compare | runs.
+
+Bad input gets one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+import tyro
+
+from replab import experiments, launch
+from replab.errors import ReplabError, close_matches
+from replab.track.store import Store
+
+USAGE = """usage: replab COMMAND [options]
+
+commands:
+  list                          every experiment with its claim and source
+  run NAME [--preset smoke|default|paper] [--seed N] [--device cpu|cuda] [--FIELD VALUE ...]
+                                train, write runs/<run-id>/report.md with figures, print the verdict
+  run --resume RUN_ID           continue a killed run from its last checkpoint
+  sweep NAME --seeds K [--workers W] [...run options]
+                                K seeds in parallel processes, then the aggregate table
+  report RUN_ID                 regenerate a run's report
+  compare RUN_ID... | --name NAME [--preset P]
+                                IQM and 95% bootstrap CIs across seeds
+  runs [--name NAME]            the runs in the store and their status
+
+'replab COMMAND --help' and 'replab run NAME --help' (the experiment's fields) say more.
+Store: runs/replab.db, or --store PATH, or REPLAB_STORE."""
+
+
+@dataclass
+class RunArgs:
+    name: tyro.conf.Positional[str | None] = None
+    """experiment to run (see 'replab list')"""
+    preset: str = "default"
+    """smoke (seconds), default (minutes on a laptop CPU) or paper (the source's scale)"""
+    seed: int = 0
+    device: str = "cpu"
+    """cpu or cuda"""
+    store: str | None = None
+    """run store path (default runs/replab.db or $REPLAB_STORE)"""
+    resume: str | None = None
+    """id of a killed run to continue from its last checkpoint"""
+    quiet: bool = False
+    """no progress display"""
+    run_id: str | None = None
+    """explicit id for the new run (a sweep names its workers' runs)"""
+
+
+@dataclass
+class SweepArgs:
+    name: tyro.conf.Positional[str]
+    """experiment to sweep"""
+    seeds: int = 3
+    """number of seeds (first_seed, first_seed + 1, ...)"""
+    first_seed: int = 0
+    workers: int | None = None
+    """parallel processes (default: one per CPU core)"""
+    preset: str = "default"
+    device: str = "cpu"
+    store: str | None = None
+    quiet: bool = False
+
+
+@dataclass
+class ReportArgs:
+    run_id: tyro.conf.Positional[str]
+    store: str | None = None
+
+
+@dataclass
+class CompareArgs:
+    run_ids: tyro.conf.Positional[tuple[str, ...]] = ()
+    name: str | None = None
+    """compare all finished runs of this experiment"""
+    preset: str | None = None
+    """only runs at this preset"""
+    store: str | None = None
+
+
+@dataclass
+class RunsArgs:
+    name: str | None = None
+    store: str | None = None
+
+
+def _parse(cls, args: list[str], prog: str, **kw):
+    """tyro.cli, with its boxed error reduced to one line (a ReplabError); --help prints and exits 0."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            return tyro.cli(cls, args=args, prog=prog, **kw)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            print(buf.getvalue())
+            raise
+        lines = [ln.strip(" │╭╮╰╯─-") for ln in buf.getvalue().splitlines()]
+        lines = [ln for ln in lines if ln]
+        message = next(
+            (ln for ln in lines[1:] if not ln.startswith("For full helptext")), lines[0] if lines else ""
+        )
+        message = message.replace("Error parsing Config: ", "")
+        raise ReplabError(f"{message} (see '{prog} --help')") from None
+
+
+def _check_preset(preset: str) -> str:
+    if preset not in experiments.PRESETS:
+        raise ReplabError(
+            f"unknown preset '{preset}'{close_matches(preset, experiments.PRESETS)}; "
+            f"choose one of {', '.join(experiments.PRESETS)}"
+        )
+    return preset
+
+
+def parse_overrides(exp: experiments.Experiment, preset: str, args: list[str]):
+    """The preset's config with `--field value` overrides applied (underscores or hyphens both accepted)."""
+    fields = {f.name.replace("_", "-") for f in dataclasses.fields(exp.config)}
+    args = [re.sub(r"^--([\w-]+)", lambda m: "--" + m.group(1).replace("_", "-"), a) for a in args]
+    for a in args:
+        if a.startswith("--") and a not in ("--help",):
+            field = a[2:].split("=", 1)[0]
+            if field not in fields:
+                raise ReplabError(
+                    f"unknown field '--{field}' for experiment {exp.name}"
+                    f"{close_matches(field, fields)}; fields: {', '.join(sorted(fields))}"
+                )
+    return _parse(exp.config, args, prog=f"replab run {exp.name}", default=exp.preset(preset))
+
+
+def cmd_list(args: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("experiment", "claim", "source", show_lines=True)
+    for name, exp in experiments.all_experiments().items():
+        table.add_row(name, exp.claim, exp.source)
+    Console().print(table)
+    return 0
+
+
+def cmd_run(args: list[str]) -> int:
+    names = [x for x in args if not x.startswith("-")]
+    if {"-h", "--help"} & set(args) and names and args.index(names[0]) == 0:
+        exp = experiments.get(names[0])  # 'replab run NAME --help': the experiment's own fields
+        print(f"{exp.name}: {exp.claim}\nsource: {exp.source}\ncheck: {exp.check}\n")
+        print("run options: --preset smoke|default|paper --seed N --device cpu|cuda --store PATH --quiet\n")
+        _parse(
+            exp.config, ["--help"], prog=f"replab run {exp.name} [run options]", default=exp.preset("default")
+        )
+    a, rest = _parse(RunArgs, args, prog="replab run", return_unknown_args=True)
+    store = Store(a.store)
+    t0 = time.time()
+    if a.resume:
+        if a.name or rest:
+            raise ReplabError("--resume continues a run with its own config: give no name or overrides")
+        run_id, verdict = launch.resume_run(a.resume, device=a.device, store=store, quiet=a.quiet)
+    else:
+        if not a.name:
+            raise ReplabError("name an experiment ('replab list' shows them) or give --resume RUN_ID")
+        exp = experiments.get(a.name)
+        cfg = parse_overrides(exp, _check_preset(a.preset), rest)
+        run_id, verdict = launch.start_run(
+            a.name,
+            cfg,
+            preset=a.preset,
+            seed=a.seed,
+            device=a.device,
+            store=store,
+            quiet=a.quiet,
+            run_id=a.run_id,
+        )
+    print(f"run {run_id} finished in {time.time() - t0:.0f}s: the claim {verdict_phrase(verdict)}")
+    print(f"report: {store.root / run_id / 'report.md'}")
+    return 0
+
+
+def verdict_phrase(verdict: str) -> str:
+    return {
+        "held": "held",
+        "partly held": "partly held",
+        "did not hold": "did not hold",
+        "inconclusive": "could not be decided (inconclusive)",
+    }.get(verdict, verdict)
+
+
+def cmd_sweep(args: list[str]) -> int:
+    from replab.sweep import run_sweep
+    from replab.track.compare import compare_table, write_compare
+
+    a, rest = _parse(SweepArgs, args, prog="replab sweep", return_unknown_args=True)
+    if a.seeds < 1:
+        raise ReplabError(f"--seeds must be >= 1, got {a.seeds}")
+    if a.workers is not None and a.workers < 1:
+        raise ReplabError(f"--workers must be >= 1, got {a.workers}")
+    exp = experiments.get(a.name)
+    exp.check_extras()
+    parse_overrides(exp, _check_preset(a.preset), rest)  # fail fast, before any process starts
+    launch.check_device(a.device)
+    store = Store(a.store)
+    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
+    status = run_sweep(
+        a.name, seeds, a.preset, rest, store, device=a.device, workers=a.workers, quiet=a.quiet
+    )
+    for rid, s in status.items():
+        print(f"{rid}: {s}")
+    finished = [store.get_run(r) for r, s in status.items() if s == "finished"]
+    if not finished:
+        raise ReplabError("no run of the sweep finished")
+    print(compare_table(finished))
+    path = write_compare(finished, store.root / f"sweep-{a.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"aggregate report: {path}")
+    return 0 if len(finished) == len(status) else 1
+
+
+def cmd_report(args: list[str]) -> int:
+    a = _parse(ReportArgs, args, prog="replab report")
+    store = Store(a.store)
+    store.reap()
+    print(f"report: {launch.regenerate_report(a.run_id, store)}")
+    return 0
+
+
+def cmd_compare(args: list[str]) -> int:
+    from replab.track.compare import compare_table, select_runs
+
+    a = _parse(CompareArgs, args, prog="replab compare")
+    if a.name:
+        experiments.get(a.name)
+    if a.preset:
+        _check_preset(a.preset)
+    store = Store(a.store)
+    store.reap()
+    print(compare_table(select_runs(store, a.run_ids, a.name, a.preset)))
+    return 0
+
+
+def cmd_runs(args: list[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    a = _parse(RunsArgs, args, prog="replab runs")
+    store = Store(a.store)
+    store.reap()
+    table = Table("run", "preset", "seed", "status", "progress", "verdict", "started")
+    table.columns[0].no_wrap = True
+    for r in store.runs(experiment=a.name):
+        table.add_row(
+            r.id,
+            r.preset,
+            str(r.seed),
+            r.status,
+            f"{100 * r.progress:.0f}%",
+            r.verdict or "",
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)),
+        )
+    Console().print(table)
+    return 0
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "runs": cmd_runs,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command not in COMMANDS:
+            raise ReplabError(
+                f"unknown command '{command}'{close_matches(command, COMMANDS)}; "
+                f"commands: {', '.join(COMMANDS)}"
+            )
+        return COMMANDS[command](rest)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except ReplabError as exc:
+        print(f"replab: error: {exc}", file=sys.stderr)
+        return 2
+    except (launch.RunKilled, KeyboardInterrupt):
+        print(
+            "replab: run killed; continue it with 'replab run --resume RUN_ID' ('replab runs' lists them)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Every registered experiment's SMOKE preset runs end to end and writes a report with a verdict."""
+
+import json
+
+import pytest
+
+from replab import experiments
+from replab.launch import start_run
+from replab.track.report import VERDICTS
+from replab.track.store import Store
+
+NAMES = sorted(experiments.all_experiments())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_preset(name, tmp_path):
+    exp = experiments.get(name)
+    try:
+        exp.check_extras()
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    store = Store(tmp_path / "replab.db")
+    run_id, verdict = start_run(name, exp.preset("smoke"), preset="smoke", store=store, quiet=True)
+    assert verdict in VERDICTS
+    folder = tmp_path / run_id
+    report = (folder / "report.md").read_text()
+    assert f"**Verdict: {verdict}**" in report and exp.claim in report
+    assert json.loads((folder / "results.json").read_text())
+    record = store.get_run(run_id)
+    assert record.status == "finished" and record.verdict == verdict
+    assert store.metrics(run_id), "an experiment must log metrics to the store"

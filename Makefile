@@ -36,3 +36,15 @@ test-slow: install
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# GFlowNet benchmark against torchgfn, which needs numpy<2: its own environment (build/venv-gfn, git-ignored).
+VENV_GFN := build/venv-gfn
+.PHONY: bench-gfn
+
+$(VENV_GFN)/.installed:
+	test -x $(VENV_GFN)/bin/python || $(PYTHON) -m venv $(VENV_GFN)
+	$(VENV_GFN)/bin/pip install -q "$(TORCH)" "numpy<2" torchgfn==2.4.1
+	touch $@
+
+bench-gfn: $(VENV_GFN)/.installed
+	$(VENV_GFN)/bin/python benchmarks/gfn.py

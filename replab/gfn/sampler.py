@@ -83,25 +83,29 @@ def sample_trajectories(
     history, acts = [states], []
     lengths = torch.zeros(batch, dtype=torch.long)
     done = env.is_terminal(states)
+    plain = temperature == 1.0 and epsilon == 0.0
     for _ in range(max_length):
         if bool(done.all()):
             break
         alive = torch.nonzero(~done).squeeze(1)
-        s = states[alive]
+        s = states.index_select(0, alive)
         mask = env.forward_mask(s)
         if logits_fn is None:
-            logp = masked_log_softmax(torch.zeros(mask.shape), mask)
+            probs = mask.float()  # uniform over allowed actions (unnormalised: the CDF is rescaled below)
+        elif plain:
+            probs = torch.softmax(logits_fn(s).float().masked_fill(~mask, float("-inf")), dim=-1)
         else:
-            logp = exploration_log_probs(logits_fn(s).float(), mask, temperature, epsilon)
-        a = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
-        action = torch.full((batch,), -1, dtype=torch.long)
-        action[alive] = a
-        states = states.clone()
-        states[alive] = env.step(s, a)
-        lengths[alive] += 1
-        done = done | env.is_terminal(states)
+            probs = exploration_log_probs(logits_fn(s).float(), mask, temperature, epsilon).exp()
+        # inverse-CDF sampling: one uniform per row (cheaper than torch.multinomial for small batches)
+        cdf = probs.cumsum(-1)
+        u = torch.rand(len(s), 1, generator=generator) * cdf[:, -1:]
+        a = (cdf <= u).sum(-1).clamp_max(mask.shape[1] - 1)
+        nxt = env.step(s, a)
+        acts.append(torch.full((batch,), -1, dtype=torch.long).index_copy(0, alive, a))
+        states = states.index_copy(0, alive, nxt)
+        lengths.index_add_(0, alive, torch.ones_like(alive))
+        done = done.index_copy(0, alive, env.is_terminal(nxt))
         history.append(states)
-        acts.append(action)
     else:
         raise RuntimeError(f"trajectories did not terminate within max_length={max_length} steps")
     return Trajectories(torch.stack(history, 1), torch.stack(acts, 1), lengths)

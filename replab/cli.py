@@ -244,25 +244,16 @@ def cmd_compare(args: list[str]) -> int:
 
 
 def cmd_runs(args: list[str]) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     a = _parse(RunsArgs, args, prog="replab runs")
     store = Store(a.store)
     store.reap()
-    table = Table("run", "preset", "seed", "status", "progress", "verdict", "started")
-    table.columns[0].no_wrap = True
+    print(f"{'run':<44} {'preset':<8} {'seed':>4}  {'status':<9} {'done':>5}  {'verdict':<13} started")
     for r in store.runs(experiment=a.name):
-        table.add_row(
-            r.id,
-            r.preset,
-            str(r.seed),
-            r.status,
-            f"{100 * r.progress:.0f}%",
-            r.verdict or "",
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start)),
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start))
+        print(
+            f"{r.id:<44} {r.preset:<8} {r.seed:>4}  {r.status:<9} {100 * r.progress:>4.0f}%  "
+            f"{r.verdict or '':<13} {started}"
         )
-    Console().print(table)
     return 0
 
 

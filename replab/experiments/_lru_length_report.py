@@ -1,0 +1,115 @@
+"""The report of `lru-length`: a pure function of its results."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replab.track.report import Check, Figure, Report, markdown_table
+from replab.track.stats import aggregate
+
+
+def report(results: dict) -> Report:
+    from replab.experiments.lru_length import EXPERIMENT
+
+    cfg, res = results["config"], results["results"]
+    lengths, models, seeds = cfg["lengths"], cfg["models"], int(cfg["seeds"])
+    rep = Report(
+        title=f"LRU vs gated RNNs across sequence length ({cfg['task']})",
+        claim=EXPERIMENT.claim,
+        source=EXPERIMENT.source,
+    )
+
+    def values(L, m, field):
+        return [res[f"{L}/{m}/{s}"][field] for s in range(seeds) if f"{L}/{m}/{s}" in res]
+
+    rows = []
+    for L in lengths:
+        for m in models:
+            acc, sps = aggregate(values(L, m, "accuracy")), values(L, m, "seconds_per_step")
+            params = values(L, m, "parameters")
+            rows.append(
+                [
+                    L,
+                    m,
+                    f"{acc['iqm']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]",
+                    float(np.mean(values(L, m, "test_loss") or [np.nan])),
+                    float(np.mean(sps or [np.nan])),
+                    int(params[0]) if params else 0,
+                ]
+            )
+            rep.summary[f"{L}/{m}/accuracy"] = acc["iqm"]
+            rep.summary[f"{L}/{m}/seconds_per_step"] = float(np.mean(sps or [np.nan]))
+    metric = "fraction with |error| < 0.04" if cfg["task"] == "adding" else "per-token accuracy"
+    rep.sections.append(
+        (
+            "Accuracy and cost per length",
+            (
+                f"Test accuracy ({metric}; IQM over {seeds} seeds [95% bootstrap CI]) after {cfg['steps']} steps of batch "
+                f"{cfg['batch']}; seconds per training step (forward + backward + update) on this machine.\n\n"
+                + markdown_table(["L", "model", "accuracy", "test loss", "s/step", "parameters"], rows)
+            ),
+        )
+    )
+    diverged = sorted(k for k, v in res.items() if v.get("diverged"))
+    if diverged:
+        rep.sections.append(("Diverged runs", ", ".join(diverged)))
+
+    L = max(lengths)
+    if "lru" in models:
+        for m in [m for m in models if m != "lru"]:
+            d = [
+                res[f"{L}/lru/{s}"]["accuracy"] - res[f"{L}/{m}/{s}"]["accuracy"]
+                for s in range(seeds)
+                if f"{L}/lru/{s}" in res and f"{L}/{m}/{s}" in res
+            ]
+            rep.checks.append(
+                Check(
+                    f"LRU more accurate than {m} at L={L}",
+                    bool(d) and float(np.mean(d)) > 0,
+                    f"mean paired difference {np.mean(d) if d else float('nan'):+.3f} over {len(d)} seeds",
+                )
+            )
+            a, b = (
+                np.mean(values(L, "lru", "seconds_per_step") or [np.nan]),
+                np.mean(values(L, m, "seconds_per_step") or [np.nan]),
+            )
+            rep.checks.append(
+                Check(
+                    f"LRU trains faster per step than {m} at L={L}",
+                    bool(a < b),
+                    f"{a:.3f} s vs {b:.3f} s per step ({b / a:.2f}×)",
+                )
+            )
+    rep.figures.append(_figure(lengths, models, values))
+    return rep
+
+
+def _figure(lengths, models, values) -> Figure:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for m in models:
+        acc = [aggregate(values(L, m, "accuracy")) for L in lengths]
+        mid = np.array([a["iqm"] for a in acc])
+        axes[0].errorbar(
+            lengths,
+            mid,
+            yerr=[mid - [a["ci_low"] for a in acc], [a["ci_high"] for a in acc] - mid],
+            marker="o",
+            capsize=3,
+            label=m,
+        )
+        axes[1].plot(
+            lengths,
+            [np.mean(values(L, m, "seconds_per_step") or [np.nan]) for L in lengths],
+            marker="o",
+            label=m,
+        )
+    axes[0].set(xscale="log", xlabel="sequence length L", ylabel="test accuracy", ylim=(0, 1.02))
+    axes[1].set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per training step")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return Figure(
+        "length", fig, "Test accuracy (IQM, 95% CI) and training cost per step against sequence length."
+    )

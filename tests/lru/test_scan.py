@@ -1,0 +1,95 @@
+"""The parallel scan equals the sequential loop (forward and gradients), complex and real, many lengths."""
+
+import pytest
+import torch
+
+from replab.nn.scan import (
+    linear_scan,
+    linear_scan_dense,
+    scan_step,
+    sequential_scan,
+    sequential_scan_dense,
+)
+
+LENGTHS = [1, 2, 3, 5, 8, 13, 64, 100, 257]
+
+
+def _lam(n, gen, dtype=torch.complex64):
+    modulus = 0.5 + 0.5 * torch.rand(n, generator=gen)  # |λ| in [0.5, 1): long memory, stable
+    phase = 6.28 * torch.rand(n, generator=gen)
+    return torch.polar(modulus, phase).to(dtype)
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_complex_time_invariant_scan_equals_loop(length):
+    g = torch.Generator().manual_seed(length)
+    lam = _lam(16, g)
+    b = torch.randn(3, length, 16, generator=g, dtype=torch.complex64)
+    ref = sequential_scan(lam, b)
+    out = linear_scan(lam, b)
+    assert out.shape == (3, length, 16) and out.dtype == torch.complex64
+    # 1e-5 relative to the state's scale (states grow like sqrt(L) when |λ| is near 1)
+    assert (out - ref).abs().max() <= 1e-5 * max(1.0, ref.abs().max().item())
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_real_time_varying_scan_equals_loop(length):
+    g = torch.Generator().manual_seed(100 + length)
+    a = torch.rand(2, length, 8, generator=g) * 2 - 1
+    b = torch.randn(2, length, 8, generator=g)
+    torch.testing.assert_close(linear_scan(a, b), sequential_scan(a, b), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 99])
+def test_initial_state_and_complex_time_varying(length):
+    g = torch.Generator().manual_seed(7)
+    a = torch.polar(torch.rand(2, length, 4, generator=g), torch.rand(2, length, 4, generator=g) * 6)
+    b = torch.randn(2, length, 4, generator=g, dtype=torch.complex64)
+    h0 = torch.randn(2, 4, generator=g, dtype=torch.complex64)
+    torch.testing.assert_close(linear_scan(a, b, h0), sequential_scan(a, b, h0), rtol=1e-5, atol=1e-5)
+
+
+def test_known_answer_geometric_sum():
+    # h_t = 0.5 h_{t-1} + 1 → h_t = 2 (1 − 0.5^{t+1})
+    h = linear_scan(torch.tensor([0.5]), torch.ones(1, 6, 1))
+    expected = 2 * (1 - 0.5 ** torch.arange(1, 7, dtype=torch.float32))
+    torch.testing.assert_close(h[0, :, 0], expected)
+
+
+@pytest.mark.parametrize("length", [1, 6, 13])
+def test_custom_backward_matches_autograd_of_loop(length):
+    g = torch.Generator().manual_seed(3)
+    lam = _lam(5, g, torch.complex128).requires_grad_()
+    b = torch.randn(2, length, 5, generator=g, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_scan, (lam, b))
+    a = torch.rand(2, length, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    br = torch.randn(2, length, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_scan, (a, br))
+    h0 = torch.randn(2, 5, generator=g, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_scan, (lam, b, h0))
+
+
+def test_step_by_step_inference_equals_scan():
+    g = torch.Generator().manual_seed(0)
+    lam = _lam(8, g)
+    b = torch.randn(4, 50, 8, generator=g, dtype=torch.complex64)
+    states = linear_scan(lam, b)
+    h = torch.zeros(4, 8, dtype=torch.complex64)
+    for t in range(50):
+        h = scan_step(lam, h, b[:, t])
+        torch.testing.assert_close(h, states[:, t], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 5, 32, 77])
+def test_dense_scan_equals_loop(length):
+    g = torch.Generator().manual_seed(length)
+    A = torch.randn(6, 6, generator=g) / 6**0.5 * 0.9
+    b = torch.randn(3, length, 6, generator=g)
+    torch.testing.assert_close(linear_scan_dense(A, b), sequential_scan_dense(A, b), rtol=1e-4, atol=1e-5)
+
+
+def test_shape_errors_name_the_shapes():
+    with pytest.raises(ValueError, match="a must be"):
+        linear_scan(torch.ones(3), torch.ones(2, 5, 4))
+    with pytest.raises(ValueError, match="A must be"):
+        linear_scan_dense(torch.ones(3, 4), torch.ones(2, 5, 4))

@@ -69,7 +69,7 @@ class Config:
             raise ValueError(f"R0 and lr must be > 0, got R0={self.R0}, lr={self.lr}")
 
 
-SMOKE = Config(n=2, H=8, seeds=2, updates=24, hidden=32)
+SMOKE = Config(n=2, H=8, seeds=2, updates=12, hidden=32)
 DEFAULT = Config()
 PAPER = Config(seeds=20, updates=5000)
 

@@ -51,7 +51,9 @@ def count_modes(samples: list[tuple[str, float]], threshold: float, similarity: 
     return len(mode_discoveries(samples, threshold, similarity))
 
 
-def mode_discoveries(samples: list[tuple[str, float]], threshold: float, similarity: float = 0.7) -> list[int]:
+def mode_discoveries(
+    samples: list[tuple[str, float]], threshold: float, similarity: float = 0.7
+) -> list[int]:
     """The sample indices at which each greedy mode of `count_modes` was discovered."""
     modes, seen, found = [], set(), []
     for n, (smi, r) in enumerate(samples):

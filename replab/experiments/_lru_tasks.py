@@ -174,6 +174,12 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float, ssm_lr_fact
     return torch.optim.AdamW(lru_param_groups(model, lr, weight_decay, ssm_lr_factor), lr=lr)
 
 
+def _to(model: nn.Module, x, y, lengths):
+    """Move a batch to the model's device (`--device cuda`); data are generated on the CPU."""
+    device = next(model.parameters()).device
+    return x.to(device), y.to(device), None if lengths is None else lengths.to(device)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, task: Task) -> dict[str, float]:
     """Accuracy (and mean loss) over the task's test set, in eval mode; restores the previous mode."""
@@ -181,6 +187,7 @@ def evaluate(model: nn.Module, task: Task) -> dict[str, float]:
     model.eval()
     correct, losses, n = 0.0, 0.0, 0
     for x, y, lengths in task.test:
+        x, y, lengths = _to(model, x, y, lengths)
         out = task.outputs(model, x, lengths)
         correct += float(task.correct(out, y).sum())
         losses += float(task.loss(out, y)) * len(y)
@@ -219,7 +226,7 @@ def train(
         factor = cosine_with_warmup(step, steps, warmup)
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * factor
-        x, y, lengths = task.sample(rng, batch)
+        x, y, lengths = _to(model, *task.sample(rng, batch))
         loss = task.loss(task.outputs(model, x, lengths), y)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):

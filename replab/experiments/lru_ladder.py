@@ -209,7 +209,7 @@ def _train_unit(cfg: Config, run, task, t: str, r: str, s: int, bar, n_steps: in
         norm=cfg.norm,
         generator=run.generator(f"init/{t}/{r}/{s}"),
         recurrence=ladder_rung(r, r_min=cfg.r_min, r_max=cfg.r_max, max_phase=cfg.max_phase),
-    )
+    ).to(run.device)
     prefix = f"{t}/{r}/s{s}"
 
     def log(metrics, step):

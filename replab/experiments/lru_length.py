@@ -34,9 +34,9 @@ class Config:
     """Models to compare: lru, gru, lstm."""
     seeds: int = 2
     """Seeds per (length, model)."""
-    steps: int = 300
+    steps: int = 150
     """Training steps per run."""
-    batch: int = 16
+    batch: int = 8
     """Batch size."""
     d_model: int = 32
     """H of the LRU."""
@@ -169,7 +169,7 @@ def run(cfg: Config, run) -> dict:
                 continue
             task = make_task(cfg.task, run.rng(f"data/{L}/{s}"), length=L, n_test=cfg.n_test)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{key}"))
-            model = build(cfg, m, task, run.generator(f"init/{key}"))
+            model = build(cfg, m, task, run.generator(f"init/{key}")).to(run.device)
 
             def log(metrics, step, key=key):
                 run.log({k.replace("/", f"/{key}/", 1): v for k, v in metrics.items()}, step)

@@ -1,0 +1,70 @@
+"""The LRU experiments resume from their checkpoint, skipping finished units, and report on partial seeds."""
+
+import pytest
+
+from replab.experiments import _lru_tasks, lru_ladder, lru_length
+from replab.track.run import Run
+from replab.track.store import Store
+
+
+def _run(tmp_path, name):
+    store = Store(tmp_path / "replab.db")
+    store.create_run("r1", name, "smoke", {}, 0, None)
+    return Run(store, "r1", seed=0, quiet=True, tensorboard=False)
+
+
+def test_ladder_resumes_without_retraining_finished_rungs(tmp_path, monkeypatch):
+    cfg = lru_ladder.Config(
+        tasks=("digits",),
+        rungs=("tanh_rnn", "lru"),
+        seeds=1,
+        steps=(3,),
+        batch=(4,),
+        d_model=4,
+        d_state=4,
+        n_layers=1,
+        n_test=16,
+    )
+    run = _run(tmp_path, "lru-ladder")
+    first = lru_ladder.run(cfg, run)
+    assert set(first["results"]) == {"digits/tanh_rnn/0", "digits/lru/0"}
+    state = run.load_checkpoint()
+    del state["done"]["digits/lru/0"]  # as if killed before the last rung finished
+    run.save_checkpoint(state)
+    calls = []
+    real_train = _lru_tasks.train
+
+    def counting_train(model, task, **kw):
+        calls.append(type(model.layers[0].recurrence).__name__)
+        return real_train(model, task, **kw)
+
+    monkeypatch.setattr(lru_ladder, "train", counting_train)
+    second = lru_ladder.run(cfg, run)
+    assert calls == ["LRU"]  # only the unfinished rung was trained again
+    assert second["results"]["digits/tanh_rnn/0"] == first["results"]["digits/tanh_rnn/0"]
+    rep = lru_ladder.report(second)
+    assert rep.verdict in ("held", "partly held", "did not hold", "inconclusive")
+    assert "digits/lru/accuracy" in rep.summary
+
+
+def test_length_baseline_matches_parameter_count(tmp_path):
+    cfg = lru_length.Config(lengths=(16,), steps=2, batch=4, d_model=16, d_state=16, n_layers=2, n_test=8)
+    import numpy as np
+    import torch
+
+    task = _lru_tasks.make_task("adding", np.random.default_rng(0), length=16, n_test=8)
+    lru = lru_length.build(cfg, "lru", task, torch.Generator().manual_seed(0))
+    n = sum(p.numel() for p in lru.parameters())
+    for cell in ("gru", "lstm"):
+        base = lru_length.build(cfg, cell, task, None)
+        assert abs(sum(p.numel() for p in base.parameters()) - n) / n < 0.05
+        assert base(task.test[0][0]).shape == (8, 1)
+
+
+def test_configs_validate():
+    with pytest.raises(ValueError, match="tasks"):
+        lru_ladder.Config(tasks=("cifar",))
+    with pytest.raises(ValueError, match="steps"):
+        lru_ladder.Config(steps=(1, 2))
+    with pytest.raises(ValueError, match="models"):
+        lru_length.Config(models=("transformer",))

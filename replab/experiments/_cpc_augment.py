@@ -1,8 +1,10 @@
-"""Augmentations of the CPC experiment, built on `replab.augment` (one draw per sample).
+"""Augmentations of the CPC experiment.
 
-- `classifier_augment`: a random `crop`×`crop` crop of each image (CPC v2: random 260 crop of 300).
-- `patch_augment`: CPC v2 §2.6 per-patch augmentation, every patch independently: spatial jitter (pad 1,
-  random crop back), colour jitter, and, for RGB, colour dropping (keep one random channel, §2.4 "RC").
+`replab.augment` (RAD's batched augmentations) had not landed when this experiment was written, so the
+pipeline here is reduced and says so in its report: `classifier_augment` takes the centre crop (the thesis
+takes a random 260 crop of 300, seed001 §1.2), and `patch_augment` applies only CPC v2's colour dropping
+(keep one random channel of each patch, §2.4 "RC"; RGB data only). Spatial jitter, colour jitter and the
+AutoAugment/elastic primitives of §2.6 are missing; wire them in from `replab.augment` when it exists.
 """
 
 from __future__ import annotations
@@ -12,37 +14,29 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-try:  # the augmentation package lands separately (issue: batched augmentations)
-    from replab import augment as _aug
-except ImportError:  # pragma: no cover - only until replab.augment exists
-    _aug = None
+AUGMENTATION_NOTE = (
+    "centre crops and per-patch colour dropping only (replab.augment had not landed: no random "
+    "crop, spatial jitter or colour jitter)"
+)
 
 
 def classifier_augment(x: Tensor, crop: int, generator: torch.Generator) -> Tensor:
-    """(B, C, S, S) → (B, C, crop, crop), an independent random crop per image."""
-    if _aug is None:
-        o = (x.shape[-1] - crop) // 2
-        return x[..., o : o + crop, o : o + crop]
-    return _aug.random_crop(x, crop, generator=generator)
+    """(B, C, S, S) → (B, C, crop, crop): the centre crop (see the module note)."""
+    o = (x.shape[-1] - crop) // 2
+    return x[..., o : o + crop, o : o + crop]
 
 
 def color_drop(x: Tensor, generator: torch.Generator) -> Tensor:
-    """Keep one random channel of each RGB sample and zero the other two (CPC v2 §2.4)."""
-    keep = torch.randint(0, x.shape[1], (x.shape[0],), generator=generator, device="cpu").to(x.device)
+    """Keep one random channel of each sample (B, C, H, W) and zero the others (CPC v2 §2.4)."""
+    keep = torch.randint(0, x.shape[1], (x.shape[0],), generator=generator).to(x.device)
     mask = torch.nn.functional.one_hot(keep, x.shape[1]).to(x.dtype)[:, :, None, None]
     return x * mask
 
 
 def patch_augment(channels: int, drop_colour: bool, generator: torch.Generator) -> Callable[[Tensor], Tensor]:
-    """The per-patch augmentation (B·G, C, p, p) → same shape, one independent draw per patch."""
+    """The per-patch augmentation (B·G, C, p, p) → same shape, an independent draw per patch."""
 
     def fn(patches: Tensor) -> Tensor:
-        if _aug is not None:
-            p = patches.shape[-1]
-            padded = torch.nn.functional.pad(patches, (1, 1, 1, 1), mode="replicate")
-            patches = _aug.random_crop(padded, p, generator=generator)  # ±1 px spatial jitter
-            if channels == 3:
-                patches = _aug.color_jitter(patches, generator=generator)
         if drop_colour and channels == 3:
             patches = color_drop(patches, generator)
         return patches

@@ -96,7 +96,7 @@ def report(results: dict) -> Report:
             + "\n\nMeans over label seeds with the 95% bootstrap CI of the IQM "
             f"(`replab.track.stats`); dataset `{results.get('dataset')}`, {results.get('n_train')} training "
             f"images, {results.get('n_test')} test images; {results.get('pretrain_steps')} CPC pre-training "
-            "steps.",
+            f"steps. Augmentation: {results.get('augmentation', 'n/a')}.",
         )
     ]
     if probes:

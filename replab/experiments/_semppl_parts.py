@@ -8,11 +8,6 @@ import copy
 import torch
 from torch import Tensor, nn
 
-try:  # the augmentation package lands separately (issue: batched augmentations)
-    from replab import augment as _aug
-except ImportError:  # pragma: no cover - only until replab.augment exists
-    _aug = None
-
 
 class SmallCNN(nn.Module):
     """2 convs + MLP (seed002 §6.6): conv3×3(C→32) → ReLU → conv3×3 stride 2 (32→64) → ReLU → flatten →
@@ -70,11 +65,15 @@ class SemPPLNet(nn.Module):
                     pt.copy_(po)
 
 
+AUGMENTATION_NOTE = (
+    "intensity scaling and Gaussian noise only (replab.augment had not landed: no random "
+    "shift or random erasing)"
+)
+
+
 def augment(x: Tensor, generator: torch.Generator, noise: float = 0.1) -> Tensor:
-    """seed002 §6.6's digit augmentations, one draw per image: random shift ±1 px, random erasing of a
-    2×2 square, intensity scaling in [0.8, 1.2], Gaussian noise σ = `noise` (x is standardised)."""
-    if _aug is not None:
-        x = _aug.random_shift(x, 1, generator=generator)
-        x = _aug.cutout(x, generator=generator, min_size=2, max_size=2)
+    """seed002 §6.6's digit augmentations, one draw per image, reduced to what needs no image warping:
+    intensity scaling in [0.8, 1.2] and Gaussian noise σ = `noise` (x is standardised). The random ±1 px
+    shift and 2×2 random erasing wait for `replab.augment` (see AUGMENTATION_NOTE)."""
     scale = 0.8 + 0.4 * torch.rand(x.shape[0], 1, 1, 1, generator=generator)
     return x * scale + noise * torch.randn(x.shape, generator=generator)

@@ -80,7 +80,8 @@ def report(results: dict) -> Report:
                 rows,
             )
             + f"\n\nscikit-learn digits, {results['n_train']} training and "
-            f"{results['n_test']} test images; probes fitted on the labelled images only.",
+            f"{results['n_test']} test images; probes fitted on the labelled images only. Augmentation: "
+            f"{results.get('augmentation', 'n/a')}.",
         )
     ]
     summary = {f"{arm}_{f:g}": t[(f, arm)]["acc"]["mean"] for (f, arm) in t}

@@ -24,11 +24,6 @@ from replab.nn.botnet import botnet, botnet_depth
 from replab.nn.count import count
 from replab.nn.resnet import ResNet, resnet
 
-try:  # the augmentation package lands separately (issue: batched augmentations)
-    from replab import augment as _aug
-except ImportError:  # pragma: no cover - only until replab.augment exists
-    _aug = None
-
 MODELS = {  # name: (kind, BoT options) — Table 5.4's attention variants and BoT-S1
     "resnet": ("resnet", {}),
     "bot": ("bot", {}),
@@ -146,8 +141,7 @@ def train_mini(name: str, seed: int, cfg: Config, run, data, state: dict, bar) -
     t0 = time.perf_counter()
     for step in range(start + 1, cfg.steps + 1):
         idx = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=g)
-        xb = x[idx] if _aug is None else _aug.random_shift(x[idx], 2, generator=g)
-        loss = F.cross_entropy(model(xb), y[idx])
+        loss = F.cross_entropy(model(x[idx]), y[idx])  # no augmentation: replab.augment had not landed
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from replab import seeding
 from replab.data.digits import load_digits
 from replab.experiments import Experiment
-from replab.experiments._semppl_parts import SemPPLNet, SmallCNN, augment
+from replab.experiments._semppl_parts import AUGMENTATION_NOTE, SemPPLNet, SmallCNN, augment
 from replab.experiments._semppl_report import report
 from replab.experiments._ssl_eval import apply_batched, label_subset
 from replab.losses.queue import EmbeddingQueue
@@ -215,6 +215,7 @@ def run(cfg: Config, run) -> dict:
         "units": list(state["units"].values()),
         "n_train": int(data.train_x.shape[0]),
         "n_test": int(data.test_x.shape[0]),
+        "augmentation": AUGMENTATION_NOTE,
     }
 
 

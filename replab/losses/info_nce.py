@@ -110,9 +110,21 @@ def _multi_positive(logits: Tensor, pos: Tensor, valid: Tensor, denominator: str
 
 def nt_xent(z0: Tensor, z1: Tensor, temperature: float = 0.5) -> Tensor:
     """SimCLR's NT-Xent over two views (N, D) each: every one of the 2N embeddings is an anchor, its other
-    view the positive and the remaining 2N − 2 the negatives, with cosine similarity / τ."""
-    if z0.shape != z1.shape:
-        raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
-    z = torch.cat([z0, z1], 0)
-    ids = torch.arange(z0.shape[0], device=z.device).repeat(2)
-    return info_nce(z, z, labels=ids, temperature=temperature, normalize=True, exclude_self=True)
+    view the positive and the remaining 2N − 2 the negatives, with cosine similarity / τ.
+
+    Equal to `info_nce(z, z, labels=ids, normalize=True, exclude_self=True)` with z = [z0; z1] and
+    ids = [0..N−1, 0..N−1]; written as one cross-entropy because each anchor has exactly one positive.
+    """
+    if z0.shape != z1.shape or z0.dim() != 2:
+        raise ValueError(
+            f"z0 and z1 must be (N, D) of the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}"
+        )
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    n = z0.shape[0]
+    z = F.normalize(torch.cat([z0, z1], 0), dim=1)
+    logits = (z @ z.T) / temperature
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    target = torch.arange(2 * n, device=z.device).roll(n)  # i ↔ i + N
+    return F.cross_entropy(logits, target)

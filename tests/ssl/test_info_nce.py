@@ -77,6 +77,15 @@ def test_nt_xent_matches_brute_force_simclr():
         denom = sum(math.exp(float(z[i] @ z[j]) / tau) for j in others)
         total += -(float(z[i] @ z[pos]) / tau - math.log(denom))
     assert nt_xent(z0, z1, tau).item() == pytest.approx(total / 10, abs=1e-5)
+    general = info_nce(
+        torch.cat([z0, z1]),
+        torch.cat([z0, z1]),
+        labels=torch.arange(5).repeat(2),
+        normalize=True,
+        temperature=tau,
+        exclude_self=True,
+    )
+    assert general.item() == pytest.approx(total / 10, abs=1e-5)
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(normalize=True, temperature=0.2), dict(bilinear=True)])

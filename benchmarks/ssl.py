@@ -1,0 +1,127 @@
+"""Benchmark: replab's BoTNet and InfoNCE against timm and lightly, measured in the same process.
+
+1. BoTNet forward + backward images/s at 256×256 (batch `--batch`): timm's `botnet26t_256` against
+   replab's BoTNet-26T (the same layout: tiered stem, one MHSA block in c4 and two in c5), BoTNet-26
+   (all of c5) and BoT50 (thesis layout), with parameter counts printed for each.
+2. InfoNCE forward + backward calls/s: `replab.losses.nt_xent` against lightly's `NTXentLoss` on two views
+   (N, D), same temperature; their values are compared first (they must agree to 1e-5).
+
+timm and lightly need torchvision, which does not import beside the project's CPU torch build, so this runs
+in its own environment: `make bench-ssl` (creates build/venv-bench-ssl with torch 2.14.1 + torchvision).
+    python benchmarks/ssl.py [--threads 2] [--batch 8] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# this file is named ssl.py: drop its folder from the path so the standard library's `ssl` stays importable
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import torch  # noqa: E402
+
+from replab.losses.info_nce import nt_xent  # noqa: E402
+from replab.nn.botnet import botnet  # noqa: E402
+from replab.nn.count import count_params  # noqa: E402
+
+
+def time_it(fn, repeats: int, inner: int) -> float:
+    """Median seconds per call over `repeats` timings of `inner` calls, after one warm-up timing."""
+    fn()
+    times = []
+    for _ in range(repeats + 1):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t) / inner)
+    return statistics.median(times[1:])
+
+
+def fwd_bwd(model, x):
+    def step():
+        model.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+
+    return step
+
+
+def bench_botnet(batch: int, repeats: int) -> list[tuple[str, int, float]]:
+    import timm
+
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, 256, 256)
+    size = (256, 256)
+    models = {
+        "timm botnet26t_256": timm.create_model("botnet26t_256", pretrained=False),
+        "replab BoTNet-26T (same layout)": botnet(
+            (2, 2, 2, 2), image_size=size, stem="tiered", pattern=("cc", "cc", "cm", "mm")
+        ),
+        "replab BoTNet-26 (c5 only)": botnet((2, 2, 2, 2), image_size=size),
+        "replab BoT50": botnet((3, 4, 6, 3), image_size=size),
+    }
+    rows = []
+    for name, m in models.items():
+        m.train()
+        sec = time_it(fwd_bwd(m, x), repeats, 1)
+        rows.append((name, count_params(m), batch / sec))
+    return rows
+
+
+def bench_info_nce(n: int, d: int, repeats: int) -> tuple[float, float, float]:
+    from lightly.loss import NTXentLoss
+
+    g = torch.Generator().manual_seed(0)
+    z0 = torch.randn(n, d, generator=g, requires_grad=True)
+    z1 = torch.randn(n, d, generator=g, requires_grad=True)
+    theirs = NTXentLoss(temperature=0.5)
+    diff = abs(float(nt_xent(z0, z1, 0.5)) - float(theirs(z0, z1)))
+
+    def ours_step():
+        z0.grad = z1.grad = None
+        nt_xent(z0, z1, 0.5).backward()
+
+    def their_step():
+        z0.grad = z1.grad = None
+        theirs(z0, z1).backward()
+
+    inner = max(1, 20000 // n)
+    return time_it(ours_step, repeats, inner), time_it(their_step, repeats, inner), diff
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    import timm
+
+    print(
+        f"torch {torch.__version__}, timm {timm.__version__}, {platform.processor() or platform.machine()}, "
+        f"{args.threads} threads"
+    )
+    print(f"\n### BoTNet forward+backward, 256×256, batch {args.batch}\n")
+    rows = bench_botnet(args.batch, args.repeats)
+    ref = rows[0][2]
+    print("| model | params | images/s | vs timm |\n|---|---|---|---|")
+    for name, params, ips in rows:
+        print(f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips / ref:.2f}× |")
+    print("\n### InfoNCE (NT-Xent, τ = 0.5) forward+backward\n")
+    print(
+        "| N × D | replab calls/s | lightly calls/s | ratio | max value difference |\n|---|---|---|---|---|"
+    )
+    for n, d in ((256, 128), (1024, 128), (4096, 256)):
+        ours, theirs, diff = bench_info_nce(n, d, args.repeats)
+        print(f"| {n} × {d} | {1 / ours:.1f} | {1 / theirs:.1f} | {theirs / ours:.2f}× | {diff:.1e} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -37,6 +37,20 @@ test-slow: install
 clean:
 	rm -rf $(VENV) runs .pytest_cache
 
+# SSL benchmark (issue 9): timm and lightly need torchvision, which does not import beside the CPU torch
+# build of .venv, so they get their own environment with a matching torch/torchvision pair.
+BENCH_SSL_VENV := build/venv-bench-ssl
+
+$(BENCH_SSL_VENV)/.installed: pyproject.toml
+	test -x $(BENCH_SSL_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_SSL_VENV)
+	$(BENCH_SSL_VENV)/bin/pip install -q "torch==2.14.1" "torchvision==0.29.1" "timm==1.0.31" "lightly==1.6.0"
+	$(BENCH_SSL_VENV)/bin/pip install -q -e .
+	touch $@
+
+.PHONY: bench-ssl
+bench-ssl: $(BENCH_SSL_VENV)/.installed
+	$(BENCH_SSL_VENV)/bin/python benchmarks/ssl.py
+
 # GFlowNet benchmark against torchgfn, which needs numpy<2: its own environment (build/venv-gfn, git-ignored).
 VENV_GFN := build/venv-gfn
 .PHONY: bench-gfn

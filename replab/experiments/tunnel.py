@@ -31,11 +31,12 @@ _MODEL = re.compile(r"^(mlp|vgg)(\d+)-(digits|glyphs)(\d*)$")
 class Config:
     models: tuple[str, ...] = (
         "mlp12-digits",
-        "vgg12-digits",
+        "vgg12-glyphs16",
+        "mlp6-glyphs16",
+        "mlp12-glyphs16",
+        "mlp18-glyphs16",
+        "mlp12-glyphs4",
         "mlp12-glyphs32",
-        "mlp6-digits",
-        "mlp18-digits",
-        "mlp12-glyphs8",
     )
     """Models to train and probe, as `<mlp|vgg><depth>-<digits|digitsK|glyphsK>`."""
     mlp_width: int = 128
@@ -44,7 +45,7 @@ class Config:
     """Channels of every conv layer of the VGG-style nets."""
     vgg_size: int = 16
     """Input side for the VGG-style nets (digits are upsampled from 8; glyphs are drawn at this size)."""
-    epochs: int = 60
+    epochs: int = 40
     """Training epochs per model (Adam, cross-entropy)."""
     batch_size: int = 64
     lr: float = 1e-3
@@ -114,11 +115,12 @@ PAPER = Config(
     models=(
         "mlp16-digits",
         "vgg16-digits",
+        "vgg16-glyphs16",
+        "vgg8-glyphs16",
+        "mlp8-glyphs16",
+        "mlp16-glyphs16",
+        "mlp16-glyphs4",
         "mlp16-glyphs32",
-        "vgg16-glyphs32",
-        "mlp8-digits",
-        "mlp16-digits5",
-        "vgg16-glyphs8",
     ),
     mlp_width=256,
     vgg_width=64,

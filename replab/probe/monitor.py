@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from replab.probe.curvature import hessian_top_eigenvalue
+from replab.probe.gradients import gradient_interference, gradient_norm, weight_norm
 from replab.probe.layers import LayerProbe
 from replab.probe.rank import numerical_rank, srank
 from replab.probe.units import dormant_fraction, feature_norm
@@ -18,6 +20,15 @@ ACTIVATION_PROBES: dict[str, Callable[[torch.Tensor], float]] = {
     "numerical_rank": numerical_rank,
     "feature_norm": feature_norm,
     "dormant_fraction": dormant_fraction,
+}
+
+# Model-level probes fn(model, loss_fn, x, y) -> float on data the caller supplies (issue 6; Lyle et al.
+# 2023's mechanisms), attached with `Monitor.add_model_probe`.
+MODEL_PROBES: dict[str, Callable[..., float]] = {
+    "hessian_top_eigenvalue": hessian_top_eigenvalue,
+    "gradient_norm": gradient_norm,
+    "gradient_interference": gradient_interference,
+    "weight_norm": lambda model, loss_fn, x, y: weight_norm(model),
 }
 
 
@@ -53,6 +64,19 @@ class Monitor:
     def add(self, name: str, fn: Callable[[nn.Module], float]) -> Monitor:
         self.extra[name] = fn
         return self
+
+    def add_model_probe(self, name: str, loss_fn: Callable, data, **kwargs) -> Monitor:
+        """Add `MODEL_PROBES[name]` on `data`: a fixed `(x, y)` or a callable returning the current one
+        (e.g. the current task's batch); `kwargs` go to the probe (`iters=`, `statistic=`, ...)."""
+        if name not in MODEL_PROBES:
+            raise ValueError(f"unknown model probe {name!r}; choose from {sorted(MODEL_PROBES)}")
+        fn = MODEL_PROBES[name]
+
+        def probe(model: nn.Module) -> float:
+            x, y = data() if callable(data) else data
+            return fn(model, loss_fn, x, y, **kwargs)
+
+        return self.add(name, probe)
 
     def measure(self) -> dict[str, float]:
         """All probes now, as a flat metric dict."""

@@ -108,6 +108,8 @@ def _figure(lengths, models, values) -> Figure:
     axes[0].set(xscale="log", xlabel="sequence length L", ylabel="test accuracy", ylim=(0, 1.02))
     axes[1].set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per training step")
     for ax in axes:
+        ax.set_xticks(lengths, [str(L) for L in lengths])
+        ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.tight_layout()
     return Figure(

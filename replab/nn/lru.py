@@ -210,8 +210,8 @@ class DenseRNN(nn.Module):
 
 def _dense_loop(A: Tensor, bu: Tensor) -> Tensor:
     h, out = torch.zeros_like(bu[:, 0]), []
-    for t in range(bu.shape[1]):
-        h = h @ A.transpose(0, 1) + bu[:, t]
+    for bu_t in bu.unbind(1):
+        h = h @ A.transpose(0, 1) + bu_t
         out.append(h)
     return torch.stack(out, dim=1)
 

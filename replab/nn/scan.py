@@ -33,9 +33,13 @@ def sequential_scan(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
     _check(a, b)
     varying = a.dim() == b.dim()
     h = torch.zeros_like(b[..., 0, :]) if h0 is None else h0.to(b.dtype)
+    # unbind once: indexing b[..., t, :] inside the loop would make the backward pass O(L²) (each
+    # index's gradient is a full-size zero tensor), an unfair reference for the benchmark
+    bs = b.unbind(-2)
+    as_ = a.unbind(-2) if varying else [a] * len(bs)
     out = []
-    for t in range(b.shape[-2]):
-        h = scan_step(a[..., t, :] if varying else a, h, b[..., t, :])
+    for a_t, b_t in zip(as_, bs):
+        h = scan_step(a_t, h, b_t)
         out.append(h)
     return torch.stack(out, dim=-2)
 
@@ -112,8 +116,8 @@ def sequential_scan_dense(A: Tensor, b: Tensor) -> Tensor:
     """Reference loop for `linear_scan_dense`: h_t = A h_{t-1} + b_t, h_{-1} = 0. Returns (..., L, N)."""
     h = torch.zeros_like(b[..., 0, :])
     out = []
-    for t in range(b.shape[-2]):
-        h = h @ A.transpose(0, 1) + b[..., t, :]
+    for b_t in b.unbind(-2):
+        h = h @ A.transpose(0, 1) + b_t
         out.append(h)
     return torch.stack(out, dim=-2)
 

@@ -159,12 +159,14 @@ class Rainbow:
         seen = {id(p) for p in params}
         for objective, _ in self.aux:
             params += [p for p in objective.parameters() if id(p) not in seen and not seen.add(id(p))]
-        self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps)
+        self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps, foreach=True)
 
     # -- acting ---------------------------------------------------------------------------------------
     def q_values(self, net: QNetwork, obs: Tensor) -> Tensor:
         """Expected Q `(B, A)` (the mean of the return distribution for C51)."""
-        out = net(obs)
+        return self._expected(net(obs))
+
+    def _expected(self, out: Tensor) -> Tensor:
         return (out.softmax(-1) * self.support).sum(-1) if self.cfg.distributional else out
 
     def epsilon(self) -> float:
@@ -194,16 +196,19 @@ class Rainbow:
     # -- learning -------------------------------------------------------------------------------------
     def _td_loss(self, batch) -> Tensor:
         """Per-sample loss ℓ_i (B,)."""
-        b = torch.arange(batch.obs.shape[0], device=self.device)
-        out = self.online(batch.obs)
+        n = batch.obs.shape[0]
+        b = torch.arange(n, device=self.device)
+        if self.cfg.double:  # one online pass over obs and next_obs (same noise): next_obs only picks actions
+            both = self.online(torch.cat([batch.obs, batch.next_obs]))
+            out, next_online = both[:n], both[n:].detach()
+        else:
+            out = self.online(batch.obs)
         with torch.no_grad():
             next_target = self.target(batch.next_obs)
             if self.cfg.double:
-                next_a = self.q_values(self.online, batch.next_obs).argmax(1)
-            elif self.cfg.distributional:
-                next_a = (next_target.softmax(-1) * self.support).sum(-1).argmax(1)
+                next_a = self._expected(next_online).argmax(1)
             else:
-                next_a = next_target.argmax(1)
+                next_a = self._expected(next_target).argmax(1)
         if self.cfg.distributional:
             log_p = out[b, batch.action].log_softmax(-1)
             with torch.no_grad():

@@ -1,0 +1,68 @@
+"""Report pieces shared by curl-minatar and atari100k: per-game finals, learning curves, accounting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replab.track.report import Figure, pyplot
+
+
+def finals(results: dict) -> dict[str, dict[str, list[float]]]:
+    """{game: {method: [final score per seed]}} from the finished jobs."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for r in sorted(results["done"].values(), key=lambda r: (r["game"], r["method"], r["seed"])):
+        out.setdefault(r["game"], {}).setdefault(r["method"], []).append(r["final"])
+    return out
+
+
+def mean_std(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    return f"{np.mean(xs):.2f} ± {np.std(xs):.2f} (n={len(xs)})"
+
+
+def curves_figure(results: dict, games: list[str], methods: list[str], ylabel: str = "score") -> Figure:
+    """Evaluation score vs agent steps per game: mean over seeds, min–max band."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.2), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        for method in methods:
+            runs = [r for r in results["done"].values() if r["game"] == game and r["method"] == method]
+            if not runs:
+                continue
+            steps = [t for t, _ in runs[0]["evals"]]
+            vals = np.array(
+                [[np.mean(s) for _, s in r["evals"]] for r in runs if len(r["evals"]) == len(steps)]
+            )
+            ax.plot(steps, vals.mean(0), marker="o", label=method)
+            ax.fill_between(steps, vals.min(0), vals.max(0), alpha=0.2)
+        ax.set_title(game)
+        ax.set_xlabel("agent steps")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    fig.tight_layout()
+    return Figure(
+        "curves", fig, "Evaluation score vs agent steps (mean over seeds, band: min–max over seeds)."
+    )
+
+
+def accounting(results: dict) -> str:
+    """A markdown paragraph with the frame / env-step / agent-step counts and timings of the jobs."""
+    done = list(results["done"].values())
+    if not done:
+        return "No job finished."
+    c = done[0]["counters"]
+    lines = [
+        f"Each job: {c['agent_steps']:,} agent steps = {c['env_steps']:,} env steps; {c['frames']:,} emulator "
+        f"frames simulated (no-op starts included); {c['updates']:,} gradient updates "
+        f"({c['episodes']} agent episodes, {c['games']} scored games in training).",
+        "",
+    ]
+    for method in sorted({r["method"] for r in done}):
+        rs = [r for r in done if r["method"] == method]
+        lines.append(
+            f"- {method}: {np.mean([r['update_ms'] for r in rs]):.1f} ms per update, "
+            f"{np.mean([r['act_env_ms'] for r in rs]):.2f} ms per agent step acting + env, "
+            f"{np.mean([r['seconds'] for r in rs]):.0f} s per job ({len(rs)} jobs)"
+        )
+    return "\n".join(lines)

@@ -130,7 +130,7 @@ def _dynamics_figure(models: dict):
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.suptitle("Rank per layer during training: the tunnel forms early")
+    fig.suptitle("Numerical rank per layer at each probed epoch")
     fig.tight_layout()
     return fig
 

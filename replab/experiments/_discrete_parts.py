@@ -147,3 +147,55 @@ def run_jobs(jobs: list[dict], workers: int, on_done) -> None:
 
 def job_key(game: str, method: str, seed: int) -> str:
     return f"{game}/{method}/s{seed}"
+
+
+def run_logged(jobs: list[dict], state: dict, run, workers: int, total: int, description: str) -> None:
+    """Run the unfinished `jobs`, logging each finished job's curve and counters to `run` and
+    checkpointing `state["done"]` after each (so `--resume` repeats at most the running jobs)."""
+    jobs = [j for j in jobs if j["key"] not in state["done"]]
+    for j in jobs:
+        j["device"] = run.device
+    with run.progress(total, description, completed=total - len(jobs)) as bar:
+
+        def on_done(job, result):
+            state["done"][job["key"]] = result
+            prefix = f"{job['game']}_{job['method']}_s{job['seed_index']}"
+            for t, scores in result["evals"]:
+                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
+            c = result["counters"]
+            counts = {f"train/{prefix}_{k}": c[k] for k in ("agent_steps", "env_steps", "frames", "updates")}
+            run.log({**counts, f"perf/{prefix}_update_ms": result["update_ms"]}, c["agent_steps"])
+            run.save_checkpoint(state)
+            bar.advance(1)
+
+        run_jobs(jobs, min(workers, max(1, len(jobs))), on_done)
+
+
+SHARED_FIELDS = (
+    "agent_steps", "learn_start", "eval_every", "eval_episodes", "eval_epsilon", "frame_stack", "n_step",
+    "gamma", "batch_size", "replay_capacity", "prioritized", "reward_clip", "curl_momentum", "curl_pad",
+    "curl_dim", "curl_hidden", "curl_temperature",
+)  # fmt: skip
+
+
+def make_job(
+    cfg, *, game, method, seed, run_seed, env, train_env_kwargs, eval_env_kwargs, rainbow, curl_coef
+):
+    """One job dict from an experiment config (the SHARED_FIELDS) and its per-job parts. Both methods of
+    a seed get the same env seed and initial Q-network (a paired design)."""
+    job = {k: getattr(cfg, k) for k in SHARED_FIELDS}
+    job.update(
+        key=job_key(game, method, seed),
+        game=game,
+        method=method,
+        seed_index=seed,
+        env=env,
+        train_env_kwargs=train_env_kwargs,
+        eval_env_kwargs=eval_env_kwargs,
+        env_seed=seeding.derive_seed(run_seed, f"env/{game}/{seed}") % 2**31,
+        init_seed=seeding.derive_seed(run_seed, f"init/{game}/{seed}") % 2**31,
+        rainbow=rainbow,
+        beta_start=cfg.priority_beta,
+        curl_coef=curl_coef,
+    )
+    return job

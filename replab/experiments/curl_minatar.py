@@ -15,7 +15,7 @@ from replab import seeding
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
 from replab.experiments._curl_minatar_report import report
-from replab.experiments._discrete_parts import METHODS, job_key, random_policy_scores, run_jobs
+from replab.experiments._discrete_parts import METHODS, make_job, random_policy_scores, run_logged
 
 
 @dataclass
@@ -117,37 +117,17 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
         for seed in range(cfg.seeds):
             for method in cfg.methods:
                 jobs.append(
-                    dict(
-                        key=job_key(game, method, seed),
+                    make_job(
+                        cfg,
                         game=game,
                         method=method,
-                        seed_index=seed,
+                        seed=seed,
+                        run_seed=run_seed,
                         env=f"minatar:{game}",
                         train_env_kwargs=env_kwargs,
                         eval_env_kwargs=env_kwargs,
-                        # paired design: the same env seed and initial Q-network for both methods
-                        env_seed=seeding.derive_seed(run_seed, f"env/{game}/{seed}") % 2**31,
-                        init_seed=seeding.derive_seed(run_seed, f"init/{game}/{seed}") % 2**31,
                         rainbow=rainbow,
-                        agent_steps=cfg.agent_steps,
-                        learn_start=cfg.learn_start,
-                        eval_every=cfg.eval_every,
-                        eval_episodes=cfg.eval_episodes,
-                        eval_epsilon=cfg.eval_epsilon,
-                        frame_stack=cfg.frame_stack,
-                        n_step=cfg.n_step,
-                        gamma=cfg.gamma,
-                        batch_size=cfg.batch_size,
-                        replay_capacity=cfg.replay_capacity,
-                        prioritized=cfg.prioritized,
-                        beta_start=cfg.priority_beta,
-                        reward_clip=cfg.reward_clip,
                         curl_coef=cfg.curl_coef,
-                        curl_momentum=cfg.curl_momentum,
-                        curl_pad=cfg.curl_pad,
-                        curl_dim=cfg.curl_dim,
-                        curl_hidden=cfg.curl_hidden,
-                        curl_temperature=cfg.curl_temperature,
                     )
                 )
     return jobs
@@ -164,32 +144,8 @@ def run(cfg: Config, run) -> dict:
             )
             seed = seeding.derive_seed(run.seed, f"random/{game}") % 2**31
             state["random"][game] = random_policy_scores(f"minatar:{game}", kw, cfg.random_episodes, seed)
-    jobs = [j for j in make_jobs(cfg, run.seed) if j["key"] not in state["done"]]
-    for j in jobs:
-        j["device"] = run.device
     total = len(cfg.games) * len(cfg.methods) * cfg.seeds
-    with run.progress(total, "curl-minatar jobs", completed=total - len(jobs)) as bar:
-
-        def on_done(job, result):
-            state["done"][job["key"]] = result
-            prefix = f"{job['game']}_{job['method']}_s{job['seed_index']}"
-            for t, scores in result["evals"]:
-                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
-            c = result["counters"]
-            run.log(
-                {
-                    f"train/{prefix}_agent_steps": c["agent_steps"],
-                    f"train/{prefix}_env_steps": c["env_steps"],
-                    f"train/{prefix}_frames": c["frames"],
-                    f"train/{prefix}_updates": c["updates"],
-                    f"perf/{prefix}_update_ms": result["update_ms"],
-                },
-                c["agent_steps"],
-            )
-            run.save_checkpoint(state)
-            bar.advance(1)
-
-        run_jobs(jobs, min(cfg.workers, max(1, len(jobs))), on_done)
+    run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, total, "curl-minatar jobs")
     return {"config": cfg.__dict__ | {"games": list(cfg.games), "methods": list(cfg.methods)}, **state}
 
 

@@ -58,7 +58,7 @@ def test_noop_starts_draw_1_to_30_noops_after_a_game_reset():
 
 def test_frame_cap_truncates_at_108k_frames_counting_noops():
     ale = FakeALE(lives=1)
-    env = fake_env(ale, noop_max=30, max_frames=108_000)
+    env = fake_env(ale, noop_max=30, max_frames=108_000, screen_size=8)
     _, info = env.reset(seed=3)
     noops, steps, frames = info["frames"], 0, info["frames"]
     while True:

@@ -159,7 +159,10 @@ class Rainbow:
         seen = {id(p) for p in params}
         for objective, _ in self.aux:
             params += [p for p in objective.parameters() if id(p) not in seen and not seen.add(id(p))]
-        self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps, foreach=True)
+        try:  # the fused kernel is several times faster on CPU for these small networks
+            self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps, fused=True)
+        except (RuntimeError, TypeError):
+            self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps)
 
     # -- acting ---------------------------------------------------------------------------------------
     def q_values(self, net: QNetwork, obs: Tensor) -> Tensor:
@@ -186,8 +189,10 @@ class Rainbow:
             if eps > 0 and self.rng.random() < eps:
                 return int(self.rng.integers(self.n_actions))
         obs = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
+        if not self.cfg.noisy:  # no layer depends on train/eval mode
+            return int(self.q_values(self.online, obs).argmax(1).item())
         self.online.train(explore)
-        if explore and self.cfg.noisy:
+        if explore:
             self.online.reset_noise(self.generator)
         q = self.q_values(self.online, obs)
         self.online.train(True)

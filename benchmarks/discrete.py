@@ -1,0 +1,175 @@
+"""Discrete-control throughput: replab's DQN training loop vs Stable-Baselines3's DQN, and replab's Atari
+wrapper stack vs gymnasium's AtariPreprocessing, each pair measured in the same process.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.discrete [--steps 1000] [--rounds 3] [--frames 20000]
+
+1. Agent steps per second with one gradient update per step (act, env step, replay insert, sample,
+   update), after a warm-up that fills the replay. The networks are identical: Atari = the Nature DQN
+   (SB3's default CnnPolicy: NatureCNN with its 512-unit layer, then Linear(512, A); replab: `nature`
+   encoder + a non-dueling head of hidden 512), MinAtar = one 3×3 conv with 16 filters then 128 hidden
+   units (a custom SB3 features extractor). Both: batch 32, Adam, ε = 0.05 fixed, 1-step targets, uniform
+   replay, target copy every 1000 updates, 1 torch thread. replab stores frames once and rebuilds the
+   stacks; SB3's buffer stores obs and next_obs (its default, optimize_memory_usage=False).
+2. Environment frames per second of the Atari100k wrapper stack on Pong with random actions: replab's
+   `make("atari:Pong")` (frame skip 4 with max-pool, 84×84 grayscale, 4-frame stack, 1–30 no-ops) vs
+   gymnasium `AtariPreprocessing(frame_skip=4, screen_size=84, noop_max=30)` + `FrameStackObservation(4)`
+   on `ALE/Pong-v5` with frameskip=1 and no sticky actions.
+Rounds alternate between the two implementations; the median over rounds is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from replab.envs import make
+from replab.errors import require_extra
+from replab.rl.buffers import FrameReplay
+from replab.rl.loop import train
+from replab.rl.qnet import minatar_encoder
+from replab.rl.rainbow import DQN, dqn_config
+
+
+def ours_sps(env_name: str, cfg_kw: dict, steps: int, warm: int, seed: int) -> float:
+    env = make(env_name)
+    shape = env.observation_space.shape
+    frames = 4 if env_name.startswith("atari") else 1
+    cfg = dqn_config(
+        epsilon_start=0.05, epsilon_end=0.05, target_update=1000, lr=1e-4, adam_eps=1.5e-4, **cfg_kw
+    )
+    torch.manual_seed(seed)
+    agent = DQN(shape, env.action_space.n, cfg=cfg)
+    replay = FrameReplay(
+        steps + warm + 10,
+        (shape[0] // frames, *shape[1:]),
+        frame_stack=frames,
+        n_step=1,
+        batch_size=32,
+        verbose=False,
+    )
+    train(agent, env, replay, agent_steps=warm, learn_start=warm + 1, seed=seed)  # fill, no updates
+    t0 = time.perf_counter()
+    train(agent, env, replay, agent_steps=steps, learn_start=0)
+    return steps / (time.perf_counter() - t0)
+
+
+class MinAtarExtractor:
+    """An SB3 features extractor with replab's MinAtar conv (built lazily: SB3 is an optional import)."""
+
+    @staticmethod
+    def cls():
+        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+        class Extractor(BaseFeaturesExtractor):
+            def __init__(self, observation_space, features_dim: int = 0):
+                c = observation_space.shape[0]
+                super().__init__(observation_space, features_dim=16 * 8 * 8)
+                self.net = minatar_encoder(c)
+
+            def forward(self, x):
+                return self.net(x)
+
+        return Extractor
+
+
+def sb3_sps(env_name: str, steps: int, warm: int, seed: int) -> float:
+    sb3 = require_extra("stable_baselines3", "bench")
+    env = make(env_name)
+    if env_name.startswith("minatar"):
+        policy_kwargs = dict(
+            features_extractor_class=MinAtarExtractor.cls(), normalize_images=False, net_arch=[128]
+        )
+    else:
+        policy_kwargs = dict(net_arch=[])  # NatureCNN (with its Linear(3136, 512)) then Linear(512, A)
+    torch.manual_seed(seed)
+    model = sb3.DQN(
+        "CnnPolicy",
+        env,
+        learning_rate=1e-4,
+        buffer_size=steps + warm + 10,
+        learning_starts=warm,
+        batch_size=32,
+        gamma=0.99,
+        train_freq=1,
+        gradient_steps=1,
+        target_update_interval=1000,
+        exploration_initial_eps=0.05,
+        exploration_final_eps=0.05,
+        policy_kwargs=policy_kwargs,
+        seed=seed,
+        verbose=0,
+        device="cpu",
+    )
+    model.learn(total_timesteps=warm)
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - t0)
+
+
+def wrapper_fps(kind: str, agent_steps: int, seed: int) -> float:
+    if kind == "replab":
+        env = make("atari:Pong")
+    else:
+        ale_py = require_extra("ale_py", "atari")
+        require_extra("cv2", "bench")
+        gym.register_envs(ale_py)
+        env = gym.make("ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0)
+        env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84)
+        env = gym.wrappers.FrameStackObservation(env, 4)
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    n = env.action_space.n
+    t0 = time.perf_counter()
+    for _ in range(agent_steps):
+        _, _, term, trunc, _ = env.step(int(rng.integers(n)))
+        if term or trunc:
+            env.reset()
+    return 4 * agent_steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=1000, help="timed agent steps (with updates) per round")
+    ap.add_argument("--warm", type=int, default=500, help="replay warm-up steps (no updates)")
+    ap.add_argument("--frames", type=int, default=20_000, help="frames per round of the wrapper benchmark")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    cases = {
+        "MinAtar breakout": ("minatar:breakout", dict(encoder="minatar", obs_scale=1.0, hidden=128)),
+        "Atari Pong": ("atari:Pong", dict(encoder="nature", hidden=512)),
+    }
+    for label, (env_name, cfg_kw) in cases.items():
+        ours, theirs = [], []
+        for r in range(args.rounds):
+            ours.append(ours_sps(env_name, cfg_kw, args.steps, args.warm, r))
+            theirs.append(sb3_sps(env_name, args.steps, args.warm, r))
+            print(
+                f"{label} round {r}: replab {ours[-1]:.1f} / SB3 {theirs[-1]:.1f} agent steps/s", flush=True
+            )
+        o, t = statistics.median(ours), statistics.median(theirs)
+        rows.append(
+            f"| {label} | DQN agent steps/s (1 update/step) | {o:.1f} | {t:.1f} (SB3 DQN) | {o / t:.2f}x |"
+        )
+    ours, theirs = [], []
+    for r in range(args.rounds):
+        ours.append(wrapper_fps("replab", args.frames // 4, r))
+        theirs.append(wrapper_fps("gymnasium", args.frames // 4, r))
+        print(f"wrappers round {r}: replab {ours[-1]:.0f} / gymnasium {theirs[-1]:.0f} frames/s", flush=True)
+    o, t = statistics.median(ours), statistics.median(theirs)
+    rows.append(
+        f"| Atari Pong | env frames/s (wrapper stack) | {o:.0f} | {t:.0f} (AtariPreprocessing) | {o / t:.2f}x |"
+    )
+    print("\n| setting | measure | replab | anchor | ratio |\n|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+import dataclasses
+
+import pytest
+
+from replab.experiments import gfn_ablations, gfn_hypergrid
+from replab.track.run import Run
+from replab.track.store import Store
+
+
+def _run(tmp_path):
+    store = Store(tmp_path / "replab.db")
+    store.create_run("r1", "x", "smoke", {}, 0, None)
+    return Run(store, "r1", seed=0, quiet=True, tensorboard=False)
+
+
+def test_hypergrid_resumes_finished_units_from_the_checkpoint(tmp_path, monkeypatch):
+    cfg = dataclasses.replace(gfn_hypergrid.SMOKE, rounds=10, R0s=(0.1,), heatmap_updates=5, log_every=5)
+    run = _run(tmp_path)
+    first = gfn_hypergrid.run(cfg, run)
+    assert set(first["units"]) == {f"{m}|0.1|0" for m in cfg.methods}
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished unit was run again")
+
+    monkeypatch.setattr(gfn_hypergrid, "make_method", boom)
+    again = gfn_hypergrid.run(cfg, run)
+    assert again["units"] == first["units"] and again["heatmap"] == first["heatmap"]
+    report = gfn_hypergrid.report(again)
+    assert report.verdict in ("held", "partly held", "did not hold", "inconclusive") and report.checks
+
+
+def test_ablations_report_decides_from_measured_values(tmp_path):
+    cfg = dataclasses.replace(gfn_ablations.SMOKE, updates=4)
+    results = gfn_ablations.run(cfg, _run(tmp_path))
+    assert len(results["exact_l1"]) == cfg.seeds * len(cfg.variants)
+    # a fabricated result where replay is worse must make that check fail
+    fake = dict(results, exact_l1={k: (2.0 if k.startswith("replay") else 1.0) for k in results["exact_l1"]})
+    checks = {c.name: c.held for c in gfn_ablations.report(fake).checks}
+    assert checks["uniform and prioritized replay both beat no replay (IQM exact L1)"] is False
+
+
+def test_configs_validate():
+    with pytest.raises(ValueError):
+        gfn_hypergrid.Config(methods=("fm", "dqn"))
+    with pytest.raises(ValueError):
+        gfn_ablations.Config(variants=("baseline", "frozen-target"))

@@ -98,13 +98,20 @@ def crop_windows(x: Tensor, top: Tensor, left: Tensor, h: int, w: int) -> Tensor
     return windows.index_select(0, start)
 
 
-def box_mask(top: Tensor, left: Tensor, height, width, H: int, W: int, dtype: torch.dtype) -> Tensor:
-    """(B, 1, H, W) mask, 1 inside each sample's box [top, top+height) × [left, left+width), 0 outside."""
+def box_mask(
+    top: Tensor, left: Tensor, height, width, H: int, W: int, dtype: torch.dtype, inside=True
+) -> Tensor:
+    """(B, 1, H, W) mask, 1 inside each sample's box [top, top+height) × [left, left+width) and 0 outside
+    (the reverse with `inside=False`), built by broadcasting a (B, H) row test against a (B, W) column test."""
     rows = torch.arange(H, device=top.device)
     cols = torch.arange(W, device=top.device)
-    r = (rows >= top[:, None]) & (rows < (top + height)[:, None])
-    c = (cols >= left[:, None]) & (cols < (left + width)[:, None])
-    return (r[:, :, None] & c[:, None, :]).to(dtype)[:, None]
+    if inside:
+        r = (rows >= top[:, None]) & (rows < (top + height)[:, None])
+        c = (cols >= left[:, None]) & (cols < (left + width)[:, None])
+        return (r[:, None, :, None] & c[:, None, None, :]).to(dtype)
+    r = (rows < top[:, None]) | (rows >= (top + height)[:, None])
+    c = (cols < left[:, None]) | (cols >= (left + width)[:, None])
+    return (r[:, None, :, None] | c[:, None, None, :]).to(dtype)
 
 
 def merge(x: Tensor, idx: Tensor, values: Tensor) -> Tensor:

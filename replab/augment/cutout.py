@@ -49,7 +49,7 @@ def random_cutout(
         params = _draw_box(x, min_cut, max_cut, generator)
     p = given(params, _BOX, x.shape[0])
     H, W = x.shape[-2:]
-    keep = 1 - box_mask(p["top"], p["left"], p["height"], p["width"], H, W, x.dtype)
+    keep = box_mask(p["top"], p["left"], p["height"], p["width"], H, W, x.dtype, inside=False)
     return done(x * keep, params, return_params)
 
 
@@ -82,4 +82,4 @@ def random_cutout_color(
     H, W = x.shape[-2:]
     cut = box_mask(p["top"], p["left"], p["height"], p["width"], H, W, x.dtype)
     fill = p["fill"].to(x.dtype).repeat(1, frames)[:, :, None, None]  # channel t·C + c gets fill[:, c]
-    return done(x * (1 - cut) + cut * fill, params, return_params)
+    return done(torch.addcmul(x * (1 - cut), cut, fill), params, return_params)

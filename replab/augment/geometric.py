@@ -1,4 +1,9 @@
-"""Flip and rotate (RAD §4.4 nos. 7–8): per-sample pixel permutations, done as one `gather` per batch."""
+"""Flip and rotate (RAD §4.4 nos. 7–8).
+
+Only the chosen samples are gathered, transformed with the dense kernels (`flip`, `rot90`) and merged back:
+measured faster on CPU than one `gather` with a per-sample index map (which reads an int64 index per pixel)
+and than a `where` blend over a fully transformed copy (kornia's way), for uint8 and float32 alike.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,6 @@ import torch
 from torch import Tensor
 
 from ._common import Params, bernoulli, channels_per_frame, check_probability, done, given, merge, randint
-
-
-def _gather_is_slow(x: Tensor) -> bool:
-    # gather reads an int64 index per element: for 1-byte data on CPU, transforming only the selected samples
-    # with the dense kernels (flip, rot90) and merging them back is several times faster.
-    return x.device.type == "cpu" and x.element_size() == 1
 
 
 def random_flip(
@@ -34,19 +33,8 @@ def random_flip(
     if params is None:
         params = {"flip": bernoulli(p, B, generator, x)}
     flip = given(params, ("flip",), B)["flip"].to(x.device)
-    if _gather_is_slow(x):
-        idx = flip.nonzero().squeeze(1)
-        return done(merge(x, idx, x.index_select(0, idx).flip(3)), params, return_params)
-    j = torch.arange(W, device=x.device)
-    cols = torch.where(flip[:, None], W - 1 - j, j)  # (B, W): source column of each output column
-    out = x.gather(3, cols[:, None, None, :].expand(B, CT, H, W))
-    return done(out, params, return_params)
-
-
-def _rotation_maps(side: int, device) -> Tensor:
-    """(4, side·side): flat source index of each output pixel after k counter-clockwise quarter turns."""
-    grid = torch.arange(side * side, device=device).view(side, side)
-    return torch.stack([grid.rot90(k, (0, 1)).reshape(-1) for k in range(4)])
+    idx = flip.nonzero().squeeze(1)
+    return done(merge(x, idx, x.index_select(0, idx).flip(3)), params, return_params)
 
 
 def random_rotate(
@@ -74,10 +62,6 @@ def random_rotate(
         k = 1 + randint(3, B, generator, x)
         params = {"k": torch.where(apply, k, torch.zeros_like(k))}
     k = given(params, ("k",), B)["k"].to(x.device)
-    if _gather_is_slow(x):
-        idx = [(k == q).nonzero().squeeze(1) for q in (1, 2, 3)]
-        turned = [x.index_select(0, i).rot90(q, (2, 3)) for q, i in zip((1, 2, 3), idx)]
-        return done(merge(x, torch.cat(idx), torch.cat(turned)), params, return_params)
-    index = _rotation_maps(H, x.device)[k]  # (B, H·W)
-    out = x.reshape(B, CT, H * W).gather(2, index[:, None, :].expand(B, CT, H * W))
-    return done(out.view(B, CT, H, W), params, return_params)
+    idx = [(k == q).nonzero().squeeze(1) for q in (1, 2, 3)]
+    turned = [x.index_select(0, i).rot90(q, (2, 3)) for q, i in zip((1, 2, 3), idx)]
+    return done(merge(x, torch.cat(idx), torch.cat(turned)), params, return_params)

@@ -18,6 +18,7 @@ from replab.errors import ReplabError, close_matches
 FAMILIES: dict[str, str] = {
     "minatar": "replab.envs.minatar:make_minatar",
     "atari": "replab.envs.atari:make_atari",
+    "pointmass": "replab.envs.pointmass:make_pointmass",
 }
 
 

@@ -32,16 +32,18 @@ from replab.nn.botnet import botnet  # noqa: E402
 from replab.nn.count import count_params  # noqa: E402
 
 
-def time_it(fn, repeats: int, inner: int) -> float:
-    """Median seconds per call over `repeats` timings of `inner` calls, after one warm-up timing."""
-    fn()
-    times = []
-    for _ in range(repeats + 1):
-        t = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t) / inner)
-    return statistics.median(times[1:])
+def interleaved(fns: dict, repeats: int, inner: int) -> dict[str, float]:
+    """Median seconds per call of each function, timed in interleaved blocks of `inner` calls (after one
+    warm-up block each), so that load changes on a shared machine hit every function alike."""
+    times = {name: [] for name in fns}
+    for r in range(repeats + 1):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            if r:
+                times[name].append((time.perf_counter() - t) / inner)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def fwd_bwd(model, x):
@@ -66,12 +68,8 @@ def bench_botnet(batch: int, repeats: int) -> list[tuple[str, int, float]]:
         "replab BoTNet-26 (c5 only)": botnet((2, 2, 2, 2), image_size=size),
         "replab BoT50": botnet((3, 4, 6, 3), image_size=size),
     }
-    rows = []
-    for name, m in models.items():
-        m.train()
-        sec = time_it(fwd_bwd(m, x), repeats, 1)
-        rows.append((name, count_params(m), batch / sec))
-    return rows
+    sec = interleaved({name: fwd_bwd(m.train(), x) for name, m in models.items()}, repeats, 1)
+    return [(name, count_params(m), batch / sec[name]) for name, m in models.items()]
 
 
 def bench_info_nce(n: int, d: int, repeats: int) -> tuple[float, float, float]:
@@ -81,7 +79,8 @@ def bench_info_nce(n: int, d: int, repeats: int) -> tuple[float, float, float]:
     z0 = torch.randn(n, d, generator=g, requires_grad=True)
     z1 = torch.randn(n, d, generator=g, requires_grad=True)
     theirs = NTXentLoss(temperature=0.5)
-    diff = abs(float(nt_xent(z0, z1, 0.5)) - float(theirs(z0, z1)))
+    with torch.no_grad():
+        diff = abs(float(nt_xent(z0, z1, 0.5)) - float(theirs(z0, z1)))
 
     def ours_step():
         z0.grad = z1.grad = None
@@ -91,8 +90,8 @@ def bench_info_nce(n: int, d: int, repeats: int) -> tuple[float, float, float]:
         z0.grad = z1.grad = None
         theirs(z0, z1).backward()
 
-    inner = max(1, 20000 // n)
-    return time_it(ours_step, repeats, inner), time_it(their_step, repeats, inner), diff
+    sec = interleaved({"ours": ours_step, "theirs": their_step}, repeats, max(1, 2000 // n))
+    return sec["ours"], sec["theirs"], diff
 
 
 def main() -> None:
@@ -100,6 +99,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--parts", default="botnet,infonce", help="comma-separated: botnet, infonce")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import timm
@@ -108,19 +108,25 @@ def main() -> None:
         f"torch {torch.__version__}, timm {timm.__version__}, {platform.processor() or platform.machine()}, "
         f"{args.threads} threads"
     )
-    print(f"\n### BoTNet forward+backward, 256×256, batch {args.batch}\n")
-    rows = bench_botnet(args.batch, args.repeats)
-    ref = rows[0][2]
-    print("| model | params | images/s | vs timm |\n|---|---|---|---|")
-    for name, params, ips in rows:
-        print(f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips / ref:.2f}× |")
-    print("\n### InfoNCE (NT-Xent, τ = 0.5) forward+backward\n")
-    print(
-        "| N × D | replab calls/s | lightly calls/s | ratio | max value difference |\n|---|---|---|---|---|"
-    )
-    for n, d in ((256, 128), (1024, 128), (4096, 256)):
-        ours, theirs, diff = bench_info_nce(n, d, args.repeats)
-        print(f"| {n} × {d} | {1 / ours:.1f} | {1 / theirs:.1f} | {theirs / ours:.2f}× | {diff:.1e} |")
+    parts = set(args.parts.split(","))
+    if "botnet" in parts:
+        print(f"\n### BoTNet forward+backward, 256×256, batch {args.batch}\n", flush=True)
+        rows = bench_botnet(args.batch, args.repeats)
+        ref = rows[0][2]
+        print("| model | params | images/s | vs timm |\n|---|---|---|---|")
+        for name, params, ips in rows:
+            print(f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips / ref:.2f}× |", flush=True)
+    if "infonce" in parts:
+        print("\n### InfoNCE (NT-Xent, τ = 0.5) forward+backward\n")
+        print(
+            "| N × D | replab calls/s | lightly calls/s | ratio | value difference |\n|---|---|---|---|---|"
+        )
+        for n, d in ((256, 128), (1024, 128), (4096, 256)):
+            ours, theirs, diff = bench_info_nce(n, d, args.repeats)
+            print(
+                f"| {n} × {d} | {1 / ours:.1f} | {1 / theirs:.1f} | {theirs / ours:.2f}× | {diff:.1e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ class Config:
 
 
 SMOKE = Config(
+    dataset="glyph-digits",
     n_train=200,
     n_test=100,
     widths=(8, 16),

@@ -1,0 +1,151 @@
+"""The CURL / SAC-AE networks (seed001 §2.3): pixel encoder, tanh-Gaussian actor, double-Q critic.
+
+Encoder: x/255 → Conv(C, 32, 3, s=2) → ReLU → (num_layers − 1) × [Conv(32, 32, 3, s=1) → ReLU] → flatten →
+head → LayerNorm → optional tanh, head = `linear` (the reference code, default) or `mlp` (the thesis's
+pseudo-code, hidden 1024); `tanh=False` is the reference code's `output_logits=True` (§2.3 [!]).
+The actor's encoder shares (ties) the critic's conv layers and has its own head + LayerNorm; the actor calls
+it with `detach=True`, so the actor loss never trains the convs ([R], §2.8).
+Init [R]: orthogonal Linear (bias 0); delta-orthogonal conv (centre tap orthogonal, ReLU gain).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+HEADS = ("linear", "mlp")
+
+
+def weight_init(m: nn.Module) -> None:
+    """Orthogonal Linear; delta-orthogonal Conv2d (reference `weight_init`)."""
+    if isinstance(m, nn.Linear):
+        nn.init.orthogonal_(m.weight)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.zeros_(m.weight)
+        nn.init.zeros_(m.bias)
+        mid = m.weight.shape[2] // 2
+        nn.init.orthogonal_(m.weight[:, :, mid, mid], nn.init.calculate_gain("relu"))
+
+
+class PixelEncoder(nn.Module):
+    """(B, C, H, W) uint8 or float in [0, 255] → (B, feature_dim)."""
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, int, int],
+        *,
+        feature_dim: int = 50,
+        num_layers: int = 4,
+        num_filters: int = 32,
+        head: str = "linear",
+        tanh: bool = False,
+        convs: nn.Sequential | None = None,
+    ):
+        super().__init__()
+        if len(obs_shape) != 3:
+            raise ValueError(f"obs_shape must be (C, H, W), got {obs_shape}")
+        if num_layers < 1 or num_filters < 1 or feature_dim < 1:
+            raise ValueError(
+                f"num_layers, num_filters, feature_dim must be >= 1, got {num_layers}, {num_filters}, {feature_dim}"
+            )
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if convs is None:
+            layers: list[nn.Module] = [nn.Conv2d(obs_shape[0], num_filters, 3, stride=2), nn.ReLU()]
+            for _ in range(num_layers - 1):
+                layers += [nn.Conv2d(num_filters, num_filters, 3, stride=1), nn.ReLU()]
+            convs = nn.Sequential(*layers, nn.Flatten())
+        self.convs = convs
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, *obs_shape)).shape[1]
+        if n < 1:
+            raise ValueError(f"obs_shape {obs_shape} is too small for {num_layers} conv layers")
+        if head == "linear":
+            self.head = nn.Linear(n, feature_dim)
+        else:
+            self.head = nn.Sequential(nn.Linear(n, 1024), nn.ReLU(), nn.Linear(1024, feature_dim))
+        self.norm = nn.LayerNorm(feature_dim)
+        self.tanh, self.feature_dim, self.obs_shape = tanh, feature_dim, tuple(obs_shape)
+        self.conv_out = n
+        self.apply(weight_init)
+
+    def tied(self) -> PixelEncoder:
+        """A new encoder with the same conv modules (tied weights) and its own head + LayerNorm."""
+        head = "linear" if isinstance(self.head, nn.Linear) else "mlp"
+        return PixelEncoder(
+            self.obs_shape, feature_dim=self.feature_dim, head=head, tanh=self.tanh, convs=self.convs
+        )
+
+    def forward(self, obs: Tensor, detach: bool = False) -> Tensor:
+        h = self.convs(obs.float() / 255.0)
+        if detach:  # stop the gradient before the convs (the actor's loss, §2.8)
+            h = h.detach()
+        z = self.norm(self.head(h))
+        return torch.tanh(z) if self.tanh else z
+
+
+class StateEncoder(nn.Module):
+    """The identity on low-dimensional states (B, D) → (B, D) for State SAC."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.feature_dim, self.convs = dim, nn.Sequential()
+
+    def tied(self) -> StateEncoder:
+        return StateEncoder(self.feature_dim)
+
+    def forward(self, obs: Tensor, detach: bool = False) -> Tensor:
+        return obs.float()
+
+
+def mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inp, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out)
+    )
+
+
+class Actor(nn.Module):
+    """π(a|o) = tanh(μ + σ ξ); log σ = tanh(·) rescaled into [log_std_min, log_std_max] ([R]: [−10, 2])."""
+
+    def __init__(self, encoder: nn.Module, action_dim: int, hidden: int = 1024, log_std=(-10.0, 2.0)):
+        super().__init__()
+        self.encoder, self.log_std_min, self.log_std_max = encoder, *log_std
+        self.trunk = mlp(encoder.feature_dim, hidden, 2 * action_dim)
+        self.trunk.apply(weight_init)
+
+    def forward(self, obs: Tensor, detach_encoder: bool = False, sample: bool = True):
+        """(mu, action, log_prob (B, 1) or None, log_std) with mu and action tanh-squashed, (B, A)."""
+        mu, log_std = self.trunk(self.encoder(obs, detach=detach_encoder)).chunk(2, dim=-1)
+        log_std = torch.tanh(log_std)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
+        if not sample:
+            return torch.tanh(mu), None, None, log_std
+        noise = torch.randn_like(mu)
+        u = mu + noise * log_std.exp()
+        log_pi = (-0.5 * noise.pow(2) - log_std).sum(-1, keepdim=True) - 0.5 * math.log(
+            2 * math.pi
+        ) * mu.shape[-1]
+        a = torch.tanh(u)
+        log_pi = log_pi - torch.log(torch.relu(1 - a.pow(2)) + 1e-6).sum(
+            -1, keepdim=True
+        )  # squash correction
+        return torch.tanh(mu), a, log_pi, log_std
+
+
+class Critic(nn.Module):
+    """Q1, Q2 heads on the shared encoder: (B, F + A) → (B, 1) each."""
+
+    def __init__(self, encoder: nn.Module, action_dim: int, hidden: int = 1024):
+        super().__init__()
+        self.encoder = encoder
+        self.q1 = mlp(encoder.feature_dim + action_dim, hidden, 1)
+        self.q2 = mlp(encoder.feature_dim + action_dim, hidden, 1)
+        self.q1.apply(weight_init)
+        self.q2.apply(weight_init)
+
+    def forward(self, obs: Tensor, action: Tensor, detach_encoder: bool = False):
+        h = torch.cat([self.encoder(obs, detach=detach_encoder), action], dim=-1)
+        return self.q1(h), self.q2(h)

@@ -1,0 +1,106 @@
+"""SAC (+ RAD, + CURL) on PointMass: a smoke run of a few hundred steps, stopped gradients, optimizer
+ownership, the critic target's known answer."""
+
+import numpy as np
+import pytest
+import torch
+
+from replab.envs import make
+from replab.rl.buffers import Batch, FrameReplay
+from replab.rl.loop import train
+from replab.rl.sac import SAC
+
+SMALL = dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16)
+
+
+def batch(b=8, shape=(9, 20, 20), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        obs=torch.randint(0, 255, (b, *shape), dtype=torch.uint8, generator=g),
+        action=torch.rand(b, 2, generator=g) * 2 - 1,
+        reward=torch.rand(b, generator=g),
+        discount=torch.full((b,), 0.99),
+        next_obs=torch.randint(0, 255, (b, *shape), dtype=torch.uint8, generator=g),
+        steps=torch.ones(b, dtype=torch.int64),
+        weight=torch.ones(b),
+        index=np.zeros(b, np.int64),
+    )
+
+
+def test_smoke_pixel_curl_sac_runs_a_few_hundred_steps():
+    torch.set_num_threads(1)
+    env = make("pointmass", size=20, episode_steps=100)
+    agent = SAC((9, 20, 20), 2, augment="crop", augment_options={"crop_size": 16}, curl=True, **SMALL)
+    replay = FrameReplay(
+        1000,
+        (3, 20, 20),
+        frame_stack=3,
+        action_shape=(2,),
+        action_dtype=torch.float32,
+        batch_size=16,
+        verbose=False,
+    )
+    hist = train(agent, env, replay, agent_steps=200, learn_start=100, random_steps=100, seed=0)
+    assert hist.counters.updates == 101 and hist.counters.env_steps == 800 and hist.counters.games == 8
+    m = agent.update(replay.sample(), 201)
+    assert all(np.isfinite(v) for v in m.values()) and "loss/curl" in m and "loss/actor" in m
+    a = agent.act(env.reset(seed=1)[0], explore=False)
+    assert a.shape == (2,) and np.all(np.abs(a) <= 1)
+    assert agent.critic.encoder.obs_shape == (9, 16, 16)  # the network sees the crop
+
+
+def test_actor_loss_does_not_train_the_convs_and_targets_are_never_optimised():
+    agent = SAC((9, 20, 20), 2, actor_update_freq=1, **SMALL)
+    for group in agent.critic_opt.param_groups:
+        group["lr"] = 0.0  # only the actor and α can move
+    convs = [p.clone() for p in agent.critic.encoder.convs.parameters()]
+    trunk = [p.clone() for p in agent.actor.trunk.parameters()]
+    agent.update(batch(), 1)
+    assert all(torch.equal(a, b) for a, b in zip(convs, agent.critic.encoder.convs.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(trunk, agent.actor.trunk.parameters()))
+    assert agent.actor.encoder.convs is agent.critic.encoder.convs  # tied
+    assert all(p.grad is None for p in agent.critic_target.parameters())
+    conv_ids = {id(p) for p in agent.critic.encoder.convs.parameters()}
+    assert not conv_ids & {id(p) for g in agent.actor_opt.param_groups for p in g["params"]}
+
+
+def test_curl_keys_come_from_the_target_encoder_and_get_no_gradient():
+    agent = SAC((9, 20, 20), 2, augment="crop", augment_options={"crop_size": 16}, curl=True, **SMALL)
+    assert agent.curl.key_encoder is agent.critic_target.encoder
+    agent.update(batch(), 1)
+    assert all(p.grad is None for p in agent.critic_target.parameters())
+    assert agent.curl.W.grad is not None
+    owned = {id(p) for g in agent.curl_opt.param_groups for p in g["params"]}
+    assert owned == {id(agent.curl.W)}  # W only; the encoder is stepped once, by encoder_opt
+    quirk = SAC((9, 20, 20), 2, augment="crop", augment_options={"crop_size": 16}, curl=True,
+                double_step_encoder=True, **SMALL)  # fmt: skip
+    owned = {id(p) for g in quirk.curl_opt.param_groups for p in g["params"]}
+    assert {id(p) for p in quirk.critic.encoder.parameters()} <= owned
+
+
+def test_critic_target_matches_a_hand_computation():
+    torch.manual_seed(0)
+    agent = SAC((6,), 2, **{k: v for k, v in SMALL.items() if k == "hidden"})
+    b = batch(4, (6,))
+    b.obs, b.next_obs = b.obs.float() / 255, b.next_obs.float() / 255
+    b.discount[1] = 0.0  # a terminal: no bootstrap
+    torch.manual_seed(1)
+    with torch.no_grad():
+        _, a, logp, _ = agent.actor(b.next_obs)
+        q1, q2 = agent.critic_target(b.next_obs, a)
+        y = b.reward[:, None] + b.discount[:, None] * (torch.min(q1, q2) - 0.1 * logp)
+        c1, c2 = agent.critic(b.obs, b.action)
+        expected = ((c1 - y) ** 2).mean() + ((c2 - y) ** 2).mean()
+    torch.manual_seed(1)
+    m = agent.update(b, 1)
+    assert m["loss/critic"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_rad_translate_and_bad_arguments():
+    agent = SAC((9, 16, 16), 2, augment="translate", augment_options={"translate_size": 20}, **SMALL)
+    assert agent.critic.encoder.obs_shape == (9, 20, 20)
+    agent.update(batch(4, (9, 16, 16)), 1)
+    with pytest.raises(ValueError, match="pixel"):
+        SAC((6,), 2, curl=True)
+    with pytest.raises(ValueError, match="critic_tau"):
+        SAC((6,), 2, critic_tau=0.0)

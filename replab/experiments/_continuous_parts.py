@@ -1,0 +1,115 @@
+"""Shared parts of the continuous-control experiments (curl-pointmass): build State SAC, Pixel SAC, CURL
+or RAD for one job, train and evaluate it, run jobs in worker processes (1 thread each)."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+import torch
+
+from replab import seeding
+from replab.envs import make
+from replab.rl.buffers import FrameReplay
+from replab.rl.evaluate import evaluate
+from replab.rl.loop import train
+from replab.rl.sac import SAC
+
+# method → (obs_type, render size key, augmentation spec, CURL on). Track A geometry (seed001 §2.7):
+# crop: render `size` (38) → random crop `crop` (32), eval centre crop; translate: render `crop` (32) →
+# random placement in a `size` (38) canvas, eval centred; pixel: render `crop` (32), no augmentation.
+METHODS = {
+    "state": ("state", "crop", None, False),
+    "pixel": ("pixels", "crop", None, False),
+    "curl": ("pixels", "size", "crop", True),
+    "rad_crop": ("pixels", "size", "crop", False),
+    "rad_translate": ("pixels", "crop", "translate", False),
+}
+
+
+def build(job: dict, device: str):
+    obs_type, render, spec, curl = METHODS[job["method"]]
+    kw = dict(job["env_kwargs"], obs_type=obs_type, size=job[render])
+    env, eval_env = make(job["env"], **kw), make(job["env"], **kw)
+    shape = env.observation_space.shape
+    options = None
+    if spec == "crop":
+        options = {"crop_size": job["crop"]}
+    elif spec == "translate":
+        options = {"translate_size": job["size"]}
+    agent = SAC(
+        shape,
+        env.action_space.shape[0],
+        frames=job["frame_stack"],
+        augment=spec,
+        augment_options=options,
+        curl=curl,
+        device=device,
+        seed=job["init_seed"],
+        **job["sac"],
+    )
+    pixels = obs_type == "pixels"
+    replay = FrameReplay(
+        job["replay_capacity"],
+        (shape[0] // job["frame_stack"], *shape[1:]) if pixels else shape,
+        frame_stack=job["frame_stack"] if pixels else 1,
+        frame_dtype=torch.uint8 if pixels else torch.float32,
+        action_shape=env.action_space.shape,
+        action_dtype=torch.float32,
+        batch_size=job["batch_size"],
+        gamma=job["gamma"],
+        device=device,
+        rng=np.random.default_rng(seeding.derive_seed(job["init_seed"], "sampler")),
+        verbose=False,
+    )
+    return agent, env, eval_env, replay
+
+
+def train_job(job: dict) -> dict:
+    """Train and evaluate one (method, seed) job; JSON-able curves, final score, counters and timings."""
+    torch.set_num_threads(job.get("threads", 1))
+    agent, env, eval_env, replay = build(job, job.get("device", "cpu"))
+    done = [0]
+
+    def evaluate_fn(a):
+        done[0] += 1
+        return evaluate(a, eval_env, job["eval_episodes"], seed=job["env_seed"] + 10_000 + done[0])
+
+    start = time.perf_counter()
+    hist = train(
+        agent,
+        env,
+        replay,
+        agent_steps=job["agent_steps"],
+        learn_start=job["init_steps"],
+        random_steps=job["init_steps"],
+        seed=job["env_seed"],
+        evaluate_fn=evaluate_fn,
+        eval_every=job["eval_every"],
+    )
+    c = hist.counters
+    return {
+        "method": job["method"],
+        "seed": job["seed_index"],
+        "evals": [[int(t) * job["action_repeat"], [float(s) for s in sc]] for t, sc in hist.evals],
+        "final": float(np.mean(hist.evals[-1][1])),
+        "counters": dataclasses.asdict(c),
+        "seconds": time.perf_counter() - start,
+        "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
+    }
+
+
+def run_jobs(jobs: list[dict], workers: int, on_done) -> None:
+    """Run `jobs` in `workers` spawn processes (inline when 1), calling on_done(job, result)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_done(job, train_job(job))
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(train_job, job): job for job in jobs}
+        for fut in as_completed(futures):
+            on_done(futures[fut], fut.result())

@@ -127,10 +127,11 @@ def run(cfg: Config, run) -> dict:
 
 SMOKE = Config(
     games=("Pong",),
-    agent_steps=120,
+    agent_steps=110,
     learn_start=100,
     eval_episodes=1,
-    max_frames=1000,
+    max_frames=600,
+    batch_size=16,
     replay_capacity=1000,
     target_update=50,
     workers=1,

@@ -152,8 +152,9 @@ def run(cfg: Config, run) -> dict:
 SMOKE = Config(
     games=("breakout",),
     seeds=1,
-    agent_steps=300,
+    agent_steps=250,
     learn_start=200,
+    batch_size=16,
     eval_every=0,
     eval_episodes=2,
     max_episode_steps=300,

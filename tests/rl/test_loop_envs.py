@@ -80,3 +80,20 @@ def test_rainbow_agent_smoke_on_minatar():
     replay = FrameReplay(1000, (4, 10, 10), n_step=3, batch_size=8, prioritized=True, verbose=False)
     hist = train(agent, env, replay, agent_steps=300, learn_start=100, seed=0)
     assert hist.counters.updates == 201 and agent.updates == 201 and hist.counters.games > 0
+
+
+def test_action_repeat_sums_rewards_counts_frames_and_stops_at_the_end():
+    from replab.envs.wrappers import ActionRepeat
+
+    ale = FakeALE({2: 1.0, 5: 2.0}, life_loss_frames=(7,), lives=1)
+    env = ActionRepeat(fake_env(ale, frame_skip=1, screen_size=8), 3)
+    env.reset(seed=0)
+    assert env.action_repeat == 3
+    _, r, term, _, info = env.step(0)
+    assert (r, term, info["frames"]) == (1.0, False, 3)
+    _, r, term, _, info = env.step(0)
+    assert (r, term, info["frames"]) == (2.0, False, 3)
+    _, r, term, _, info = env.step(0)
+    assert (r, term, info["frames"]) == (0.0, True, 1)  # the game ended on the first repeat
+    with pytest.raises(ValueError, match="action repeat"):
+        ActionRepeat(env, 0)

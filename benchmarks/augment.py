@@ -1,6 +1,6 @@
 """Throughput of replab.augment against kornia, measured in the same process on the same batches.
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.augment [--threads 1] [--rounds 15] [--markdown]
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.augment [--rounds 15] [--threads 1] [--clock cpu|wall] [--only dmc,atari]
 
 Two settings: DMControl (batch 128 of 3 stacked RGB frames, 9×100×100 uint8, crop to 84) and Atari (batch 32
 of 4 stacked grey frames, 4×84×84 uint8, crop to 80). kornia takes float input only, so each op is timed
@@ -60,8 +60,8 @@ def measure(
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def ops(K, setting: str, frames: int, size: int, hw: int):
-    """(name, replab fn(x, g), kornia module or None, spatial?, needs RGB?) for each op."""
+def ops(K, frames: int, size: int, hw: int):
+    """(name, replab fn(x, g), kornia module or None, spatial?) for each op."""
     # RAD's op list; kornia's closest equivalent, with RAD's probabilities where kornia has them.
     box = (4 * 4 / hw**2, 24 * 24 / hw**2)
     return [
@@ -148,7 +148,7 @@ def run_setting(K, name, batch, channels, frames, hw, size, rounds, clock):
     xf = x8.float() / 255
     g = torch.Generator().manual_seed(0)
     rows = []
-    for op, fn, kmod, spatial in ops(K, name, frames, size, hw):
+    for op, fn, kmod, spatial in ops(K, frames, size, hw):
         rgb = op in ("grayscale", "color jitter")
         if rgb and channels != 3:
             continue

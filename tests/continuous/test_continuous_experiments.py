@@ -1,0 +1,51 @@
+"""curl-pointmass / curl-reward-free: the probe's known answer and the reports' verdict logic."""
+
+import numpy as np
+import pytest
+
+from replab.experiments._curl_pointmass_report import report as pm_report
+from replab.experiments.curl_pointmass import Config as PMConfig
+from replab.experiments.curl_reward_free import ENCODERS, ridge_r2
+from replab.experiments.curl_reward_free import report as rf_report
+
+
+def test_ridge_probe_recovers_a_linear_target_and_not_noise():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(500, 10))
+    y = np.stack([f[:, 0] * 2 + 1, f[:, 1] - f[:, 2], rng.normal(size=500)], 1)
+    r2 = ridge_r2(f, y, 400, 1e-6)
+    assert r2[0] == pytest.approx(1.0, abs=1e-6) and r2[1] == pytest.approx(1.0, abs=1e-6)
+    assert r2[2] < 0.1
+
+
+def fake_pm(finals: dict[str, list[float]]) -> dict:
+    cfg = PMConfig(methods=tuple(finals), seeds=len(next(iter(finals.values()))))
+    done = {
+        f"{m}/s{i}": {"method": m, "final": v, "evals": [[20_000, [v]]], "update_ms": 1.0}
+        for m, vs in finals.items()
+        for i, v in enumerate(vs)
+    }
+    return {"config": cfg.__dict__ | {"methods": list(finals)}, "done": done}
+
+
+def test_pointmass_report_decides_each_check_from_the_iqm():
+    held = pm_report(
+        fake_pm({"state": [9, 9, 9], "pixel": [1, 2, 1], "curl": [5, 6, 5], "rad_crop": [7, 7, 8]})
+    )
+    assert held.verdict == "held" and held.summary["iqm/curl"] == pytest.approx(5.0, abs=1)
+    failed = pm_report(fake_pm({"state": [9, 9], "pixel": [6, 6], "curl": [5, 5], "rad_translate": [7, 7]}))
+    assert [c.held for c in failed.checks] == [False, True, True] and failed.verdict == "partly held"
+    missing = pm_report(fake_pm({"pixel": [1.0], "curl": [2.0]}))
+    assert [c.held for c in missing.checks] == [True, None]
+
+
+def test_reward_free_report_checks():
+    good = {"position": 0.9, "velocity": 0.6, "goal": 0.8}
+    r2 = {"curl_stack/s0": good, "curl_single/s0": dict(good, velocity=0.1)}
+    r2 |= {"random_stack/s0": {"position": 0.3, "velocity": 0.1, "goal": 0.3}, "supervised_stack/s0": good}
+    rep = rf_report({"config": {"ridge": 0.01, "stacks": 10, "steps": 1, "seeds": 1}, "r2": r2})
+    assert rep.verdict == "held" and set(ENCODERS) == {k.split("/")[0] for k in r2}
+    r2["curl_single/s0"] = good
+    assert rf_report({"config": {"ridge": 0.01, "stacks": 10, "steps": 1, "seeds": 1}, "r2": r2}).verdict == (
+        "partly held"
+    )

@@ -143,9 +143,9 @@ class CURL(nn.Module):
         pairs = [(self.key_projection, self.projection)]
         if not self._external_key:
             pairs.append((self.key_encoder, self.encoder))
-        m = self.momentum
+        targets = [p for t, _ in pairs for p in t.parameters()]
+        sources = [p for _, s in pairs for p in s.parameters()]
+        torch._foreach_lerp_(targets, sources, 1 - self.momentum)  # one fused call for all tensors
         for target, source in pairs:
-            for pt, ps in zip(target.parameters(), source.parameters()):
-                pt.lerp_(ps, 1 - m)
             for bt, bs in zip(target.buffers(), source.buffers()):
                 bt.copy_(bs)

@@ -49,17 +49,25 @@ class Config:
     models: tuple[str, ...] = ("resnet", "bot", "bot-qk", "bot-qr", "bot-abs")
     """Mini models to train, from: resnet, bot, bot-s1, bot-qk, bot-qr, bot-abs. Empty: counts only."""
     seeds: int = 1
+    """Training seeds per mini model; statistics are across these."""
     steps: int = 1000
+    """SGD steps per mini model (same budget for every model)."""
     batch_size: int = 64
+    """Images per SGD step (spec §4.7: 64)."""
     lr: float = 0.1
     """SGD with momentum 0.9, cosine schedule (the thesis trains BoTNet with SGD, not Adam)."""
     weight_decay: float = 1e-4
+    """SGD weight decay (spec §4.7: 1e-4)."""
     n_train: int = 20000
+    """Training images of the glyph-digit sum task."""
     n_test: int = 2000
+    """Test images (unseen handwriting)."""
     image_size: int = 32
+    """Image side (the MHSA position tables are built for it)."""
     widths: tuple[int, ...] = (8, 16, 32, 64)
     """Bottleneck widths per stage: ResNet-50's / 8 (c5: 256 → 64 → 256)."""
     stem_channels: int = 16
+    """Channels of the 3×3 stride-1 stem (no max pool: c2–c5 run at 32/16/8/4)."""
 
     def __post_init__(self):
         self.models, self.widths = tuple(self.models), tuple(self.widths)

@@ -38,26 +38,39 @@ class Config:
     """Training pool (glyph-digits): all of it, unlabelled, for pre-training; labelled subsets come from
     it."""
     n_test: int = 1000
+    """Test images (glyph-digits); digits use their 20% stratified test split."""
     image_size: int = 32
+    """Image side before cropping (digits are upsampled bilinearly from 8)."""
     crop: int = 28
     """Random crop side for pre-training and classifier training (centre crop at test)."""
     patch: int = 8
+    """Patch side (thesis: 80 of a 260 crop; here 8 of 28)."""
     stride: int = 4
+    """Patch stride (thesis: 36; here 4), giving a 6×6 grid."""
     widths: tuple[int, ...] = (32, 64)
     """Encoder widths (one residual block each); the latent dimension is the last."""
     target_dim: int = 32
+    """Dimension of the 1×1 target projection (thesis: 64)."""
     context_hidden: int = 64
+    """Hidden channels of the PixelCNN context network (thesis: 256)."""
     context_blocks: int = 5
+    """Residual blocks of the context network (thesis: 5)."""
     directions: int = 4
     """1 (top-down), 2 (+ bottom-up) or 4 (all, CPC v2's default)."""
     steps_to_ignore: int = 2
+    """Offsets 1..steps_to_ignore are not trained (thesis: 2)."""
     steps_to_predict: int = 3
     """Offsets steps_to_ignore+1 … steps_to_predict rows ahead are trained (thesis: 2, 3 → only k = 3)."""
     emb_scale: float = 0.1
+    """Scale of the predictions before the dot product (thesis: 0.1)."""
     pretrain_steps: int = 1500
+    """CPC pre-training steps (Adam)."""
     batch_size: int = 32
+    """Images per pre-training step (each gives 36 patches)."""
     lr: float = 4e-4
+    """Adam learning rate for pre-training (thesis: 4e-4)."""
     beta1: float = 0.8
+    """Adam β1 for pre-training (thesis: 0.8; β2 = 0.999, ε = 1e-8)."""
     grad_clip: float = 0.01
     """Max gradient norm (thesis 0.01, with Adam mostly a rescaling)."""
     ema: float = 0.999
@@ -69,18 +82,25 @@ class Config:
     color_drop: bool = True
     """Per-patch colour dropping (keep one random channel; CPC v2 §2.4 'RC'), RGB data only."""
     fractions: tuple[float, ...] = LABEL_FRACTIONS
+    """Labelled fractions of the training pool (Table 2.2: 1, 2, 5, 10, 20, 50, 100%)."""
     label_seeds: int = 3
     """Label subsets (and classifier initialisations) per fraction; statistics are across these."""
     clf_batch: int = 64
+    """Classifier minibatch size."""
     clf_epochs: float = 30.0
+    """Classifier passes over the labelled subset, clipped to [clf_min_steps, clf_max_steps] steps."""
     clf_min_steps: int = 100
+    """Fewest classifier steps (small subsets)."""
     clf_max_steps: int = 400
+    """Most classifier steps (large subsets)."""
     finetune_fraction: float = 0.5
     """Fine-tuning steps as a fraction of the frozen-encoder classifier steps."""
     head_lr: float = 0.05
     """Classifier (SGD, momentum 0.9, weight decay 5e-4) learning rate; encoder Adam 1e-3 from scratch."""
     finetune_encoder_lr: float = 1e-4
+    """Adam learning rate of the encoder while fine-tuning (lower than from scratch)."""
     dropout: float = 0.2
+    """Dropout before the classifier's last linear layer (thesis §2.8)."""
 
     def __post_init__(self):
         self.widths, self.fractions = tuple(self.widths), tuple(self.fractions)

@@ -33,16 +33,21 @@ class Config:
     fractions: tuple[float, ...] = (0.01, 0.1)
     """Labelled fractions of the training split (the paper: 1% and 10% of ImageNet)."""
     arms: tuple[str, ...] = ("supervised", "infonce", "semppl", "semppl-oracle")
+    """Arms to train, from: supervised, infonce, semppl, semppl-oracle, semppl-random."""
     seeds: int = 3
     """Training seeds (and label subsets) per arm and fraction; statistics are across these."""
     epochs: int = 100
     """Passes over the training split (spec §6.6: 200)."""
     batch_size: int = 256
+    """Images drawn from the whole training split per step (two views each)."""
     labelled_batch: int = 32
     """Labelled images added to every batch (they refresh the labelled queue Q_L)."""
     lr: float = 1e-3
+    """Adam learning rate (spec §6.6: 1e-3)."""
     ema: float = 0.99
+    """Decay of the target network's EMA (spec §6.6: 0.99)."""
     temperature: float = 0.1
+    """τ of the cosine similarity φ (spec: 0.1–0.2)."""
     alpha: float = 1.0
     """Weight of L_sempos (spec: uncertain, in [0.2, 1])."""
     k: int = 1
@@ -52,6 +57,7 @@ class Config:
     queue_fraction: float = 0.2
     """|Q| as a fraction of the training split (spec: ≈ 20%); |Q_L| = the labelled set's size."""
     noise: float = 0.1
+    """σ of the Gaussian pixel noise augmentation (standardised pixels)."""
 
     def __post_init__(self):
         self.fractions, self.arms = tuple(self.fractions), tuple(self.arms)

@@ -80,9 +80,11 @@ class PixelEncoder(nn.Module):
         )
 
     def forward(self, obs: Tensor, detach: bool = False) -> Tensor:
-        h = self.convs(obs.float() / 255.0)
-        if detach:  # stop the gradient before the convs (the actor's loss, §2.8)
-            h = h.detach()
+        if detach:  # stop the gradient before the convs (the actor's loss, §2.8): no graph is built
+            with torch.no_grad():
+                h = self.convs(obs.float() / 255.0)
+        else:
+            h = self.convs(obs.float() / 255.0)
         z = self.norm(self.head(h))
         return torch.tanh(z) if self.tanh else z
 

@@ -118,6 +118,14 @@ def report(results: dict) -> Report:
         if fr
         else []
     )
+    curve = results.get("loss_curve") or []
+    if curve:
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot([c[0] for c in curve], [c[1] for c in curve])
+        ax.set(xlabel="pre-training step", ylabel="CPC loss (sum over directions)")
+        fig.tight_layout()
+        figures.append(Figure("cpc_loss", fig, "CPC pre-training loss (chance: directions × log(B·36))."))
     summary = {f"gain_{f:g}": rows[f]["gain"]["mean"] for f in fr}
     summary.update({f"cpc_{f:g}": rows[f]["cpc"]["mean"] for f in fr})
     summary.update({f"pixel_{f:g}": rows[f]["pixel"]["mean"] for f in fr})

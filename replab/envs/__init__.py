@@ -19,6 +19,7 @@ FAMILIES: dict[str, str] = {
     "minatar": "replab.envs.minatar:make_minatar",
     "atari": "replab.envs.atari:make_atari",
     "pointmass": "replab.envs.pointmass:make_pointmass",
+    "dmc": "replab.envs.dmc:make_dmc",
 }
 
 

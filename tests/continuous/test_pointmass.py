@@ -70,3 +70,17 @@ def test_bad_options_raise():
         PointMass(obs_type="rgb")
     with pytest.raises(ValueError, match="task"):
         make("pointmass:run")
+
+
+def test_dmc_family_names_its_extra_or_validates_names():
+    from replab.errors import ReplabError
+
+    with pytest.raises(ReplabError, match="domain"):
+        make("dmc:cartpole")
+    with pytest.raises(ValueError, match="gl"):
+        make("dmc:cartpole-swingup", gl="vulkan")
+    try:
+        import dm_control  # noqa: F401
+    except ImportError:
+        with pytest.raises(ReplabError, match=r"replab\[dmc\]"):
+            make("dmc:cartpole-swingup")

@@ -30,16 +30,33 @@ METHODS = {
 }
 
 
+def aug_options(spec: str | None, size: int, crop: int) -> dict | None:
+    """Sizes for the Track A geometry: crop to `crop`, translate into a `size` canvas, cutout boxes
+    scaled from RAD's 84-pixel defaults (4–24 px) by crop / 84."""
+    if spec is None:
+        return None
+    names, out = spec.split("-"), {}
+    if "crop" in names:
+        out["crop_size"] = crop
+    if "translate" in names:
+        out["translate_size"] = size
+    for cut in ("cutout", "cutout_color"):
+        if cut in names:
+            out[f"{cut}_min_cut"] = max(1, round(4 * crop / 84))
+            out[f"{cut}_max_cut"] = max(2, round(24 * crop / 84))
+    return out
+
+
 def build(job: dict, device: str):
-    obs_type, render, spec, curl = METHODS[job["method"]]
+    if job.get("spec"):  # RAD with any augmentation spec: render large only when it crops
+        spec, curl = job["spec"], False
+        obs_type, render = "pixels", "size" if "crop" in spec.split("-") else "crop"
+    else:
+        obs_type, render, spec, curl = METHODS[job["method"]]
     kw = dict(job["env_kwargs"], obs_type=obs_type, size=job[render])
     env, eval_env = make(job["env"], **kw), make(job["env"], **kw)
     shape = env.observation_space.shape
-    options = None
-    if spec == "crop":
-        options = {"crop_size": job["crop"]}
-    elif spec == "translate":
-        options = {"translate_size": job["size"]}
+    options = aug_options(spec, job["size"], job["crop"])
     agent = SAC(
         shape,
         env.action_space.shape[0],

@@ -49,3 +49,12 @@ def test_reward_free_report_checks():
     assert rf_report({"config": {"ridge": 0.01, "stacks": 10, "steps": 1, "seeds": 1}, "r2": r2}).verdict == (
         "partly held"
     )
+
+
+def test_rad_job_options_follow_the_track_a_geometry():
+    from replab.experiments._continuous_parts import aug_options
+
+    assert aug_options(None, 38, 32) is None
+    assert aug_options("crop-translate", 38, 32) == {"crop_size": 32, "translate_size": 38}
+    opts = aug_options("cutout_color-flip", 38, 32)
+    assert opts == {"cutout_color_min_cut": 2, "cutout_color_max_cut": 9}

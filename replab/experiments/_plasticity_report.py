@@ -37,12 +37,14 @@ def claim1(runs, c) -> tuple[Check, dict]:
 
 
 def run_stats(res, c) -> dict:
-    m = res["measurements"]
+    """Lost plasticity (final P > lost_margin·b(θ0)), max dead fraction, and the growth of the training
+    gradient norm (mean over the last k tasks / first k tasks)."""
+    m, g, k = res["measurements"], res["task_grad_norm"], c["k_tasks"]
     return {
         "lost": m["plasticity_loss"][-1] > c["lost_margin"] * m["reference_loss"][-1],
         "relative_plasticity_loss": m["plasticity_loss"][-1] / m["reference_loss"][-1],
         "max_dead": max(m["dead_fraction"]),
-        "grad_growth": m["grad_norm"][-1] / m["grad_norm"][0] if m["grad_norm"][0] > 0 else float("inf"),
+        "grad_growth": _mean(g[-k:]) / _mean(g[:k]) if _mean(g[:k]) > 0 else float("inf"),
     }
 
 
@@ -186,18 +188,22 @@ def _figures(runs, c, rhos) -> list[Figure]:
         ("dead_fraction", "dead-unit fraction"),
         ("grad_norm", "‖∇‖ (probe task)"),
     )
-    fig, axes = plt.subplots(3, len(problems), figsize=(5.5 * len(problems), 8), squeeze=False)
+    fig, axes = plt.subplots(4, len(problems), figsize=(5.5 * len(problems), 10.5), squeeze=False)
     for j, p in enumerate(problems):
         for i, (key, label) in enumerate(keys):
             for v, res in runs[p].items():
                 axes[i][j].plot(res["tasks_done"], res["measurements"][key], marker="o", ms=3, label=v)
             axes[i][j].set(ylabel=label, title=p if i == 0 else "", xlabel="tasks done" if i == 2 else "")
+        for v, res in runs[p].items():
+            g = res["task_grad_norm"]
+            axes[3][j].plot(range(1, len(g) + 1), g, label=v)
+        axes[3][j].set(ylabel="training ‖∇‖ (mean per task)", xlabel="task", yscale="log")
     axes[0][0].legend(fontsize=7)
     figs.append(
         Figure(
             "claim2_mechanisms",
             fig,
-            "Claim 2: plasticity loss beside the dead-unit fraction and gradient norm.",
+            "Claim 2: plasticity loss beside the dead-unit fraction and the gradient norms (probe task; training).",
         )
     )
 

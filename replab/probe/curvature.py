@@ -12,6 +12,8 @@ from torch import nn
 
 from replab.probe.guard import LossFn, preserved, trainable
 
+WHICH = ("largest", "magnitude")
+
 
 def hessian_top_eigenvalue(
     model: nn.Module,
@@ -21,16 +23,19 @@ def hessian_top_eigenvalue(
     *,
     iters: int = 20,
     tol: float = 1e-4,
+    which: str = "largest",
     train_mode: bool = True,
     generator: torch.Generator | None = None,
 ) -> float:
-    """Largest-magnitude eigenvalue of ∇²_θ loss_fn(model(x), y) by power iteration (seed002 §5.6: 20 its).
+    """Top eigenvalue of the Hessian ∇²_θ loss_fn(model(x), y) by power iteration (seed002 §5.6: 20 its).
 
-    Each iteration is one Hessian-vector product (double backprop), so the Hessian is never formed. The
-    start vector is drawn from `generator` (fixed seed 0 if None), so the result is reproducible; the
-    iteration stops early once the Rayleigh quotient changes by less than `tol` relative. Returns the
-    Rayleigh quotient vᵀHv of the final unit vector (signed: at a trained network's minimum the top
-    eigenvalue is positive and this is the sharpness λ_max).
+    Each iteration is one Hessian-vector product (double backprop), so the Hessian is never formed.
+    Power iteration finds the eigenvalue of largest magnitude, λ_m. Away from a minimum (e.g. on a new
+    task's loss) the Hessian is indefinite and λ_m may be negative; with `which="largest"` (default: the
+    sharpness λ_max) a second run on the shifted H − λ_m·I (all eigenvalues ≥ 0, top one λ_max − λ_m)
+    recovers λ_max; `which="magnitude"` returns λ_m. Start vectors come from `generator` (fixed seed 0 if
+    None), so results are reproducible; a run stops early once the Rayleigh quotient changes by less than
+    `tol` relative, and returns the Rayleigh quotient of its last unit vector.
 
     Only parameters with `requires_grad` are differentiated. The model is run in training mode (the
     landscape the optimiser sees) unless `train_mode=False`; mode, buffers (BatchNorm statistics) and
@@ -40,24 +45,33 @@ def hessian_top_eigenvalue(
         raise ValueError(f"iters must be >= 1, got {iters}")
     if tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
+    if which not in WHICH:
+        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     with preserved(model, train_mode):
         params = trainable(model)
         loss = loss_fn(model(x), y)
         grads = torch.autograd.grad(loss, params, create_graph=True)
-        v = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params]
-        v = _normalise(v)
-        eig = float("nan")
-        for i in range(iters):
-            dot = sum((g * u).sum() for g, u in zip(grads, v))
-            hv = torch.autograd.grad(dot, params, retain_graph=i < iters - 1)
-            new = float(sum((h * u).sum() for h, u in zip(hv, v)))
-            norm = _norm(hv)
-            converged = abs(new - eig) <= tol * abs(new) if eig == eig else False
-            eig = new
-            if norm == 0 or converged:
-                break
-            v = [h / norm for h in hv]
+        eig = _power(grads, params, iters, tol, gen, shift=0.0)
+        if which == "largest" and eig < 0:
+            eig = _power(grads, params, iters, tol, gen, shift=eig) + eig
+    return eig
+
+
+def _power(grads, params, iters: int, tol: float, gen: torch.Generator, shift: float) -> float:
+    """Largest-magnitude eigenvalue of H − shift·I (the graph of `grads` is kept for further runs)."""
+    v = _normalise([torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params])
+    eig = float("nan")
+    for _ in range(iters):
+        dot = sum((g * u).sum() for g, u in zip(grads, v))
+        hv = [h - shift * u for h, u in zip(torch.autograd.grad(dot, params, retain_graph=True), v)]
+        new = float(sum((h * u).sum() for h, u in zip(hv, v)))
+        norm = _norm(hv)
+        converged = eig == eig and abs(new - eig) <= tol * abs(new)
+        eig = new
+        if norm == 0 or converged:
+            break
+        v = [h / norm for h in hv]
     return eig
 
 

@@ -44,17 +44,26 @@ class ProbeTask:
 
 
 def fit_task(
-    model: nn.Module, task: ProbeTask, steps: int, optimizer: torch.optim.Optimizer, *, eval_mode: bool = True
+    model: nn.Module,
+    task: ProbeTask,
+    steps: int,
+    optimizer: torch.optim.Optimizer,
+    *,
+    eval_mode: bool = True,
+    stats: dict | None = None,
 ) -> float:
     """Train `model` (in place) for `steps` minibatch steps on `task`; return the loss on all of the task's
-    data afterwards (in eval mode unless `eval_mode=False`; the model is left in training mode)."""
+    data afterwards (in eval mode unless `eval_mode=False`; the model is left in training mode).
+
+    If a dict `stats` is given it receives `grad_norm`, the mean over the steps of the minibatch gradient
+    norm ‖∇θ‖₂ (before the optimiser step; nan for 0 steps)."""
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     n = task.x.shape[0]
     bs = n if task.batch_size is None else min(task.batch_size, n)
     gen = torch.Generator().manual_seed(task.seed)
     model.train()
-    order, pos = torch.randperm(n, generator=gen), 0
+    order, pos, norms = torch.randperm(n, generator=gen), 0, []
     for _ in range(steps):
         if pos + bs > n:
             order, pos = torch.randperm(n, generator=gen), 0
@@ -62,7 +71,13 @@ def fit_task(
         pos += bs
         optimizer.zero_grad(set_to_none=True)
         task.loss_fn(model(task.x[idx]), task.y[idx]).backward()
+        if stats is not None:
+            norms.append(
+                torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]).norm()
+            )
         optimizer.step()
+    if stats is not None:
+        stats["grad_norm"] = float(torch.stack(norms).mean()) if norms else float("nan")
     model.train(not eval_mode)
     with torch.no_grad():
         loss = float(task.loss_fn(model(task.x), task.y))

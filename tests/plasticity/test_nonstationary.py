@@ -36,6 +36,7 @@ def fake_run(task_loss, p, dead, grad, sharp, gcov):
     n = len(p)
     return {
         "task_loss": task_loss,
+        "task_grad_norm": [grad[0]] * 3 + [grad[-1]] * 3,
         "tasks_done": list(range(n)),
         "measurements": {
             "probe_loss": [1 + v for v in p],

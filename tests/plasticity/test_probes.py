@@ -12,6 +12,7 @@ from replab.probe import (
     Monitor,
     ProbeTask,
     covariance_summary,
+    fit_task,
     gradient_covariance,
     gradient_interference,
     gradient_norm,
@@ -45,6 +46,19 @@ def test_power_iteration_recovers_top_eigenvalue_of_known_quadratic():
     a = q @ torch.diag(eigs) @ q.T
     top = hessian_top_eigenvalue(Quadratic(6), quad_loss, torch.zeros(1), a, iters=200, tol=0)
     assert top == pytest.approx(7.0, rel=1e-9)
+
+
+def test_largest_eigenvalue_of_an_indefinite_hessian_uses_a_shift():
+    g = torch.Generator().manual_seed(2)
+    q, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.float64))
+    a = q @ torch.diag(torch.tensor([-9.0, 4.0, 1.0, 0.5, -2.0], dtype=torch.float64)) @ q.T
+    kw = {"iters": 400, "tol": 0}
+    assert hessian_top_eigenvalue(
+        Quadratic(5), quad_loss, torch.zeros(1), a, which="magnitude", **kw
+    ) == pytest.approx(-9.0)
+    assert hessian_top_eigenvalue(Quadratic(5), quad_loss, torch.zeros(1), a, **kw) == pytest.approx(
+        4.0, rel=1e-8
+    )
 
 
 def test_power_iteration_on_least_squares_matches_eigvalsh():
@@ -164,6 +178,18 @@ def test_plasticity_probe_is_deterministic_and_zero_against_itself():
     assert a == b
     assert plasticity_probe(model, tasks(), 30, ADAM, reference=mlp())["plasticity_loss"] == 0.0
     assert plasticity_probe(model, tasks(), 30, ADAM, reference=sum(a) / 3)["plasticity_loss"] == 0.0
+
+
+def test_fit_task_trains_in_place_and_reports_the_gradient_norm():
+    model, stats = mlp(), {}
+    task = tasks(1)[0]
+    start = float(task.loss_fn(model(task.x), task.y).detach())
+    end = fit_task(model, task, 100, ADAM(model.parameters()), stats=stats)
+    assert end < 0.5 * start and stats["grad_norm"] > 0
+    stuck = {}
+    dead = mlp(dead=True)
+    fit_task(dead, task, 5, ADAM(dead.parameters()), stats=stuck)
+    assert stuck["grad_norm"] < stats["grad_norm"]  # only the output bias can still learn
 
 
 def test_plasticity_probe_detects_a_network_that_cannot_fit():

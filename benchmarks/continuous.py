@@ -95,12 +95,12 @@ def sb3_ups(size: int, batch: int, updates: int) -> float:
         Dummy(),
         batch_size=batch,
         buffer_size=batch * 2,
-        learning_starts=0,
+        learning_starts=batch + 1,  # fill only: no updates inside learn()
         policy_kwargs=dict(features_extractor_class=Extractor, normalize_images=False, net_arch=[1024, 1024]),
         device="cpu",
         seed=0,
     )
-    model.learn(batch + 1)  # fill the buffer (with updates; not timed)
+    model.learn(batch + 1)  # fill the buffer (not timed)
     model.train(gradient_steps=1, batch_size=batch)
     t0 = time.perf_counter()
     model.train(gradient_steps=updates, batch_size=batch)

@@ -125,7 +125,7 @@ def run(cfg: Config, run) -> dict:
 
 SMOKE = Config(
     seeds=1,
-    env_steps=600,
+    env_steps=500,
     eval_every_env_steps=0,
     eval_episodes=1,
     episode_steps=200,

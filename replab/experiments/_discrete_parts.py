@@ -92,7 +92,7 @@ def train_job(job: dict) -> dict:
             seed=job["env_seed"] + 10_000 + evals_done[0],
         )
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     hist = train(
         agent,
         env,
@@ -115,6 +115,7 @@ def train_job(job: dict) -> dict:
         "train_scores": [[int(t), float(s)] for t, s in hist.train_scores],
         "counters": dataclasses.asdict(c),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
         "act_env_ms": 1000 * hist.act_env_seconds / max(1, c.agent_steps),
     }

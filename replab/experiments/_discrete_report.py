@@ -63,6 +63,7 @@ def accounting(results: dict) -> str:
         lines.append(
             f"- {method}: {np.mean([r['update_ms'] for r in rs]):.1f} ms per update, "
             f"{np.mean([r['act_env_ms'] for r in rs]):.2f} ms per agent step acting + env, "
-            f"{np.mean([r['seconds'] for r in rs]):.0f} s per job ({len(rs)} jobs)"
+            f"{np.mean([r['seconds'] for r in rs]):.0f} s wall / "
+            f"{np.mean([r.get('cpu_seconds', float('nan')) for r in rs]):.0f} s CPU per job ({len(rs)} jobs)"
         )
     return "\n".join(lines)

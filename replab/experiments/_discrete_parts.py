@@ -116,6 +116,7 @@ def train_job(job: dict) -> dict:
         "counters": dataclasses.asdict(c),
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu_start,
+        "replay": replay.describe(),
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
         "act_env_ms": 1000 * hist.act_env_seconds / max(1, c.agent_steps),
     }

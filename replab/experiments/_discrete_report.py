@@ -57,6 +57,8 @@ def accounting(results: dict) -> str:
         f"frames simulated (no-op starts included); {c['updates']:,} gradient updates "
         f"({c['episodes']} agent episodes, {c['games']} scored games in training).",
         "",
+        f"Replay: {done[0].get('replay', '-')}.",
+        "",
     ]
     for method in sorted({r["method"] for r in done}):
         rs = [r for r in done if r["method"] == method]

@@ -28,8 +28,11 @@ class Config:
     eval_every_env_steps: int = 10_000
     """Env steps between evaluations (Track A reports PMP10k and PMP20k); 0: only at the end."""
     eval_episodes: int = 10
+    """Evaluation episodes per evaluation (Table 3.3: 10)."""
     action_repeat: int = 4
+    """Env steps per agent step (Track A: 4)."""
     frame_stack: int = 3
+    """Stacked frames (Table 3.3: 3)."""
     episode_steps: int = 1000
     """Env steps per episode (a time limit: 1000, as DMC)."""
     distractors: bool = False
@@ -41,8 +44,11 @@ class Config:
     init_steps: int = 250
     """Random agent steps before updates start (Track A: 250)."""
     batch_size: int = 64
+    """Batch size (Track A: 64; Table 3.3: 512)."""
     replay_capacity: int = 20_000
+    """Replay slots (Track A: 20k)."""
     gamma: float = 0.99
+    """Discount (Table 3.3: 0.99)."""
     sac: dict = field(
         default_factory=lambda: dict(hidden=256, num_layers=2, num_filters=32, feature_dim=50, lr=1e-3)
     )

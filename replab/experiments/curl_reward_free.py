@@ -33,19 +33,29 @@ class Config:
     steps: int = 1500
     """Gradient steps of the CURL (or supervised) encoder training."""
     batch_size: int = 128
+    """Batch of the contrastive (or supervised) training."""
     lr: float = 1e-3
+    """Adam learning rate of the encoder, W (and the supervised head)."""
     momentum: float = 0.95
     """Key-encoder EMA m (= 1 − τ_enc 0.05, CURL §3.4 pseudo-code)."""
     size: int = 38
+    """Render size (Track A: 38 → crop 32)."""
     crop: int = 32
+    """Network input size (Track A: 32)."""
     frame_stack: int = 3
+    """Stacked frames (Table 3.3: 3)."""
     episode_steps: int = 1000
+    """Env steps per episode (a time limit, as DMC's 1000)."""
     num_layers: int = 2
+    """Conv layers of the encoder (Track A: 2)."""
     num_filters: int = 32
+    """Filters per conv layer (Table 3.3: 32)."""
     feature_dim: int = 50
+    """Latent size (Table 3.3: 50)."""
     ridge: float = 1e-2
     """Ridge penalty of the linear probe (on standardised features)."""
     seeds: int = 2
+    """Seeds (each: its own data and initial weights)."""
 
     def __post_init__(self):
         for name in ("stacks", "steps", "batch_size", "seeds", "frame_stack"):

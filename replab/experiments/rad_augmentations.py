@@ -24,21 +24,35 @@ class Config:
     augs: tuple[str, ...] = AUGS
     """The augmentations of the matrix (RAD Fig. 4.2a uses DMC's; these six fit PointMass)."""
     seeds: int = 1
+    """Seeds per cell."""
     env_steps: int = 8000
+    """Env steps per job."""
     eval_episodes: int = 5
+    """Evaluation episodes per evaluation (Table 3.3: 10)."""
     action_repeat: int = 4
+    """Env steps per agent step (Track A: 4)."""
     frame_stack: int = 3
+    """Stacked frames (Table 3.3: 3)."""
     episode_steps: int = 1000
+    """Env steps per episode (a time limit, as DMC's 1000)."""
     size: int = 38
+    """Render size of crop methods (Track A: 38 → crop 32)."""
     crop: int = 32
+    """Network input size (Track A: 32)."""
     init_steps: int = 250
+    """Random agent steps before updates start (Track A: 250)."""
     batch_size: int = 64
+    """Batch size (Track A: 64; Table 3.3: 512)."""
     replay_capacity: int = 20_000
+    """Replay slots (Track A: 20k)."""
     gamma: float = 0.99
+    """Discount (Table 3.3: 0.99)."""
     sac: dict = field(
         default_factory=lambda: dict(hidden=256, num_layers=2, num_filters=32, feature_dim=50, lr=1e-3)
     )
+    """SAC overrides (Track A: 2 convs of 32, hidden 256, lr 1e-3)."""
     workers: int = 2
+    """Worker processes (1 thread each); 1 runs the jobs in this process."""
 
     def __post_init__(self):
         if len(self.augs) < 2 or len(set(self.augs)) != len(self.augs):

@@ -44,6 +44,7 @@ def run_stats(res, c) -> dict:
         "lost": m["plasticity_loss"][-1] > c["lost_margin"] * m["reference_loss"][-1],
         "relative_plasticity_loss": m["plasticity_loss"][-1] / m["reference_loss"][-1],
         "max_dead": max(m["dead_fraction"]),
+        "init_dead": m["dead_fraction"][0],
         "grad_growth": _mean(g[-k:]) / _mean(g[:k]) if _mean(g[:k]) > 0 else float("inf"),
     }
 
@@ -54,7 +55,7 @@ def claim2(runs, c) -> Check:
         for variant, res in variants.items():
             s = run_stats(res, c)
             if s["lost"]:
-                tag = f"{problem}/{variant} (P/b0 {s['relative_plasticity_loss']:.2f}, dead ≤ {s['max_dead']:.3f}, ‖∇‖ ×{s['grad_growth']:.2g})"
+                tag = f"{problem}/{variant} (P/b0 {s['relative_plasticity_loss']:.2f}, dead ≤ {s['max_dead']:.3f} (at init {s['init_dead']:.3f}), train ‖∇‖ ×{s['grad_growth']:.2g})"
                 lost.append(tag)
                 if s["max_dead"] <= c["dead_max"] and s["grad_growth"] <= c["grad_growth_max"]:
                     witnesses.append(tag)

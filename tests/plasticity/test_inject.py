@@ -113,3 +113,24 @@ def test_reinjection_and_target_mirroring():
     assert isinstance(model.head.old, InjectedHead) and isinstance(model.head.fresh, nn.Sequential)
     with pytest.raises(ValueError, match="no submodule"):
         inject_plasticity(model, "nope")
+
+
+def test_the_agents_q_network_plugs_in():
+    qnet_mod = pytest.importorskip("replab.rl.qnet")
+    from replab.intervene import Schedule
+
+    torch.manual_seed(0)
+    encoder = qnet_mod.minatar_encoder(4)
+    head = qnet_mod.QHead(16 * 8 * 8, 6, hidden=32, noisy=False, dueling=True)
+    online = qnet_mod.QNetwork(encoder, head).double()
+    target = mirror(online)
+    opt = torch.optim.Adam(online.parameters(), lr=1e-3)
+    obs = torch.rand(5, 4, 10, 10, dtype=torch.float64)
+    before = online(obs).detach()
+    holder = {"target": target}
+    schedule = Schedule.parse(["inject@100"], on_change=[lambda m: holder.update(target=mirror(m))])
+    schedule.apply(100, online, optimizer=opt)
+    assert torch.equal(online(obs), before) and torch.equal(holder["target"](obs), before)
+    assert sum(p.numel() for p in online.parameters() if p.requires_grad) == sum(
+        p.numel() for p in target.parameters()
+    )

@@ -1,10 +1,10 @@
-"""Augmentations of the CPC experiment.
+"""Augmentations of the CPC experiment, from `replab.augment` (one independent draw per sample).
 
-`replab.augment` (RAD's batched augmentations) had not landed when this experiment was written, so the
-pipeline here is reduced and says so in its report: `classifier_augment` takes the centre crop (the thesis
-takes a random 260 crop of 300, seed001 §1.2), and `patch_augment` applies only CPC v2's colour dropping
-(keep one random channel of each patch, §2.4 "RC"; RGB data only). Spatial jitter, colour jitter and the
-AutoAugment/elastic primitives of §2.6 are missing; wire them in from `replab.augment` when it exists.
+- `classifier_augment`: a random `crop`×`crop` window of each image (CPC v2: a random 260 crop of 300).
+- `patch_augment`: CPC v2 §2.6's per-patch augmentation, every patch independently: spatial jitter of ±1 px
+  (replicate pad + random crop back, the original CPC's patch jitter); for RGB data also Inception-style
+  colour jitter with probability 0.8, greyscale with probability 0.25 and colour dropping (keep one random
+  channel, §2.4 "RC"). AutoAugment, elastic deformation and shearing (§2.6 steps 1–2) are not included.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from replab.augment import color_jitter, random_crop, random_grayscale, random_shift
+
 AUGMENTATION_NOTE = (
-    "centre crops and per-patch colour dropping only (replab.augment had not landed: no random "
-    "crop, spatial jitter or colour jitter)"
+    "random crops; per patch ±1 px jitter, and for RGB colour jitter (p 0.8), greyscale "
+    "(p 0.25) and colour dropping (no AutoAugment / elastic / shear)"
 )
 
 
 def classifier_augment(x: Tensor, crop: int, generator: torch.Generator) -> Tensor:
-    """(B, C, S, S) → (B, C, crop, crop): the centre crop (see the module note)."""
-    o = (x.shape[-1] - crop) // 2
-    return x[..., o : o + crop, o : o + crop]
+    """(B, C, S, S) → (B, C, crop, crop), an independent random window per image."""
+    return random_crop(x, crop, generator=generator)
 
 
 def color_drop(x: Tensor, generator: torch.Generator) -> Tensor:
@@ -37,8 +38,12 @@ def patch_augment(channels: int, drop_colour: bool, generator: torch.Generator) 
     """The per-patch augmentation (B·G, C, p, p) → same shape, an independent draw per patch."""
 
     def fn(patches: Tensor) -> Tensor:
-        if drop_colour and channels == 3:
-            patches = color_drop(patches, generator)
+        patches = random_shift(patches, 1, generator=generator)
+        if channels == 3:
+            patches = color_jitter(patches, p=0.8, generator=generator)
+            patches = random_grayscale(patches, p=0.25, generator=generator)
+            if drop_colour:
+                patches = color_drop(patches, generator)
         return patches
 
     return fn

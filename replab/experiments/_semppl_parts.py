@@ -8,6 +8,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from replab.augment import random_cutout, random_shift
+
 
 class SmallCNN(nn.Module):
     """2 convs + MLP (seed002 §6.6): conv3×3(C→32) → ReLU → conv3×3 stride 2 (32→64) → ReLU → flatten →
@@ -65,15 +67,14 @@ class SemPPLNet(nn.Module):
                     pt.copy_(po)
 
 
-AUGMENTATION_NOTE = (
-    "intensity scaling and Gaussian noise only (replab.augment had not landed: no random "
-    "shift or random erasing)"
-)
+AUGMENTATION_NOTE = "random ±1 px shift, 2×2 random erasing, intensity scaling and Gaussian noise"
 
 
 def augment(x: Tensor, generator: torch.Generator, noise: float = 0.1) -> Tensor:
-    """seed002 §6.6's digit augmentations, one draw per image, reduced to what needs no image warping:
-    intensity scaling in [0.8, 1.2] and Gaussian noise σ = `noise` (x is standardised). The random ±1 px
-    shift and 2×2 random erasing wait for `replab.augment` (see AUGMENTATION_NOTE)."""
+    """seed002 §6.6's digit augmentations, one draw per image: random shift ±1 px (replicate pad), random
+    erasing of a 2×2 square (set to 0, the mean of the standardised pixels), intensity scaling in
+    [0.8, 1.2] and Gaussian noise σ = `noise`."""
+    x = random_shift(x, 1, generator=generator)
+    x = random_cutout(x, 2, 2, generator=generator)
     scale = 0.8 + 0.4 * torch.rand(x.shape[0], 1, 1, 1, generator=generator)
     return x * scale + noise * torch.randn(x.shape, generator=generator)

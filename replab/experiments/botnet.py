@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from replab import seeding
+from replab.augment import random_shift
 from replab.data.glyph_digits import load_glyph_digits
 from replab.experiments import Experiment
 from replab.experiments._botnet_report import report
@@ -149,7 +150,7 @@ def train_mini(name: str, seed: int, cfg: Config, run, data, state: dict, bar) -
     t0 = time.perf_counter()
     for step in range(start + 1, cfg.steps + 1):
         idx = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=g)
-        loss = F.cross_entropy(model(x[idx]), y[idx])  # no augmentation: replab.augment had not landed
+        loss = F.cross_entropy(model(random_shift(x[idx], 2, generator=g)), y[idx])  # ±2 px shifts
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -93,7 +93,8 @@ def inject_plasticity(
     The submodule at `head` (dotted path; a Q-network `encoder + head` passes "head") is replaced by an
     `InjectedHead`: the old head frozen, plus a fresh head θ'₁ (trained) minus its frozen copy θ'₂.
     The fresh head is the old head's architecture re-initialised from `generator` (`grow=1`), the same
-    MLP with hidden widths × `grow` (growth), or `fresh` (a module or a factory). Injecting into an
+    MLP with hidden widths × `grow` (growth: `widen`, or the head's own `widen(factor)` method when it
+    has one), or `fresh` (a module or a factory). Injecting into an
     already injected head uses its fresh head's architecture.
 
     Optimiser (`optimizer` given): the old head's parameters leave it (they are frozen) and θ'₁'s join
@@ -112,11 +113,16 @@ def inject_plasticity(
         if grow != 1.0:
             raise ValueError(f"pass either fresh or grow, not both (grow={grow})")
     elif grow != 1.0:
-        new = reinitialize(widen(template, grow), generator)
+        # a head class may know how to widen itself (e.g. a dueling Q head): `head.widen(factor)`
+        wide = template.widen(grow) if hasattr(template, "widen") else widen(template, grow)
+        new = reinitialize(wide, generator)
     else:
         new = reinitialize(copy.deepcopy(template), generator)
         for p in new.parameters():
             p.requires_grad_(True)
+    ref = next(template.parameters(), None)
+    if ref is not None:  # a widened or user-built head lives where the old one does
+        new = new.to(device=ref.device, dtype=ref.dtype)
     injected = InjectedHead(old, new)
     injected.train(old.training)
     setattr(parent, attr, injected)

@@ -98,6 +98,23 @@ def test_growth_injects_a_wider_head_with_unchanged_outputs():
         widen(nn.Linear(4, 2), 2.0)
 
 
+def test_growth_uses_the_heads_own_widen_method():
+    class Head(nn.Sequential):
+        def __init__(self, hidden):
+            super().__init__(nn.Linear(36, hidden), nn.Tanh(), nn.Linear(hidden, 3))
+
+        def widen(self, factor):
+            return Head(int(self[0].out_features * factor))
+
+    model = qnet()
+    model.head = Head(8).double()
+    x = torch.randn(4, 2, 5, 5, dtype=torch.float64)
+    before = model(x).detach()
+    inject_plasticity(model, "head", grow=3.0)
+    assert isinstance(model.head.fresh, Head) and model.head.fresh[0].out_features == 24
+    assert torch.equal(model(x), before)
+
+
 def test_reinjection_and_target_mirroring():
     model = qnet()
     x = torch.randn(4, 2, 5, 5, dtype=torch.float64)

@@ -116,17 +116,25 @@ def _bars(per_game, random, games, methods) -> Figure:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(games), 3.2))
     width = 0.8 / (len(methods) + 1)
+    colours = {"random": "0.6", "rainbow": "C0", "curl": "C1"}  # the curves' colours
     for i, m in enumerate(["random", *methods]):
         for j, g in enumerate(games):
             xs = random[g] if m == "random" else per_game.get(g, {}).get(m, [])
             if not xs:
                 continue
             ax.bar(
-                j + i * width, np.mean(xs), width, yerr=np.std(xs), color=f"C{i}", label=m if j == 0 else None
+                j + i * width,
+                np.mean(xs),
+                width,
+                yerr=np.std(xs),
+                color=colours[m],
+                label=m if j == 0 else None,
             )
             ax.scatter([j + i * width] * len(xs), xs, color="k", s=8, zorder=3)
     ax.set_xticks([j + width * len(methods) / 2 for j in range(len(games))], games)
     ax.set_ylabel("final evaluation score")
     ax.legend()
     fig.tight_layout()
-    return Figure("finals", fig, "Final scores per game (bars: mean ± std over seeds; dots: seeds).")
+    return Figure(
+        "finals", fig, "Final scores per game (bars: mean ± std; dots: seeds, and episodes for random)."
+    )

@@ -54,7 +54,7 @@ def accounting(results: dict) -> str:
     c = done[0]["counters"]
     lines = [
         f"Each job: {c['agent_steps']:,} agent steps = {c['env_steps']:,} env steps; {c['frames']:,} emulator "
-        f"frames simulated (no-op starts included); {c['updates']:,} gradient updates "
+        f"frames simulated (Atari: no-op starts included); {c['updates']:,} gradient updates "
         f"({c['episodes']} agent episodes, {c['games']} scored games in training).",
         "",
         f"Replay: {done[0].get('replay', '-')}.",

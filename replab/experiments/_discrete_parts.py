@@ -4,15 +4,14 @@ Rainbow+CURL agent, train one (game, method, seed) job end to end, run jobs in w
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import torch
 
 from replab import seeding
 from replab.envs import make
+from replab.experiments import _jobs
 from replab.rl.buffers import FrameReplay
 from replab.rl.curl import CURL, curl_projection
 from replab.rl.evaluate import evaluate
@@ -136,15 +135,7 @@ def random_policy_scores(env: str, kwargs: dict, episodes: int, seed: int) -> li
 
 def run_jobs(jobs: list[dict], workers: int, on_done) -> None:
     """Run `jobs` (train_job) in `workers` processes (inline when 1), calling on_done(job, result)."""
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            on_done(job, train_job(job))
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(train_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            on_done(futures[fut], fut.result())
+    _jobs.run_jobs(train_job, jobs, workers, on_done)
 
 
 def job_key(game: str, method: str, seed: int) -> str:

@@ -4,7 +4,8 @@ a frozen-encoder linear probe to the true state [p, v, g] (seed001 §2.7 Track C
 Encoders compared (same architecture, same initial weights per seed): CURL-trained on 3-frame stacks,
 CURL-trained on single frames (the newest frame of the same stacks), untrained (random init) on stacks,
 and supervised on the probe target itself (an upper reference). Probe: ridge regression on standardised
-features of the centre crop, fitted on a training split, R² per state group on a held-out split.
+features of the centre crop (`replab.probe.regression.ridge_probe`, λ chosen on a validation split of the
+training split unless `ridge` is set), R² per state group on a held-out split.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from replab import seeding
 from replab.augment import Augment
 from replab.envs import make
 from replab.experiments import Experiment
+from replab.probe.regression import ridge_probe
 from replab.rl.curl import CURL
 from replab.rl.sac_nets import PixelEncoder
 from replab.track.report import Check, Report, markdown_table
@@ -52,8 +54,9 @@ class Config:
     """Filters per conv layer (Table 3.3: 32)."""
     feature_dim: int = 50
     """Latent size (Table 3.3: 50)."""
-    ridge: float = 1e-2
-    """Ridge penalty of the linear probe (on standardised features)."""
+    ridge: float | None = None
+    """Ridge penalty of the probe (per sample, on standardised features); None: chosen from
+    `replab.probe.regression.DEFAULT_GRID` on the last 20% of the training split."""
     seeds: int = 2
     """Seeds (each: its own data and initial weights)."""
 
@@ -65,6 +68,8 @@ class Config:
             raise ValueError(f"stacks must be >= 1.25 × batch_size, got {self.stacks}")
         if not 8 <= self.crop <= self.size:
             raise ValueError(f"crop must be in [8, size={self.size}], got {self.crop}")
+        if self.ridge is not None and self.ridge < 0:
+            raise ValueError(f"ridge must be >= 0 or None, got {self.ridge}")
 
 
 def collect(cfg: Config, seed: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -127,18 +132,9 @@ def features(cfg: Config, enc: PixelEncoder, x: torch.Tensor, frames: int) -> np
     return torch.cat(out).double().numpy()
 
 
-def ridge_r2(f: np.ndarray, y: np.ndarray, n_train: int, lam: float) -> np.ndarray:
-    """Held-out R² per state dimension of a ridge regression on standardised features."""
-    mu, sd = f[:n_train].mean(0), f[:n_train].std(0) + 1e-8
-    z = np.concatenate([(f - mu) / sd, np.ones((len(f), 1))], 1)
-    a, b = z[:n_train], y[:n_train]
-    w = np.linalg.solve(a.T @ a + lam * n_train * np.eye(a.shape[1]), a.T @ b)
-    err = y[n_train:] - z[n_train:] @ w
-    return 1 - (err**2).sum(0) / ((y[n_train:] - y[n_train:].mean(0)) ** 2).sum(0)
-
-
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"r2": {}}
+    state.setdefault("l2", {})
     with run.progress(cfg.seeds * len(ENCODERS), "curl-reward-free encoders") as bar:
         for s in range(cfg.seeds):
             seed = seeding.derive_seed(run.seed, f"seed/{s}") % 2**31
@@ -149,8 +145,11 @@ def run(cfg: Config, run) -> dict:
                 if key not in state["r2"]:
                     enc = train_encoder(cfg, kind, x[:n_train], y[:n_train], seed)
                     frames = cfg.frame_stack if kind.endswith("stack") else 1
-                    r2 = ridge_r2(features(cfg, enc, x, frames), y, n_train, cfg.ridge)
+                    f, t = torch.from_numpy(features(cfg, enc, x, frames)), torch.from_numpy(y)
+                    probe = ridge_probe(f[:n_train], t[:n_train], f[n_train:], t[n_train:], l2=cfg.ridge)
+                    r2 = probe.r2.numpy()
                     state["r2"][key] = {g: float(r2[sl].mean()) for g, sl in GROUPS.items()}
+                    state["l2"][key] = probe.l2
                     run.log({f"probe/{kind}_{g}": v for g, v in state["r2"][key].items()}, s)
                     run.save_checkpoint(state)
                 bar.advance(1)
@@ -179,8 +178,11 @@ def report(results: dict) -> Report:
         ),
     ]
     table = markdown_table(["encoder", *GROUPS, "mean"], rows)
+    chosen = sorted(set(results.get("l2", {}).values()))
+    lam = f"= {cfg['ridge']}" if cfg["ridge"] is not None else f"chosen on a validation split: {chosen}"
     note = (
-        f"Held-out R² of a ridge probe (λ = {cfg['ridge']}) on frozen features of the centre crop; "
+        f"Held-out R² of a ridge probe (`replab.probe.regression.ridge_probe`, λ {lam}) on frozen features "
+        "of the centre crop; "
         f"{cfg['stacks']:,} random-policy stacks per seed (80/20 split), {cfg['steps']} training steps, "
         f"mean over {cfg['seeds']} seed(s). `supervised_stack` is trained on the probe target (upper reference)."
     )

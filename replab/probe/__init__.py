@@ -17,6 +17,7 @@ from replab.probe.linear import linear_probe
 from replab.probe.monitor import MODEL_PROBES, Monitor
 from replab.probe.plasticity import ProbeTask, fit_task, fresh_copy, plasticity_probe, probe_loss
 from replab.probe.rank import covariance_spectrum, numerical_rank, srank
+from replab.probe.regression import RidgeProbe, ridge_probe
 from replab.probe.units import dormant_fraction, feature_norm, unit_scores
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LayerProbe",
     "Monitor",
     "ProbeTask",
+    "RidgeProbe",
     "covariance_spectrum",
     "covariance_summary",
     "dormant_fraction",
@@ -39,6 +41,7 @@ __all__ = [
     "per_example_gradients",
     "plasticity_probe",
     "probe_loss",
+    "ridge_probe",
     "srank",
     "unit_scores",
     "weight_norm",

@@ -101,13 +101,22 @@ def inject_plasticity(
     the same param group with empty state, like new parameters; the encoder's moments are kept — the
     default of the PyTorch port, which reports that the paper found resetting optimiser state hurts
     (seed002 §2.2) — or all dropped with `reset_optimizer_state=True`. Without `optimizer`, add
-    `model.<head>.fresh.parameters()` to yours. Target networks must be re-synced after injection
+    `model.<head>.fresh.parameters()` to yours. Heads with noisy layers (anything with `reset_noise`) are
+    refused: the fresh head and its frozen copy would draw different noise. Target networks must be re-synced after injection
     (`replab.intervene.mirror`), since their structure changes.
     """
     parent, attr = get_submodule_parent(model, head)
     old = getattr(parent, attr)
     old_trainable = [p for p in old.parameters() if p.requires_grad]
     template = old.fresh if isinstance(old, InjectedHead) else old
+    noisy = [n or type(m).__name__ for n, m in template.named_modules() if hasattr(m, "reset_noise")]
+    if noisy and fresh is None:
+        # h_θ'₁ and its copy h_θ'₂ would draw different noise: Q changes at injection in training mode
+        raise ValueError(
+            f"cannot inject into a head with noisy layers {noisy}: the fresh head and its frozen copy would "
+            "sample different noise, so outputs would change; use a head without noisy layers (Double DQN, "
+            "seed002 §2.6) or pass fresh=... explicitly"
+        )
     if fresh is not None:
         new = fresh() if callable(fresh) and not isinstance(fresh, nn.Module) else fresh
         if grow != 1.0:

@@ -11,6 +11,13 @@ and the number of gradient updates are logged as `train/agent_steps`, `train/env
 Scores: an episode's score is `info["episode_score"]` when the environment reports it (Atari: the game
 score over all lives, reported when the game ends even if training episodes end at each life loss);
 environments without `lives` in their info score an episode by its (unclipped) return.
+
+Interventions (`schedule`, a `replab.intervene.Schedule`): at agent step t, after that step's updates,
+`schedule.apply(t, agent.online, optimizer=agent.optimizer, batch=...)` runs the interventions due
+(injection, reset, shrink-and-perturb, ReDo; each handles the optimiser state by its own flag), then
+the loop re-syncs the target network to a frozen copy of the changed online network (`mirror`): after
+an injection the target must have the online network's three-head structure (Nikishin et al. 2023,
+seed002 §2.2). Records of what ran go to `History.interventions`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from replab.intervene.schedule import mirror
 
 
 @dataclass
@@ -41,6 +50,8 @@ class History:
     """(agent step, score) of each finished scored episode."""
     evals: list[tuple[int, list[float]]] = field(default_factory=list)
     """(agent step, scores of the evaluation episodes)."""
+    interventions: list[dict] = field(default_factory=list)
+    """One record per intervention run by the schedule: {"step", "action", ...its numbers}."""
     update_seconds: float = 0.0
     act_env_seconds: float = 0.0
 
@@ -63,6 +74,8 @@ def train(
     run=None,
     log_every: int = 1000,
     progress=None,
+    schedule=None,
+    resync_target: bool = True,
 ) -> History:
     """Train `agent` for `agent_steps` on `env`, storing transitions in `replay` (a `FrameReplay`).
 
@@ -71,6 +84,9 @@ def train(
     are clipped to ±`reward_clip` (Atari: 1); scores are never clipped. The prioritized-replay exponent β
     is annealed linearly from beta[0] to beta[1] between `learn_start` and the end (Schaul et al. 2016).
     `evaluate_fn(agent) -> scores` runs every `eval_every` agent steps and at the end.
+    `schedule` (a `replab.intervene.Schedule`, steps in agent steps) runs after the updates of each
+    step; when anything ran and `resync_target`, `agent.target` becomes `mirror(agent.online)` (ReDo
+    scores units on `replay.sample().obs`). It runs before that step's evaluation.
     """
     if agent_steps < 1:
         raise ValueError(f"agent_steps must be >= 1, got {agent_steps}")
@@ -130,6 +146,16 @@ def train(
                     metrics_sum[k] = metrics_sum.get(k, 0.0) + v
                 metrics_n += 1
             hist.update_seconds += time.perf_counter() - tic
+
+        if schedule is not None and schedule.due(t):
+            records = schedule.apply(
+                t, agent.online, optimizer=agent.optimizer, batch=lambda: replay.sample().obs
+            )
+            if records and resync_target and getattr(agent, "target", None) is not None:
+                agent.target = mirror(agent.online)
+            hist.interventions.extend(records)
+            if run is not None:
+                run.log({"train/interventions": len(hist.interventions)}, t)
 
         if evaluate_fn is not None and ((eval_every and t % eval_every == 0) or t == agent_steps):
             scores = evaluate_fn(agent)

@@ -28,14 +28,26 @@ class NoisyLinear(nn.Module):
             raise ValueError(f"features must be >= 1, got in={in_features}, out={out_features}")
         if sigma0 < 0:
             raise ValueError(f"sigma0 must be >= 0, got {sigma0}")
-        self.in_features, self.out_features = in_features, out_features
-        bound = 1 / math.sqrt(in_features)
-        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
-        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
-        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        self.in_features, self.out_features, self.sigma0 = in_features, out_features, sigma0
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features))
+        self.weight_sigma = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias_mu = nn.Parameter(torch.empty(out_features))
+        self.bias_sigma = nn.Parameter(torch.empty(out_features))
         self.register_buffer("eps_in", torch.zeros(in_features))
         self.register_buffer("eps_out", torch.zeros(out_features))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Fortunato et al. §3.2 init (from the global RNG); the noise buffers are zeroed. Lets `reset`
+        re-initialise noisy heads (plasticity injection refuses them: see `replab.intervene.inject`)."""
+        bound = 1 / math.sqrt(self.in_features)
+        self.weight_mu.uniform_(-bound, bound)
+        self.weight_sigma.fill_(self.sigma0 * bound)
+        self.bias_mu.uniform_(-bound, bound)
+        self.bias_sigma.fill_(self.sigma0 * bound)
+        self.eps_in.zero_()
+        self.eps_out.zero_()
 
     @staticmethod
     def _f(x: Tensor) -> Tensor:
@@ -107,6 +119,7 @@ class QHead(nn.Module):
         if n_actions < 1 or hidden < 1 or atoms < 1:
             raise ValueError(f"n_actions, hidden, atoms must be >= 1, got {n_actions}, {hidden}, {atoms}")
         self.n_actions, self.atoms, self.dueling = n_actions, atoms, dueling
+        self.in_features, self.hidden, self.noisy, self.sigma0 = in_features, hidden, noisy, sigma0
 
         def linear(i, o):
             return NoisyLinear(i, o, sigma0) if noisy else nn.Linear(i, o)
@@ -123,6 +136,24 @@ class QHead(nn.Module):
         if self.value is not None:
             a = self.value(z).view(-1, 1, self.atoms) + a - a.mean(1, keepdim=True)
         return a if self.atoms > 1 else a.squeeze(-1)
+
+    def widen(self, factor: float) -> QHead:
+        """A freshly initialised `QHead` like this one with `hidden × factor` units (growth by plasticity
+        injection, Nikishin et al. 2023 §2.2 'comparisons'); inputs, actions, atoms and flags are kept.
+        On this head's device and dtype."""
+        if factor <= 0:
+            raise ValueError(f"factor must be > 0, got {factor}")
+        head = QHead(
+            self.in_features,
+            self.n_actions,
+            hidden=max(1, round(self.hidden * factor)),
+            atoms=self.atoms,
+            dueling=self.dueling,
+            noisy=self.noisy,
+            sigma0=self.sigma0,
+        )
+        ref = next(self.parameters())
+        return head.to(device=ref.device, dtype=ref.dtype)
 
 
 class Scale(nn.Module):

@@ -49,7 +49,7 @@ $(BENCH_SSL_VENV)/.installed: pyproject.toml
 
 .PHONY: bench-ssl
 bench-ssl: $(BENCH_SSL_VENV)/.installed
-	$(BENCH_SSL_VENV)/bin/python benchmarks/ssl.py
+	$(BENCH_SSL_VENV)/bin/python benchmarks/ssl_bench.py
 
 # GFlowNet benchmark against torchgfn, which needs numpy<2: its own environment (build/venv-gfn, git-ignored).
 VENV_GFN := build/venv-gfn

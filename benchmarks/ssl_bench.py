@@ -8,7 +8,7 @@
 
 timm and lightly need torchvision, which does not import beside the project's CPU torch build, so this runs
 in its own environment: `make bench-ssl` (creates build/venv-bench-ssl with torch 2.14.1 + torchvision).
-    python benchmarks/ssl.py [--threads 2] [--batch 8] [--repeats 5]
+    python benchmarks/ssl_bench.py [--threads 2] [--batch 8] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-# this file is named ssl.py: drop its folder from the path so the standard library's `ssl` stays importable
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 import torch  # noqa: E402
 
@@ -100,6 +97,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--parts", default="botnet,infonce", help="comma-separated: botnet, infonce")
+    ap.add_argument("--sizes", default="256x128,1024x128,4096x256", help="InfoNCE N×D pairs, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import timm
@@ -121,7 +119,7 @@ def main() -> None:
         print(
             "| N × D | replab calls/s | lightly calls/s | ratio | value difference |\n|---|---|---|---|---|"
         )
-        for n, d in ((256, 128), (1024, 128), (4096, 256)):
+        for n, d in (tuple(int(v) for v in nd.split("x")) for nd in args.sizes.split(",")):
             ours, theirs, diff = bench_info_nce(n, d, args.repeats)
             print(
                 f"| {n} × {d} | {1 / ours:.1f} | {1 / theirs:.1f} | {theirs / ours:.2f}× | {diff:.1e} |",

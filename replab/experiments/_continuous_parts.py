@@ -1,4 +1,4 @@
-"""Shared parts of the continuous-control experiments (curl-pointmass): build State SAC, Pixel SAC, CURL
+"""Shared parts of the continuous-control experiments (curl-pointmass, curl-dmc, ...): build State SAC, Pixel SAC, CURL
 or RAD for one job, train and evaluate it, run jobs in worker processes (1 thread each)."""
 
 from __future__ import annotations
@@ -46,16 +46,25 @@ def aug_options(spec: str | None, size: int, crop: int) -> dict | None:
     return out
 
 
-def build(job: dict, device: str):
+def resolve(job: dict) -> tuple[str, int, str | None, dict | None, bool]:
+    """(obs_type, render size, augmentation spec, its options, CURL on) of a job. A job may carry them
+    resolved under "agent" (curl-dmc); otherwise they follow the Track A geometry of `METHODS`."""
+    if "agent" in job:
+        a = job["agent"]
+        return a["obs_type"], a["render"], a["spec"], a["options"], a["curl"]
     if job.get("spec"):  # RAD with any augmentation spec: render large only when it crops
         spec, curl = job["spec"], False
         obs_type, render = "pixels", "size" if "crop" in spec.split("-") else "crop"
     else:
         obs_type, render, spec, curl = METHODS[job["method"]]
-    kw = dict(job["env_kwargs"], obs_type=obs_type, size=job[render])
+    return obs_type, job[render], spec, aug_options(spec, job["size"], job["crop"]), curl
+
+
+def build(job: dict, device: str):
+    obs_type, render, spec, options, curl = resolve(job)
+    kw = dict(job["env_kwargs"], obs_type=obs_type, size=render)
     env, eval_env = make(job["env"], **kw), make(job["env"], **kw)
     shape = env.observation_space.shape
-    options = aug_options(spec, job["size"], job["crop"])
     agent = SAC(
         shape,
         env.action_space.shape[0],

@@ -5,10 +5,13 @@ colour, background colour, oriented gratings and noise — that pixels alone gen
 labels, while the class stays decidable. Train and test images draw their glyphs from disjoint writers'
 samples (a stratified split of the 1,797 glyphs), so test digits are unseen handwriting.
 
-Tasks (10 classes each):
-- `digit`: one glyph; label = the digit.
+Tasks (`CLASSES[task]` classes):
+- `digit`: one glyph; label = the digit (10 classes).
 - `sum`: two glyphs side by side, never overlapping; label = (d₁ + d₂) mod 10, which needs both glyphs
-  (global context; seed001 §4.7's "two digits" data for BoTNet).
+  (global context; seed001 §4.7's "two digits" data for BoTNet). The label is independent of each digit
+  alone, so a network gets no gradient signal until it reads both (parity-like: hard for SGD).
+- `add`: the same pairs, label = d₁ + d₂ (19 classes): still needs both glyphs, but each digit alone is
+  informative, so SGD can learn it step by step.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import torch.nn.functional as F
 
 from replab.data.split import Split, stratified_split
 
-TASKS = ("digit", "sum")
+TASKS = ("digit", "sum", "add")
+CLASSES = {"digit": 10, "sum": 10, "add": 19}
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,7 +121,10 @@ def make_glyph_digits(
         ink[far] = (1 - mean[far]).round()
         _paste(canvas, pool[pick], sizes, rows, cols, ink)
         digits.append(torch.from_numpy(pool_y)[pick])
-    label = digits[0] if task == "digit" else (digits[0] + digits[1]) % 10
+    if task == "digit":
+        label = digits[0]
+    else:
+        label = digits[0] + digits[1] if task == "add" else (digits[0] + digits[1]) % 10
     return canvas.clamp(0, 1), label
 
 

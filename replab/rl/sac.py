@@ -191,8 +191,12 @@ class SAC(nn.Module):
         m = {"loss/critic": float(critic_loss.detach()), "train/q": float(q1.detach().mean())}
 
         if self.updates % self.actor_update_freq == 0:
-            _, a, logp, _ = self.actor(obs, detach_encoder=True)
-            aq1, aq2 = self.critic(obs, a, detach_encoder=True)
+            # the actor's and the critic's encoders share the convs and both are detached here: one conv
+            # pass (after the critic step, as the reference's two calls) serves both heads
+            with torch.no_grad():
+                conv = self.critic.encoder.conv_features(obs)
+            _, a, logp, _ = self.actor(obs, detach_encoder=True, conv=conv)
+            aq1, aq2 = self.critic(obs, a, detach_encoder=True, conv=conv)
             actor_loss = (self.alpha.detach() * logp - torch.min(aq1, aq2)).mean()
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()

@@ -104,3 +104,70 @@ def test_rad_translate_and_bad_arguments():
         SAC((6,), 2, curl=True)
     with pytest.raises(ValueError, match="critic_tau"):
         SAC((6,), 2, critic_tau=0.0)
+
+
+def test_channels_last_encoder_equals_the_nchw_encoder():
+    from replab.rl.sac_nets import PixelEncoder
+
+    torch.manual_seed(0)
+    fast = PixelEncoder((9, 20, 20), num_layers=2, num_filters=8, feature_dim=16)
+    plain = PixelEncoder((9, 20, 20), num_layers=2, num_filters=8, feature_dim=16, channels_last=False)
+    plain.load_state_dict(fast.state_dict())
+    assert fast.convs[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randint(0, 255, (5, 9, 20, 20), dtype=torch.uint8)
+    xf = x.float()
+    out_fast, out_plain = fast(xf), plain(x)
+    assert torch.equal(xf, x.float())  # the input is never scaled in place
+    assert torch.allclose(out_fast, out_plain, atol=1e-5)
+    out_fast.square().sum().backward()
+    out_plain.square().sum().backward()
+    for a, b in zip(fast.parameters(), plain.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-4)
+
+
+def _reference_update(agent, b):
+    """The update of CURL §3.4 written plainly (two conv passes in the actor step, as the reference code)."""
+    import torch.nn.functional as F
+
+    agent.updates += 1
+    obs, next_obs = agent._view(b.obs, True), agent._view(b.next_obs, True)
+    with torch.no_grad():
+        _, na, nlogp, _ = agent.actor(next_obs)
+        t1, t2 = agent.critic_target(next_obs, na)
+        y = b.reward[:, None] + b.discount[:, None] * (torch.min(t1, t2) - agent.alpha * nlogp)
+    q1, q2 = agent.critic(obs, b.action)
+    agent.critic_opt.zero_grad()
+    (F.mse_loss(q1, y) + F.mse_loss(q2, y)).backward()
+    agent.critic_opt.step()
+    _, a, logp, _ = agent.actor(obs, detach_encoder=True)
+    aq1, aq2 = agent.critic(obs, a, detach_encoder=True)
+    agent.actor_opt.zero_grad()
+    (agent.alpha.detach() * logp - torch.min(aq1, aq2)).mean().backward()
+    agent.actor_opt.step()
+    agent.alpha_opt.zero_grad()
+    (agent.alpha * (-logp - agent.target_entropy).detach()).mean().backward()
+    agent.alpha_opt.step()
+    agent.soft_update()
+    loss, _ = agent.curl.loss(type("B", (), {"obs": b.obs})())
+    agent.encoder_opt.zero_grad()
+    agent.curl_opt.zero_grad()
+    loss.backward()
+    agent.encoder_opt.step()
+    agent.curl_opt.step()
+
+
+def test_optimised_update_equals_the_plain_reference_update():
+    import copy
+
+    kw = dict(augment="crop", augment_options={"crop_size": 16}, curl=True, actor_update_freq=1)
+    agent = SAC((9, 20, 20), 2, target_update_freq=1, **kw, **SMALL)
+    ref = copy.deepcopy(agent)
+    for step in range(3):
+        b = batch(seed=step)
+        torch.manual_seed(10 + step)
+        agent.update(b, step)
+        torch.manual_seed(10 + step)
+        _reference_update(ref, b)
+    for (name, p), q in zip(agent.named_parameters(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    assert agent.updates == ref.updates == 3

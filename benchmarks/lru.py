@@ -1,7 +1,10 @@
 """Benchmark: forward+backward throughput (tokens/s) of the LRU layer, in one process.
 
 Rows, at each length L:
-  * replab LRU, parallel scan (`replab.nn.scan.linear_scan`, custom adjoint) — what training uses;
+  * replab LRU, parallel scan (`replab.nn.scan.linear_scan`, chunked, custom adjoint) — what training uses;
+  * the layer with the recurrence removed (x = γ ⊙ B u): the floor that both the scan and the loop pay
+    (input/output projections, forward and backward); loop / floor bounds any scan's speed-up of the layer;
+  * the same layer with the odd–even (`jax.lax.associative_scan`-style, O(log L) depth) scan;
   * replab LRU, sequential loop (`scan="sequential"`, the input unbound once: O(L) forward and backward);
   * the recurrence alone (`linear_scan` vs `sequential_scan` on (B, L, N) complex inputs), as a ratio;
   * the same layer with a naive loop that indexes the input at every step, as PyTorch LRU ports are often
@@ -68,6 +71,23 @@ def naive_loop_step(layer: LRU, u: torch.Tensor):
     return step
 
 
+def odd_even_step(layer: LRU, u: torch.Tensor):
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x = linear_scan(layer.lambda_(), layer._input(u), method="odd_even")
+        layer._output(x, u).square().mean().backward()
+
+    return step
+
+
+def floor_step(layer: LRU, u: torch.Tensor):
+    def step():
+        layer.zero_grad(set_to_none=True)
+        layer._output(layer._input(u), u).square().mean().backward()
+
+    return step
+
+
 def accelerated_step(layer: LRU, u: torch.Tensor):
     from accelerated_scan.ref import scan
 
@@ -81,15 +101,29 @@ def accelerated_step(layer: LRU, u: torch.Tensor):
     return step
 
 
-def core_ratio(B: int, L: int, N: int, repeats: int) -> float:
-    """Seconds of the sequential loop / seconds of the parallel scan, recurrence only, forward+backward."""
+def timed_interleaved(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed in interleaved rounds (the machine may be shared: every
+    function sees the same mix of quiet and busy moments)."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def core_steps(B: int, L: int, N: int) -> dict:
+    """The recurrence alone, forward+backward: the sequential loop and the parallel scan."""
     lam = torch.polar(0.9 + 0.1 * torch.rand(N), 6.28 * torch.rand(N)).requires_grad_()
     b = torch.randn(B, L, N, dtype=torch.complex64, requires_grad=True)
 
     def run(fn):
         return lambda: fn(lam, b).real.square().mean().backward()
 
-    return timed(run(sequential_scan), repeats) / timed(run(linear_scan), repeats)
+    return {"core_seq": run(sequential_scan), "core_par": run(linear_scan)}
 
 
 def gru_matching(params: int, d_model: int) -> torch.nn.GRU:
@@ -105,7 +139,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--d-state", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--max-seq-seconds",
@@ -132,30 +166,42 @@ def main() -> None:
     )
     print(
         "| L | LRU parallel scan (tok/s) | LRU loop (tok/s) | parallel / loop | recurrence only: parallel / loop "
+        "| LRU odd–even scan (tok/s) | layer without recurrence (tok/s) | bound: loop time / floor time "
         "| LRU naive indexing loop (tok/s) | parallel / naive | LRU + accelerated-scan ref (tok/s) "
         "| torch GRU (tok/s) | parallel / GRU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     naive_too_slow = False
     for L in args.lengths:
         u = torch.randn(args.batch, L, args.d_model)
         tokens = args.batch * L
-        par = tokens / timed(lru_step(layer, u, "parallel"), args.repeats)
-        seq = tokens / timed(lru_step(layer, u, "sequential"), args.repeats)
-        core = core_ratio(args.batch, L, args.d_state, args.repeats)
-        naive = float("nan")
-        if not naive_too_slow:
-            t = timed(naive_loop_step(layer, u), 1)
-            naive, naive_too_slow = tokens / t, t > args.max_seq_seconds
-        acc = tokens / timed(accelerated_step(layer, u), args.repeats) if have_acc else float("nan")
 
         def gru_step(u=u):
             gru.zero_grad(set_to_none=True)
             gru(u)[0].square().mean().backward()
 
-        g = tokens / timed(gru_step, args.repeats)
+        fns = {
+            "par": lru_step(layer, u, "parallel"),
+            "seq": lru_step(layer, u, "sequential"),
+            "odd_even": odd_even_step(layer, u),
+            "floor": floor_step(layer, u),
+            "gru": gru_step,
+            **core_steps(args.batch, L, args.d_state),
+        }
+        if have_acc:
+            fns["acc"] = accelerated_step(layer, u)
+        t = timed_interleaved(fns, args.repeats)
+        par, seq, odd_even, floor, g = (tokens / t[k] for k in ("par", "seq", "odd_even", "floor", "gru"))
+        core = t["core_seq"] / t["core_par"]
+        acc = tokens / t["acc"] if have_acc else float("nan")
+        naive = float("nan")
+        if not naive_too_slow:
+            t_naive = timed(naive_loop_step(layer, u), 1)
+            naive, naive_too_slow = tokens / t_naive, t_naive > args.max_seq_seconds
         print(
-            f"| {L} | {par:,.0f} | {seq:,.0f} | {par / seq:.1f}× | {core:.1f}× | {naive:,.0f} | {par / naive:.1f}× "
+            f"| {L} | {par:,.0f} | {seq:,.0f} | {par / seq:.1f}× | {core:.1f}× | {odd_even:,.0f} "
+            f"| {floor:,.0f} | {floor / seq:.1f}× "
+            f"| {naive:,.0f} | {par / naive:.1f}× "
             f"| {acc:,.0f} | {g:,.0f} | {par / g:.1f}× |",
             flush=True,
         )

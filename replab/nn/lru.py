@@ -139,8 +139,11 @@ class LRU(nn.Module):
         return torch.view_as_complex(bu.reshape(*bu.shape[:-1], self.d_state, 2))
 
     def _output(self, x: Tensor, u: Tensor) -> Tensor:
-        """Re(C x) + D ⊙ u without forming complex products: Re(C x) = C_re x_re − C_im x_im."""
-        return x.real @ self.C_re.transpose(0, 1) - x.imag @ self.C_im.transpose(0, 1) + self.D * u
+        """Re(C x) + D ⊙ u without forming complex products: Re(C x) = C_re x_re − C_im x_im, as one real
+        matmul of x's (re, im) pairs with the columns (C_re, −C_im) interleaved (no strided copies of x)."""
+        W = torch.stack([self.C_re, -self.C_im], dim=2).reshape(self.d_model, 2 * self.d_state)  # (H, 2N)
+        xr = torch.view_as_real(x)
+        return xr.reshape(*xr.shape[:-2], 2 * self.d_state) @ W.transpose(0, 1) + self.D * u
 
     def forward(self, u: Tensor, scan: str = "parallel") -> Tensor:
         """(B, L, H) → (B, L, H). `scan="sequential"` runs the reference loop (tests, benchmarks)."""

@@ -15,6 +15,8 @@ matrix (N, N) (the dense linear RNN of the paper's ablation, LRU §3.1). Real an
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -44,18 +46,30 @@ def sequential_scan(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
     return torch.stack(out, dim=-2)
 
 
-def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
-    """All states of h_t = a_t ⊙ h_{t-1} + b_t by a parallel associative scan (O(log L) depth).
+def linear_scan(
+    a: Tensor, b: Tensor, h0: Tensor | None = None, method: str = "chunked", chunk: int = 0
+) -> Tensor:
+    """All states of h_t = a_t ⊙ h_{t-1} + b_t by a parallel scan.
 
     `b` is (..., L, N), real or complex; `a` is (N,) (time-invariant, e.g. the LRU's λ) or has `b`'s shape
     (time-varying). `h0` (..., N) is an optional initial state. Returns (..., L, N), equal to
     `sequential_scan` up to floating-point rounding.
+
+    `method="chunked"` (default, the faster on CPU, `docs/lru.md`) splits time into chunks of `chunk` steps
+    (0: automatic, ≈ √L), runs the recurrence inside all chunks at once, scans the chunk-end states
+    recursively (coefficient a^T) and adds each chunk's carried-in state times a^(t+1): the same associative
+    operator regrouped, depth O(T · log_T L). `method="odd_even"` is the odd–even recursion of
+    `jax.lax.associative_scan` (what the paper uses), depth O(log L).
     """
     _check(a, b)
+    if method not in ("chunked", "odd_even"):
+        raise ValueError(f"method must be 'chunked' or 'odd_even', got '{method}'")
+    if chunk < 0 or chunk == 1:
+        raise ValueError(f"chunk must be 0 (automatic) or >= 2, got {chunk}")
     if h0 is not None:  # fold the initial state into the first input: h_0 = a_0 h0 + b_0
         a0 = a[..., 0, :] if a.dim() == b.dim() else a
         b = torch.cat([(b[..., :1, :] + (a0 * h0).unsqueeze(-2)), b[..., 1:, :]], dim=-2)
-    return _LinearScan.apply(a, b)
+    return _LinearScan.apply(a, b, method, chunk)
 
 
 class _LinearScan(torch.autograd.Function):
@@ -64,10 +78,10 @@ class _LinearScan(torch.autograd.Function):
     autograd's many strided-slice backwards), with ∂L/∂b_t = g_t and ∂L/∂a = conj(h_{t-1}) g_t."""
 
     @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        h = _scan(a, b)
+    def forward(ctx, a: Tensor, b: Tensor, method: str, chunk: int) -> Tensor:
+        h = _scan(a, b, method, chunk)
         ctx.save_for_backward(a, h)
-        ctx.b_complex = b.is_complex()
+        ctx.b_complex, ctx.method, ctx.chunk = b.is_complex(), method, chunk
         return h
 
     @staticmethod
@@ -77,24 +91,44 @@ class _LinearScan(torch.autograd.Function):
         varying = a.dim() == h.dim()
         if varying:  # the coefficient that multiplies h_t is a_{t+1}; nothing follows the last step
             a_next = torch.cat([a[..., 1:, :], torch.zeros_like(a[..., :1, :])], dim=-2)
-            g = _scan(a_next.conj().flip(-2), grad_h.flip(-2)).flip(-2)
-        else:
-            g = _scan(a.conj(), grad_h.flip(-2)).flip(-2)
+            g = _scan(a_next.conj_physical(), grad_h, ctx.method, ctx.chunk, reverse=True)
+        else:  # (a lazily conjugated tensor would send every in-place step down a slow path)
+            g = _scan(a.conj_physical(), grad_h, ctx.method, ctx.chunk, reverse=True)
         grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            h_prev = torch.cat([torch.zeros_like(h[..., :1, :]), h[..., :-1, :]], dim=-2)
-            grad_a = h_prev.conj() * g
-            if not varying:
-                grad_a = grad_a.reshape(-1, a.shape[-1]).sum(0)
+        if ctx.needs_input_grad[0]:  # ∂L/∂a_t = conj(h_{t-1}) g_t, h_{-1} = 0
+            if varying:
+                h_prev = torch.cat([torch.zeros_like(h[..., :1, :]), h[..., :-1, :]], dim=-2)
+                grad_a = h_prev.conj() * g
+            else:  # summed over time and batch, without a shifted copy of h
+                grad_a = _dot_conj(h[..., :-1, :], g[..., 1:, :])
             if not a.is_complex():
                 grad_a = grad_a.real
         if ctx.needs_input_grad[1]:
             grad_b = g if ctx.b_complex else g.real
-        return grad_a, grad_b
+        return grad_a, grad_b, None, None
 
 
-def _scan(a: Tensor, b: Tensor) -> Tensor:
-    """The forward scan without autograd bookkeeping (dispatch on time-varying vs invariant `a`)."""
+def _dot_conj(h: Tensor, g: Tensor) -> Tensor:
+    """Σ conj(h) ⊙ g over all dims but the last: (..., N) × (..., N) → (N,). Complex tensors are handled as
+    real pairs, since a conjugated operand sends torch's complex multiply down a slow CPU path:
+    Re = Re h Re g + Im h Im g, Im = Re h Im g − Im h Re g."""
+    if not (h.is_complex() and g.is_complex()):
+        return (h.conj() * g).reshape(-1, h.shape[-1]).sum(0)
+    rows = math.prod(h.shape[:-2])
+    hr = torch.view_as_real(h).reshape(rows, *h.shape[-2:], 2)
+    gr = torch.view_as_real(g).reshape(rows, *g.shape[-2:], 2)
+    re = (hr * gr).sum((0, 1)).sum(-1)
+    im = (hr[..., 0] * gr[..., 1]).sum((0, 1)) - (hr[..., 1] * gr[..., 0]).sum((0, 1))
+    return torch.complex(re, im)
+
+
+def _scan(a: Tensor, b: Tensor, method: str = "odd_even", chunk: int = 0, reverse: bool = False) -> Tensor:
+    """The forward scan without autograd bookkeeping (dispatch on method and time-varying vs invariant);
+    `reverse=True` runs h_t = a_t ⊙ h_{t+1} + b_t from the end."""
+    if method == "chunked":
+        return _scan_chunked(a, b, chunk, reverse)
+    if reverse:
+        return _scan(a.flip(-2) if a.dim() == b.dim() else a, b.flip(-2)).flip(-2)
     if a.dim() == b.dim():
         return _scan_varying(a, b)
     powers = _powers(a, b.shape[-2], torch.mul)
@@ -170,6 +204,62 @@ def _scan_varying(a: Tensor, b: Tensor) -> Tensor:
     a_rest, b_rest = a[..., 2::2, :], b[..., 2::2, :]
     h_even = torch.cat([b[..., :1, :], a_rest * h_odd[..., : b_rest.shape[-2], :] + b_rest], dim=-2)
     return _interleave(h_even, h_odd)
+
+
+# -- the chunked scan ------------------------------------------------------------------------------------
+
+
+def _auto_chunk(length: int) -> int:
+    """Chunk length T ≈ √L (within-chunk steps and chunk-carry steps balanced), at least 2."""
+    return max(2, int(round(math.sqrt(length))))
+
+
+def _scan_chunked(a: Tensor, b: Tensor, chunk: int = 0, reverse: bool = False) -> Tensor:
+    """Chunked scan: (..., L, N) → (..., L, N); `a` (N,) or b's shape. Same associative operator, regrouped.
+
+    With chunks of T steps, h_{cT+t} = x_{c,t} + P_{c,t} H_{c-1}, where x is the scan inside chunk c from a
+    zero state (T in-place steps over all chunks at once), P_{c,t} = a_{cT} ⋯ a_{cT+t} (a^(t+1) when `a` is
+    time-invariant) and H_{c-1} the true state at the end of chunk c−1; the H are themselves a linear
+    recurrence over chunks (coefficient P_{c,T−1}), scanned recursively. `reverse=True` runs
+    h_t = a_t ⊙ h_{t+1} + b_t backwards in time (the adjoint) without flipping the sequence.
+    Works in one fresh buffer, (M, C, T, N); never writes into `a` or `b`.
+    """
+    varying = a.dim() == b.dim()
+    if reverse and varying:
+        return _scan_chunked(a.flip(-2), b.flip(-2), chunk).flip(-2)
+    length, n = b.shape[-2], b.shape[-1]
+    t_len = min(chunk or _auto_chunk(length), length)
+    n_chunks = -(-length // t_len)
+    x = _padded_copy(b, n_chunks * t_len).view(-1, n_chunks, t_len, n)  # (M, C, T, N)
+    av = _padded_copy(a, n_chunks * t_len).view(x.shape) if varying else a
+    steps = range(t_len - 2, -1, -1) if reverse else range(1, t_len)
+    for t in steps:  # the recurrence inside every chunk at once, from a zero state
+        prev = t + 1 if reverse else t - 1
+        x[:, :, t].addcmul_(x[:, :, prev], av[:, :, t] if varying else av)
+    if n_chunks > 1:
+        if varying:
+            prod = torch.cumprod(av, dim=2)  # (M, C, T, N): P_{c,t}
+            ends = _scan_chunked(prod[:, :-1, -1], x[:, :-1, -1], chunk)  # (M, C−1, N): H_0 .. H_{C−2}
+            x[:, 1:].addcmul_(prod[:, 1:], ends.unsqueeze(2))
+        else:
+            powers = torch.cumprod(a.expand(t_len, n), dim=0)  # (T, N): a^(t+1)
+            if reverse:  # chunk c continues from the state at the start of chunk c+1: a^(T−t) H_{c+1}
+                ends = _scan_chunked(powers[-1], x[:, 1:, 0], chunk, reverse=True)
+                x[:, :-1].addcmul_(powers.flip(0), ends.unsqueeze(2))
+            else:
+                ends = _scan_chunked(powers[-1], x[:, :-1, -1], chunk)
+                x[:, 1:].addcmul_(powers, ends.unsqueeze(2))
+    return x.view(-1, n_chunks * t_len, n)[:, :length].reshape(b.shape)
+
+
+def _padded_copy(z: Tensor, length: int) -> Tensor:
+    """(..., L, N) → a new contiguous (M, length, N) tensor, zero-padded at the end of time."""
+    z = z.reshape(-1, z.shape[-2], z.shape[-1])
+    if z.shape[1] == length:
+        return z.clone(memory_format=torch.contiguous_format)
+    out = z.new_zeros(z.shape[0], length, z.shape[2])
+    out[:, : z.shape[1]] = z
+    return out
 
 
 def _check(a: Tensor, b: Tensor) -> None:

@@ -12,6 +12,9 @@ from replab.nn.scan import (
 )
 
 LENGTHS = [1, 2, 3, 5, 8, 13, 64, 100, 257]
+# (method, chunk): the odd–even recursion, the chunked scan with its automatic chunk (≈ √L) and with tiny
+# chunks (several levels of chunk-carry recursion and a padded last chunk)
+METHODS = [("odd_even", 0), ("chunked", 0), ("chunked", 3)]
 
 
 def _lam(n, gen, dtype=torch.complex64):
@@ -20,24 +23,38 @@ def _lam(n, gen, dtype=torch.complex64):
     return torch.polar(modulus, phase).to(dtype)
 
 
+@pytest.mark.parametrize("method,chunk", METHODS)
 @pytest.mark.parametrize("length", LENGTHS)
-def test_complex_time_invariant_scan_equals_loop(length):
+def test_complex_time_invariant_scan_equals_loop(length, method, chunk):
     g = torch.Generator().manual_seed(length)
     lam = _lam(16, g)
     b = torch.randn(3, length, 16, generator=g, dtype=torch.complex64)
     ref = sequential_scan(lam, b)
-    out = linear_scan(lam, b)
+    out = linear_scan(lam, b, method=method, chunk=chunk)
     assert out.shape == (3, length, 16) and out.dtype == torch.complex64
     # 1e-5 relative to the state's scale (states grow like sqrt(L) when |λ| is near 1)
     assert (out - ref).abs().max() <= 1e-5 * max(1.0, ref.abs().max().item())
 
 
+@pytest.mark.parametrize("method,chunk", METHODS)
 @pytest.mark.parametrize("length", LENGTHS)
-def test_real_time_varying_scan_equals_loop(length):
+def test_real_time_varying_scan_equals_loop(length, method, chunk):
     g = torch.Generator().manual_seed(100 + length)
     a = torch.rand(2, length, 8, generator=g) * 2 - 1
     b = torch.randn(2, length, 8, generator=g)
-    torch.testing.assert_close(linear_scan(a, b), sequential_scan(a, b), rtol=1e-5, atol=1e-5)
+    out = linear_scan(a, b, method=method, chunk=chunk)
+    torch.testing.assert_close(out, sequential_scan(a, b), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [0, 2, 5, 16])
+def test_chunked_scan_float64_exact_and_leaves_inputs_alone(chunk):
+    g = torch.Generator().manual_seed(chunk)
+    lam = _lam(6, g, torch.complex128)
+    b = torch.randn(2, 3, 1000, 6, generator=g, dtype=torch.complex128)  # two batch dims, L = 1000
+    b_copy = b.clone()
+    out = linear_scan(lam, b, chunk=chunk)
+    assert torch.equal(b, b_copy)
+    assert (out - sequential_scan(lam, b)).abs().max() < 1e-10
 
 
 @pytest.mark.parametrize("length", [1, 7, 64, 99])
@@ -56,17 +73,29 @@ def test_known_answer_geometric_sum():
     torch.testing.assert_close(h[0, :, 0], expected)
 
 
-@pytest.mark.parametrize("length", [1, 6, 13])
-def test_custom_backward_matches_autograd_of_loop(length):
+@pytest.mark.parametrize("method,chunk", METHODS)
+@pytest.mark.parametrize("length", [1, 7])
+def test_custom_backward_matches_autograd_of_loop(length, method, chunk):
     g = torch.Generator().manual_seed(3)
-    lam = _lam(5, g, torch.complex128).requires_grad_()
-    b = torch.randn(2, length, 5, generator=g, dtype=torch.complex128, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_scan, (lam, b))
-    a = torch.rand(2, length, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    br = torch.randn(2, length, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_scan, (a, br))
-    h0 = torch.randn(2, 5, generator=g, dtype=torch.complex128, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_scan, (lam, b, h0))
+
+    def scan(a, b, h0=None):
+        return linear_scan(a, b, h0, method=method, chunk=chunk)
+
+    lam = _lam(3, g, torch.complex128).requires_grad_()
+    b = torch.randn(1, length, 3, generator=g, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(scan, (lam, b))
+    a = torch.rand(1, length, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    br = torch.randn(1, length, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(scan, (a, br))
+    ac = torch.polar(
+        torch.rand(1, length, 3, generator=g, dtype=torch.float64),
+        torch.rand(1, length, 3, generator=g, dtype=torch.float64),
+    )
+    assert torch.autograd.gradcheck(scan, (ac.requires_grad_(), b))
+    lam_real = torch.rand(3, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(scan, (lam_real, br))
+    h0 = torch.randn(1, 3, generator=g, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(scan, (lam, b, h0))
 
 
 def test_step_by_step_inference_equals_scan():
@@ -93,3 +122,7 @@ def test_shape_errors_name_the_shapes():
         linear_scan(torch.ones(3), torch.ones(2, 5, 4))
     with pytest.raises(ValueError, match="A must be"):
         linear_scan_dense(torch.ones(3, 4), torch.ones(2, 5, 4))
+    with pytest.raises(ValueError, match="method must be"):
+        linear_scan(torch.ones(4), torch.ones(2, 5, 4), method="blelloch")
+    with pytest.raises(ValueError, match="chunk must be"):
+        linear_scan(torch.ones(4), torch.ones(2, 5, 4), chunk=1)

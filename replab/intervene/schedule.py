@@ -170,14 +170,15 @@ class Schedule:
         """Run the actions due at `step` on `model` (in order of scheduling), then each hook once.
 
         `batch` is the inputs ReDo scores units on, or a callable returning them (called only when
-        needed). Returns one record per action: {"step", "action", ...the action's numbers}."""
+        needed). Any callable `action(model, *, optimizer, batch, generator) -> dict` can be scheduled;
+        one with `modifies = False` (a measurement) does not trigger the hooks. Returns one record per action: {"step", "action", ...the action's numbers}."""
         actions = self.due(step)
         records = []
         for action in actions:
             x = batch() if callable(batch) and getattr(action, "name", "") == "redo" else batch
             info = action(model, optimizer=optimizer, batch=x, generator=self.generator)
             records.append({"step": step, "action": getattr(action, "name", repr(action)), **(info or {})})
-        if actions:
+        if any(getattr(a, "modifies", True) for a in actions):
             for hook in self.on_change:
                 hook(model)
         return records

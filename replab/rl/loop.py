@@ -85,7 +85,7 @@ def train(
     is annealed linearly from beta[0] to beta[1] between `learn_start` and the end (Schaul et al. 2016).
     `evaluate_fn(agent) -> scores` runs every `eval_every` agent steps and at the end.
     `schedule` (a `replab.intervene.Schedule`, steps in agent steps) runs after the updates of each
-    step; when anything ran and `resync_target`, `agent.target` becomes `mirror(agent.online)` (ReDo
+    step; when an action that changes the model ran (not one with `modifies = False`) and `resync_target`, `agent.target` becomes `mirror(agent.online)` (ReDo
     scores units on `replay.sample().obs`). It runs before that step's evaluation.
     """
     if agent_steps < 1:
@@ -147,11 +147,13 @@ def train(
                 metrics_n += 1
             hist.update_seconds += time.perf_counter() - tic
 
-        if schedule is not None and schedule.due(t):
+        due = schedule.due(t) if schedule is not None else []
+        if due:
             records = schedule.apply(
                 t, agent.online, optimizer=agent.optimizer, batch=lambda: replay.sample().obs
             )
-            if records and resync_target and getattr(agent, "target", None) is not None:
+            changed = any(getattr(a, "modifies", True) for a in due)  # measurements do not re-sync
+            if changed and resync_target and getattr(agent, "target", None) is not None:
                 agent.target = mirror(agent.online)
             hist.interventions.extend(records)
             if run is not None:

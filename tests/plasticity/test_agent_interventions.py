@@ -138,3 +138,16 @@ def test_qhead_widen_and_noisy_heads():
     reset(noisy, generator=torch.Generator().manual_seed(0))
     assert isinstance(layer, NoisyLinear) and not torch.equal(before, layer.weight_mu)
     assert torch.allclose(layer.weight_sigma, torch.full_like(layer.weight_sigma, 0.1 / 20**0.5))
+
+
+def test_measurement_actions_do_not_resync_the_target():
+    agent, env, replay = setup()
+    x = torch.randint(0, 2, (4, *env.observation_space.shape), dtype=torch.uint8)
+    probe = Record(x, [])
+    probe.modifies = False
+    target = agent.target
+    hist = train(
+        agent, env, replay, agent_steps=20, learn_start=10, seed=0, schedule=Schedule().at(20, probe)
+    )
+    assert agent.target is target and hist.interventions == [{"step": 20, "action": "record"}]
+    assert any(not torch.equal(a, b) for a, b in zip(target.parameters(), agent.online.parameters()))

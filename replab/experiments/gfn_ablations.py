@@ -8,16 +8,12 @@ programming) and R/Z is recorded; the thesis plots its distribution over 20 seed
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from replab.experiments import Experiment
-from replab.gfn.exact import policy_table, sampling_distribution
-from replab.gfn.gflownet import GFlowNet
+from replab.experiments import Experiment, _gfn_units
 from replab.gfn.hypergrid import HyperGrid
-from replab.gfn.metrics import l1_distance
 from replab.track.report import Check, Figure, Report, markdown_table
 from replab.track.stats import aggregate
 
@@ -55,12 +51,14 @@ class Config:
     """τ of the EMA target θ' = τθ' + (1 − τ)θ (the thesis sweeps τ)."""
     replay_capacity: int = 100_000
     """States kept by the replay buffers."""
+    workers: int = 2
+    """Worker processes running the (variant, seed) units (1: inline); results do not depend on it."""
 
     def __post_init__(self):
         bad = [v for v in self.variants if v not in VARIANTS]
         if bad or not self.variants:
             raise ValueError(f"variants must be a non-empty subset of {tuple(VARIANTS)}, got {self.variants}")
-        for name in ("seeds", "updates", "batch", "hidden", "replay_capacity"):
+        for name in ("seeds", "updates", "batch", "hidden", "replay_capacity", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.ema_tau < 1:
@@ -69,55 +67,58 @@ class Config:
             raise ValueError(f"R0 and lr must be > 0, got R0={self.R0}, lr={self.lr}")
 
 
-SMOKE = Config(n=2, H=8, seeds=2, updates=12, hidden=32)
+SMOKE = Config(n=2, H=8, seeds=2, updates=12, hidden=32, workers=1)
 DEFAULT = Config()
 PAPER = Config(seeds=20, updates=5000)
 
 
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"exact_l1": {}, "wall_s": {}}
+    state.setdefault("cpu_s", {})
     units = [(v, s) for s in range(cfg.seeds) for v in cfg.variants]
     env = HyperGrid(cfg.n, cfg.H, cfg.R0)
     p, support = env.true_distribution(), env.reachable()
+    jobs = []
+    for variant, seed in units:
+        key = f"{variant}|{seed}"
+        if key in state["exact_l1"]:
+            continue
+        kwargs = dict(VARIANTS[variant])
+        if "ema_tau" in kwargs:
+            kwargs["ema_tau"] = cfg.ema_tau
+        if "replay" in kwargs:
+            kwargs["replay_capacity"] = cfg.replay_capacity
+        job = {"key": key, "variant": variant, "seed": seed, "run_seed": run.seed, "kwargs": kwargs}
+        jobs.append(job | {f: getattr(cfg, f) for f in ("n", "H", "R0", "hidden", "lr", "updates", "batch")})
     with run.progress(
-        len(units) * cfg.updates, "gfn-ablations", completed=len(state["exact_l1"]) * cfg.updates
+        len(units) * cfg.updates, "gfn-ablations", completed=(len(units) - len(jobs)) * cfg.updates
     ) as bar:
-        for variant, seed in units:
-            key = f"{variant}|{seed}"
-            if key in state["exact_l1"]:
-                continue
-            kwargs = dict(VARIANTS[variant])
-            if "ema_tau" in kwargs:
-                kwargs["ema_tau"] = cfg.ema_tau
-            if "replay" in kwargs:
-                kwargs["replay_capacity"] = cfg.replay_capacity
-            gfn = GFlowNet(
-                env,
-                "fm",
-                hidden=cfg.hidden,
-                lr=cfg.lr,
-                generator=run.generator(f"sampler/{key}"),
-                init_generator=run.generator(f"init/{seed}"),
-                **kwargs,
-            )
-            t0 = time.perf_counter()
-            for u in range(1, cfg.updates + 1):
-                metrics, _ = gfn.train_step(cfg.batch)
-                if u % 50 == 0 or u == cfg.updates:
-                    run.log({f"loss/{variant}/seed{seed}": metrics["loss"]}, step=u)
-                    bar.advance(50 if u % 50 == 0 else u % 50, loss=metrics["loss"])
-            u_theta = sampling_distribution(env, policy_table(env, gfn.logits))
-            state["exact_l1"][key] = l1_distance(p, u_theta, support)
-            state["wall_s"][key] = time.perf_counter() - t0
-            run.log({f"eval/{variant}/exact_l1": state["exact_l1"][key]}, step=seed)
+
+        def on_done(job, result):
+            key, variant, seed = job["key"], job["variant"], job["seed"]
+            for u, loss in result["losses"]:
+                run.log({f"loss/{variant}/seed{seed}": loss}, step=u)
+            state["exact_l1"][key] = result["exact_l1"]
+            state["wall_s"][key] = result["wall_s"]
+            state["cpu_s"][key] = result["cpu_s"]
+            run.log({f"eval/{variant}/exact_l1": result["exact_l1"]}, step=seed)
             run.save_checkpoint(state)  # resume skips finished (variant, seed) units
+            bar.advance(cfg.updates, exact_l1=result["exact_l1"])
+
+        _gfn_units.run_units(_gfn_units.ablation_unit, jobs, cfg.workers, on_done)
     uniform = float((p[support] - 1.0 / support.sum()).abs().mean())
     return {
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "exact_l1": state["exact_l1"],
         "wall_s": state["wall_s"],
+        "cpu_s": state["cpu_s"],
         "uniform_l1": uniform,
     }
+
+
+def _mean_time(times: dict, variant: str) -> float:
+    xs = [t for k, t in times.items() if k.split("|")[0] == variant]
+    return float(np.mean(xs)) if xs else float("nan")
 
 
 def report(results: dict) -> Report:
@@ -136,6 +137,7 @@ def report(results: dict) -> Report:
             float(np.std(vals[v])) if vals[v] else float("nan"),
             stats[v]["iqm"],
             f"[{stats[v]['ci_low']:.3g}, {stats[v]['ci_high']:.3g}]",
+            _mean_time(results.get("cpu_s", {}), v),
         ]
         for v in variants
     ]
@@ -180,7 +182,9 @@ def report(results: dict) -> Report:
                 f"Adam {sd_adam:.3g}, RMSProp {sd_rms:.3g}",
             )
         )
-    table = markdown_table(["variant", "seeds", "mean exact L1", "std", "IQM", "95% CI of IQM"], rows)
+    table = markdown_table(
+        ["variant", "seeds", "mean exact L1", "std", "IQM", "95% CI of IQM", "CPU s per run"], rows
+    )
     body = (
         f"n={cfg['n']}, H={cfg['H']}, R0={cfg['R0']:g}, {cfg['updates']} updates of {cfg['batch']} "
         f"trajectories (replay variants train on as many replayed states as fresh ones), "

@@ -71,3 +71,24 @@ class DAGEnv(ABC):
     def backward_mask(self, states: torch.Tensor) -> torch.Tensor:
         """`(B, P)` bool: which parent slots exist (used by backward policies)."""
         return self.parents(states)[2]
+
+
+def unique_rows(states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of integer states `(K, D)` and the inverse `(K,)` with `uniq[inverse] == states`.
+
+    Evaluating a network once per distinct state and gathering with `inverse` gives the same values and
+    gradients as evaluating it on every row. Rows are packed into one int64 key per row (mixed radix over
+    the column ranges) when that fits, which is far faster than `torch.unique(dim=0)`; otherwise the
+    latter is used.
+    """
+    if states.shape[0] == 0:
+        return states, torch.zeros(0, dtype=torch.long)
+    lo = states.min(0).values
+    span = states.max(0).values - lo + 1  # (D,)
+    if float(span.double().log2().sum()) < 62:
+        radix = torch.cumprod(torch.cat([span.new_ones(1), span.flip(0)[:-1]]), 0).flip(0)
+        keys = ((states - lo) * radix).sum(-1)
+        uniq_keys, inverse = torch.unique(keys, return_inverse=True)
+        first = torch.empty_like(uniq_keys).scatter_(0, inverse, torch.arange(len(keys)))
+        return states[first], inverse
+    return torch.unique(states, dim=0, return_inverse=True)

@@ -13,7 +13,7 @@ import copy
 
 import torch
 
-from replab.gfn.env import DAGEnv
+from replab.gfn.env import DAGEnv, unique_rows
 from replab.gfn.losses import (
     detailed_balance_loss,
     flow_matching_loss,
@@ -160,13 +160,18 @@ class GFlowNet:
         terminal = env.is_terminal(states)
         interior = ~terminal
         par_rows = parents.reshape(K * P, D)[sel]
+        # each distinct state goes through the network once (parents of one state are visited states of
+        # the trajectory, and trajectories share prefixes): same values and gradients, about half the rows
         if self.target is None:  # one forward pass over the parents and the interior states
-            out = self.net(env.features(torch.cat([par_rows, states[interior]])))
+            uniq, inverse = unique_rows(torch.cat([par_rows, states[interior]]))
+            out = self.net(env.features(uniq))[inverse]
             par_out, next_out = out[: len(par_rows)], out[len(par_rows) :]
         else:  # out-flows from the EMA target, no gradient (thesis §5.3.4)
-            par_out = self.net(env.features(par_rows))
+            uniq, inverse = unique_rows(par_rows)
+            par_out = self.net(env.features(uniq))[inverse]
             with torch.no_grad():
-                next_out = self.target(env.features(states[interior]))
+                uniq, inverse = unique_rows(states[interior])
+                next_out = self.target(env.features(uniq))[inverse]
         in_edges = par_out.new_zeros(K * P)
         in_edges[sel] = par_out.gather(1, parent_actions.reshape(-1)[sel, None]).squeeze(1)
         out_edges = par_out.new_zeros(K, env.n_actions)

@@ -52,6 +52,8 @@ class HyperGrid(DAGEnv):
         self.state_dim = n + 1
         self.n_parent_slots = n + 1  # slot a holds the parent whose action a leads here
         self._cache: dict[str, torch.Tensor] = {}
+        self._terminal_row = torch.tensor([H - 1] * n + [1])
+        self._one_hot = torch.eye(H)
 
     def __repr__(self) -> str:
         return (
@@ -64,18 +66,20 @@ class HyperGrid(DAGEnv):
         return torch.zeros(batch, self.n + 1, dtype=torch.long)
 
     def is_terminal(self, states: torch.Tensor) -> torch.Tensor:
-        stopped = states[:, self.n] == 1
         if not self.forced_termination:
-            return stopped
-        return stopped | (states[:, : self.n].max(-1).values == self.H - 1)
+            return states[:, self.n] == 1
+        # stopped, or some coordinate at H-1 (coordinates never exceed H-1): one comparison with the row
+        # (H-1, ..., H-1, 1)
+        return (states == self._terminal_row).any(-1)
 
     def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
         # With forced termination every increment of a non-terminal state is allowed: its coordinates
         # are < H-1, so an increment lands at most on H-1. Without, increments stop at H-1.
         alive = ~self.is_terminal(states)
-        mask = alive[:, None].expand(-1, self.n_actions).clone()
-        if not self.forced_termination:
-            mask[:, : self.n] &= states[:, : self.n] < self.H - 1
+        if self.forced_termination:
+            return alive[:, None].repeat(1, self.n_actions)
+        mask = alive[:, None].repeat(1, self.n_actions)
+        mask[:, : self.n] &= states[:, : self.n] < self.H - 1
         return mask
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -106,8 +110,7 @@ class HyperGrid(DAGEnv):
 
     def features(self, states: torch.Tensor) -> torch.Tensor:
         """One-hot per coordinate, `(B, n*H)` ([REF-CODE], seed004 §S4.4)."""
-        one_hot = torch.nn.functional.one_hot(states[:, : self.n].clamp(0, self.H - 1), self.H)
-        return one_hot.reshape(states.shape[0], self.n * self.H).float()
+        return self._one_hot[states[:, : self.n]].reshape(states.shape[0], self.n * self.H)
 
     # -- coordinates and rewards -------------------------------------------------------------------------
     def to_x(self, coords: torch.Tensor) -> torch.Tensor:

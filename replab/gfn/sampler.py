@@ -80,14 +80,15 @@ def sample_trajectories(
     if not 0 <= epsilon <= 1:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
     states = env.initial(batch)
-    history, acts = [states], []
-    lengths = torch.zeros(batch, dtype=torch.long)
+    history, alive_steps, action_steps = [states], [], []
     done = env.is_terminal(states)
     plain = temperature == 1.0 and epsilon == 0.0
+    # Per step: the policy and the environment run on the still-running rows only; the actions and the
+    # lengths are assembled once at the end (few tensor operations per step: this loop is the hot path).
     for _ in range(max_length):
-        if bool(done.all()):
-            break
         alive = torch.nonzero(~done).squeeze(1)
+        if alive.numel() == 0:
+            break
         s = states.index_select(0, alive)
         mask = env.forward_mask(s)
         if logits_fn is None:
@@ -98,14 +99,21 @@ def sample_trajectories(
             probs = exploration_log_probs(logits_fn(s).float(), mask, temperature, epsilon).exp()
         # inverse-CDF sampling: one uniform per row (cheaper than torch.multinomial for small batches)
         cdf = probs.cumsum(-1)
-        u = torch.rand(len(s), 1, generator=generator) * cdf[:, -1:]
-        a = (cdf <= u).sum(-1).clamp_max(mask.shape[1] - 1)
+        u = torch.rand(len(s), 1, generator=generator).mul_(cdf[:, -1:])
+        a = (cdf <= u).sum(-1).clamp_max_(mask.shape[1] - 1)
         nxt = env.step(s, a)
-        acts.append(torch.full((batch,), -1, dtype=torch.long).index_copy(0, alive, a))
         states = states.index_copy(0, alive, nxt)
-        lengths.index_add_(0, alive, torch.ones_like(alive))
         done = done.index_copy(0, alive, env.is_terminal(nxt))
         history.append(states)
+        alive_steps.append(alive)
+        action_steps.append(a)
     else:
         raise RuntimeError(f"trajectories did not terminate within max_length={max_length} steps")
-    return Trajectories(torch.stack(history, 1), torch.stack(acts, 1), lengths)
+    L = len(action_steps)
+    acts = torch.full((batch, L), -1, dtype=torch.long)
+    if L:
+        rows = torch.cat(alive_steps)
+        cols = torch.repeat_interleave(torch.arange(L), torch.tensor([len(x) for x in alive_steps]))
+        acts[rows, cols] = torch.cat(action_steps)
+    lengths = (acts >= 0).sum(1)
+    return Trajectories(torch.stack(history, 1), acts, lengths)

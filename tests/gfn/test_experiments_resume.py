@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from replab.experiments import gfn_ablations, gfn_hypergrid
+from replab.experiments import _gfn_units, gfn_ablations, gfn_hypergrid
 from replab.track.run import Run
 from replab.track.store import Store
 
@@ -22,7 +22,7 @@ def test_hypergrid_resumes_finished_units_from_the_checkpoint(tmp_path, monkeypa
     def boom(*args, **kwargs):
         raise AssertionError("a finished unit was run again")
 
-    monkeypatch.setattr(gfn_hypergrid, "make_method", boom)
+    monkeypatch.setattr(_gfn_units, "make_method", boom)
     again = gfn_hypergrid.run(cfg, run)
     assert again["units"] == first["units"] and again["heatmap"] == first["heatmap"]
     report = gfn_hypergrid.report(again)
@@ -44,3 +44,18 @@ def test_configs_validate():
         gfn_hypergrid.Config(methods=("fm", "dqn"))
     with pytest.raises(ValueError):
         gfn_ablations.Config(variants=("baseline", "frozen-target"))
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_results_as_inline(tmp_path):
+    """Units draw from the run's named streams, so `workers` changes the wall time, not the numbers."""
+    out = {}
+    for w in (1, 2):
+        cfg = dataclasses.replace(gfn_hypergrid.SMOKE, rounds=12, heatmap_updates=0, workers=w)
+        units = gfn_hypergrid.run(cfg, _run(tmp_path / f"h{w}"))["units"]
+        cfg = dataclasses.replace(gfn_ablations.SMOKE, updates=6, workers=w)
+        out[w] = (
+            {k: (c["l1"], c["final_exact_l1"]) for k, c in units.items()},
+            gfn_ablations.run(cfg, _run(tmp_path / f"a{w}"))["exact_l1"],
+        )
+    assert out[1] == out[2]

@@ -12,7 +12,8 @@
    the encoder in the plain NCHW layout (what an SB3 user writes; the headline ratio) and with replab's
    channels-last layout (to show how much of the gain is the layout). Inputs: replab renders `size + 16`
    and crops to `size` (the CURL geometry); SB3 gets `size` frames. `--rounds` interleaved rounds of
-   `--updates` updates each; medians. SB3's SAC does no contrastive update (replab's does, every update)
+   `--updates` updates each; medians of updates per CPU second (the update's cost with one thread, robust
+   on a shared machine) and per wall second. SB3's SAC does no contrastive update (replab's does, every update)
    but updates its actor and targets every step (CURL's: every 2 updates).
 """
 
@@ -110,12 +111,13 @@ def sb3_update(size: int, batch: int, channels_last: bool):
     return lambda: model.train(gradient_steps=1, batch_size=batch)
 
 
-def timed(update, n: int) -> float:
-    """Updates per second of n consecutive updates."""
-    t0 = time.perf_counter()
+def timed(update, n: int) -> tuple[float, float]:
+    """(updates per CPU second, updates per wall second) of n consecutive updates. With one torch thread
+    the CPU time is what the update costs; wall time adds the waits of a shared machine."""
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(n):
         update()
-    return n / (time.perf_counter() - t0)
+    return n / (time.process_time() - c0), n / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -140,18 +142,24 @@ def main() -> None:
     ]
     for f in fns:
         f()  # warm-up
-    rates: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
+    wall: list[list[float]] = [[] for _ in fns]
     for _ in range(a.rounds):  # interleaved rounds: load changes hit all three alike
-        for f, r in zip(fns, rates):
-            r.append(timed(f, a.updates))
-    med = [statistics.median(r) for r in rates]
-    for name, m, r in zip(names, med, rates):
-        print(
-            f"| updates/s, {a.size}px, batch {a.batch}: {name} | {m:.3f} | {m / med[0]:.2f}× of replab | "
-            f"rounds {', '.join(f'{x:.3f}' for x in r)} |"
-        )
+        for f, c, w in zip(fns, cpu, wall):
+            rc, rw = timed(f, a.updates)
+            c.append(rc)
+            w.append(rw)
+    mc = [statistics.median(c) for c in cpu]
+    mw = [statistics.median(w) for w in wall]
     print(
-        f"replab / SB3 (NCHW): {med[0] / med[1]:.2f}×; replab / SB3 (channels-last): {med[0] / med[2]:.2f}×"
+        f"\n| {a.size} px, batch {a.batch} | updates / CPU-s (median) | updates / wall-s (median) | CPU rounds |"
+    )
+    print("|---|---|---|---|")
+    for name, c, w, r in zip(names, mc, mw, cpu):
+        print(f"| {name} | {c:.3f} | {w:.3f} | {', '.join(f'{x:.3f}' for x in r)} |")
+    print(
+        f"\nreplab / SB3 (NCHW): {mc[0] / mc[1]:.2f}× per CPU-s, {mw[0] / mw[1]:.2f}× per wall-s; "
+        f"replab / SB3 (channels-last): {mc[0] / mc[2]:.2f}× per CPU-s, {mw[0] / mw[2]:.2f}× per wall-s"
     )
 
 

@@ -58,9 +58,13 @@ class PixelEncoder(nn.Module):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         if convs is None:
-            layers: list[nn.Module] = [nn.Conv2d(obs_shape[0], num_filters, 3, stride=2), nn.ReLU()]
+            # in-place ReLUs: the conv backward needs its input, not its output, so this is exact
+            layers: list[nn.Module] = [
+                nn.Conv2d(obs_shape[0], num_filters, 3, stride=2),
+                nn.ReLU(inplace=True),
+            ]
             for _ in range(num_layers - 1):
-                layers += [nn.Conv2d(num_filters, num_filters, 3, stride=1), nn.ReLU()]
+                layers += [nn.Conv2d(num_filters, num_filters, 3, stride=1), nn.ReLU(inplace=True)]
             convs = nn.Sequential(*layers, nn.Flatten())
         self.convs = convs
         with torch.no_grad():

@@ -60,7 +60,7 @@ def train_behaviour(cfg: dict, seed: int):
 
     hist = train(
         agent, env, replay, agent_steps=cfg["behaviour_steps"], learn_start=cfg["behaviour_learn_start"],
-        update_every=4, seed=seed, evaluate_fn=evaluate_fn, eval_every=max(1, cfg["behaviour_steps"] // 5),
+        update_every=cfg["behaviour_update_every"], seed=seed, evaluate_fn=evaluate_fn, eval_every=max(1, cfg["behaviour_steps"] // 5),
     )  # fmt: skip
     return agent, [[int(t), float(np.mean(s))] for t, s in hist.evals]
 

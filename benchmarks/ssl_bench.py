@@ -122,7 +122,7 @@ def main() -> None:
         for n, d in (tuple(int(v) for v in nd.split("x")) for nd in args.sizes.split(",")):
             ours, theirs, diff = bench_info_nce(n, d, args.repeats)
             print(
-                f"| {n} × {d} | {1 / ours:.1f} | {1 / theirs:.1f} | {theirs / ours:.2f}× | {diff:.1e} |",
+                f"| {n} × {d} | {1 / ours:.3g} | {1 / theirs:.3g} | {theirs / ours:.2f}× | {diff:.1e} |",
                 flush=True,
             )
 

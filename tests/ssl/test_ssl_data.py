@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from replab.data.folder import load_folder
-from replab.data.glyph_digits import _glyph_pool, make_glyph_digits
+from replab.data.glyph_digits import CLASSES, _glyph_pool, make_glyph_digits
 from replab.errors import ReplabError
 
 
@@ -15,6 +15,15 @@ def test_glyph_digits_reproducible_and_labelled():
     assert 0 <= x.min() and x.max() <= 1 and set(y.tolist()) <= set(range(10))
     xs, ys = make_glyph_digits(64, "sum", size=24, split="test")
     assert xs.shape == (64, 3, 24, 24) and not torch.equal(make_glyph_digits(64, "digit", seed=4)[0], x)
+
+
+def test_add_and_sum_tasks_share_images_and_differ_in_label():
+    # same seed and split draw the same glyph pairs; "sum" is "add" mod 10 (glyph_digits docstring)
+    xa, ya = make_glyph_digits(200, "add", size=32, seed=3)
+    xs, ys = make_glyph_digits(200, "sum", size=32, seed=3)
+    assert torch.equal(xa, xs) and torch.equal(ya % 10, ys)
+    assert ya.min() >= 0 and ya.max() <= 18 and (ya >= 10).any()
+    assert CLASSES["add"] == 19 and CLASSES["sum"] == 10
 
 
 def test_glyph_pools_are_disjoint_writers():

@@ -136,7 +136,7 @@ SMOKE = Config(
     target_update=50,
     workers=1,
 )
-DEFAULT = Config()
+DEFAULT = Config(eval_every=5000)
 PAPER = Config(games=ATARI100K_GAMES, seeds=20, agent_steps=100_000)
 
 EXPERIMENT = Experiment(

@@ -140,6 +140,36 @@ def wrapper_fps(kind: str, agent_steps: int, seed: int) -> float:
     return 4 * agent_steps / (clock() - t0)
 
 
+def network_floor_ms(env_name: str, cfg_kw: dict, reps: int) -> float:
+    """CPU ms per agent step of the network arithmetic both libraries must do, with nothing else: the
+    acting forward (batch 1), the online forward + backward and the target forward (batch 32), one
+    Adam step (replab's fused kernel; SB3's per-tensor Adam is slower). Median of `reps` timed blocks."""
+    env = make(env_name)
+    shape, n = env.observation_space.shape, env.action_space.n
+    agent = DQN(shape, n, cfg=dqn_config(**cfg_kw))
+    high = 256 if env_name.startswith("atari") else 2
+    x = torch.randint(0, high, (32, *shape), dtype=torch.uint8)
+    net, target = agent.online, agent.target
+
+    def one():
+        with torch.no_grad():
+            net(x[:1])
+            target(x)
+        for p in net.parameters():
+            p.grad = None
+        net(x).sum().backward()
+        agent.optimizer.step()
+
+    one()
+    times = []
+    for _ in range(reps):
+        t0 = time.thread_time()
+        for _ in range(10):
+            one()
+        times.append((time.thread_time() - t0) / 10)
+    return 1000 * statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1000, help="timed agent steps (with updates) per round")
@@ -153,7 +183,7 @@ def main() -> None:
     todo = set(args.cases.split(","))
     _clock[0] = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
-    rows = []
+    rows, floors = [], []
     cases = {
         "MinAtar breakout": ("minatar:breakout", dict(encoder="minatar", obs_scale=1.0, hidden=128)),
         "Atari Pong": ("atari:Pong", dict(encoder="nature", hidden=512)),
@@ -175,6 +205,11 @@ def main() -> None:
         rows.append(
             f"| {label} | DQN agent steps/s (1 update/step) | {o:.1f} | {t:.1f} (SB3 DQN) | {o / t:.2f}x |"
         )
+        floor = network_floor_ms(env_name, cfg_kw, 2 * args.rounds + 1)
+        floors.append(
+            f"| {label} | {1000 / o:.2f} | {1000 / t:.2f} | {floor:.2f} | {100 * floor * o / 1000:.0f}% | "
+            f"{100 * floor * t / 1000:.0f}% | {1000 / floor / t:.2f}x |"
+        )
     ours, theirs = [], []
     for r in range(args.rounds if "wrappers" in todo else 0):
         ours.append(wrapper_fps("replab", args.frames // 4, r))
@@ -186,6 +221,12 @@ def main() -> None:
     )
     print("\n| setting | measure | replab | anchor | ratio |\n|---|---|---|---|---|")
     print("\n".join(rows))
+    if floors:
+        print(
+            "\n| setting | replab ms/step | SB3 ms/step | network floor ms/step | floor / replab step | "
+            "floor / SB3 step | ratio ceiling (SB3 / floor) |\n|---|---|---|---|---|---|---|"
+        )
+        print("\n".join(floors))
 
 
 if __name__ == "__main__":

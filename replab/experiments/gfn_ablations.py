@@ -37,7 +37,7 @@ class Config:
     """R0 of the reward ([UNSPECIFIED] in §5.3.4; 0.01, the middle of Fig. 5.2's values)."""
     variants: tuple[str, ...] = tuple(VARIANTS)
     """Variants compared (baseline, replay-uniform, replay-prioritized, ema-target, rmsprop, sgd-momentum)."""
-    seeds: int = 6
+    seeds: int = 10
     """Seeds per variant (thesis: 20)."""
     updates: int = 1000
     """Updates per run, each on 16 fresh trajectories (plus as many replayed states with replay)."""

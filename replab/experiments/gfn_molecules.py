@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from replab.experiments import Experiment
+from replab import seeding
+from replab.experiments import Experiment, _gfn_units
 from replab.track.report import Check, Figure, Report, markdown_table
 
 METHODS = ("gfn", "ppo", "mcmc", "random")
@@ -28,9 +30,9 @@ LABELS = {
 
 @dataclass
 class Config:
-    molecules: int = 3000
+    molecules: int = 10_000
     """Molecules visited per method and seed (thesis: 10^5 and 10^6)."""
-    seeds: int = 2
+    seeds: int = 3
     """Seeds per method (thesis: 3)."""
     methods: tuple[str, ...] = METHODS
     """Methods compared (gfn, ppo, mcmc, random)."""
@@ -64,6 +66,8 @@ class Config:
     """PPO minibatches per epoch ([UNSPECIFIED] in the thesis)."""
     mode_thresholds: tuple[float, ...] = (7.0, 8.0)
     """Reward thresholds of a mode (thesis: 7 and 8 on its 0–10 docking scale; here 10·QED > 7, > 8)."""
+    workers: int = 2
+    """Worker processes running the (method, seed) units (1: inline); results do not depend on it."""
 
     def __post_init__(self):
         bad = [m for m in self.methods if m not in METHODS]
@@ -78,6 +82,7 @@ class Config:
             "fp_bits",
             "ppo_epochs",
             "ppo_minibatches",
+            "workers",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -85,12 +90,12 @@ class Config:
             raise ValueError("mode_thresholds must not be empty")
 
 
-SMOKE = Config(molecules=24, seeds=1, max_blocks=2, hidden=32, fp_bits=128)
+SMOKE = Config(molecules=24, seeds=1, max_blocks=2, hidden=32, fp_bits=128, workers=1)
 DEFAULT = Config()
 PAPER = Config(molecules=100_000, seeds=3, max_blocks=8)
 
 
-def _make(method: str, cfg: Config, run, seed: int):
+def _make(method: str, cfg: Config, run_seed: int, seed: int):
     """(env, step() -> list of stopped-state ids visited)."""
     from replab.gfn.gflownet import GFlowNet
     from replab.gfn.molecules.env import MolEnv
@@ -100,7 +105,8 @@ def _make(method: str, cfg: Config, run, seed: int):
 
     beta = cfg.ppo_beta if method == "ppo" else cfg.gfn_beta
     env = MolEnv(max_blocks=cfg.max_blocks, beta=beta, fp_bits=cfg.fp_bits)
-    gen, init = run.generator(f"sampler/{method}/{seed}"), run.generator(f"init/{seed}")
+    gen = seeding.generator(run_seed, f"sampler/{method}/{seed}")
+    init = seeding.generator(run_seed, f"init/{seed}")
     if method == "gfn":
         learner = GFlowNet(
             env,
@@ -119,6 +125,8 @@ def _make(method: str, cfg: Config, run, seed: int):
             hidden=cfg.hidden,
             lr=cfg.ppo_lr,
             entropy_coef=cfg.ppo_entropy,
+            epochs=cfg.ppo_epochs,
+            minibatches=cfg.ppo_minibatches,
             generator=gen,
             init_generator=init,
         )
@@ -135,7 +143,8 @@ def _make(method: str, cfg: Config, run, seed: int):
     return env, step
 
 
-def run(cfg: Config, run) -> dict:
+def _unit(job: dict) -> dict:
+    """One (method, seed) unit, run inline or in a worker process; returns its summary and metric points."""
     from replab.gfn.molecules.metrics import (
         mean_pairwise_tanimoto,
         mode_discoveries,
@@ -143,47 +152,62 @@ def run(cfg: Config, run) -> dict:
         top_k_smiles,
     )
 
+    if job.get("threads"):
+        torch.set_num_threads(job["threads"])
+    cfg, method = job["cfg"], job["method"]
+    env, step = _make(method, cfg, job["run_seed"], job["seed"])
+    samples: list[tuple[str, float]] = []
+    points = []
+    t0, c0 = time.perf_counter(), time.process_time()
+    while len(samples) < cfg.molecules:
+        ids, metrics = step()
+        samples += [(env.info(i)["smiles"], round(env.reward(i), 4)) for i in ids][
+            : cfg.molecules - len(samples)
+        ]
+        if metrics:
+            points.append((len(samples), metrics))
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "rewards": [r for _, r in samples],
+        "n_unique": len({s for s, _ in samples}),
+        "top10": top_k_mean(samples, 10),
+        "top100": top_k_mean(samples, 100),
+        "top10_smiles": top_k_smiles(samples, 10),
+        "similarity_top100": mean_pairwise_tanimoto(top_k_smiles(samples, 100)),
+        "modes": {f"{t:g}": mode_discoveries(samples, t) for t in cfg.mode_thresholds},
+        "points": points,
+    }
+
+
+def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"units": {}}
     units = [(m, s) for s in range(cfg.seeds) for m in cfg.methods]
-    done = sum(f"{m}|{s}" in state["units"] for m, s in units)
-    with run.progress(len(units) * cfg.molecules, "gfn-molecules", completed=done * cfg.molecules) as bar:
-        for method, seed in units:
-            key = f"{method}|{seed}"
-            if key in state["units"]:
-                continue
-            env, step = _make(method, cfg, run, seed)
-            samples: list[tuple[str, float]] = []
-            t0 = time.perf_counter()
-            while len(samples) < cfg.molecules:
-                ids, metrics = step()
-                new = [(env.info(i)["smiles"], round(env.reward(i), 4)) for i in ids][
-                    : cfg.molecules - len(samples)
-                ]
-                samples += new
-                bar.advance(len(new))
-                if metrics:
-                    run.log(
-                        {
-                            (f"loss/{method}/{k}" if "loss" in k else f"train/{method}/{k}"): v
-                            for k, v in metrics.items()
-                        },
-                        step=len(samples),
-                    )
-            rewards = [r for _, r in samples]
-            unit = {
-                "wall_s": time.perf_counter() - t0,
-                "rewards": rewards,
-                "n_unique": len({s for s, _ in samples}),
-                "top10": top_k_mean(samples, 10),
-                "top100": top_k_mean(samples, 100),
-                "top10_smiles": top_k_smiles(samples, 10),
-                "similarity_top100": mean_pairwise_tanimoto(top_k_smiles(samples, 100)),
-                "modes": {f"{t:g}": mode_discoveries(samples, t) for t in cfg.mode_thresholds},
-            }
+    jobs = [
+        {"key": f"{m}|{s}", "method": m, "seed": s, "run_seed": run.seed, "cfg": cfg}
+        for m, s in units
+        if f"{m}|{s}" not in state["units"]
+    ]
+    total = len(units) * cfg.molecules
+    with run.progress(total, "gfn-molecules", completed=(len(units) - len(jobs)) * cfg.molecules) as bar:
+
+        def on_done(job, unit):
+            method, seed = job["method"], job["seed"]
+            for n, metrics in unit.pop("points"):
+                run.log(
+                    {
+                        (f"loss/{method}/{k}" if "loss" in k else f"train/{method}/{k}"): v
+                        for k, v in metrics.items()
+                    },
+                    step=n,
+                )
             evals = {f"eval/{method}/top100": unit["top100"], f"eval/{method}/n_unique": unit["n_unique"]}
             run.log({k: v for k, v in evals.items() if np.isfinite(v)}, step=seed)
-            state["units"][key] = unit
+            state["units"][job["key"]] = unit
             run.save_checkpoint(state)  # resume skips finished (method, seed) units
+            bar.advance(cfg.molecules)
+
+        _gfn_units.run_units(_unit, jobs, cfg.workers, on_done)
     return {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "units": state["units"]}
 
 
@@ -224,6 +248,7 @@ def report(results: dict) -> Report:
             agg[m]["unique"],
             *[agg[m][f"modes>{t}"] for t in thresholds],
             _mean([u["wall_s"] for u in get[m]]),
+            _mean([u.get("cpu_s") for u in get[m]]),
         ]
         for m in methods
     ]
@@ -262,6 +287,7 @@ def report(results: dict) -> Report:
             "unique molecules",
             *[f"modes (R > {t})" for t in thresholds],
             "wall s",
+            "CPU s",
         ],
         rows,
     )

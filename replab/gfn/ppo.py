@@ -49,7 +49,7 @@ class PPO:
             if init_generator is not None:
                 torch.manual_seed(int(torch.randint(2**62, (1,), generator=init_generator)))
             self.net = mlp(in_dim, env.n_actions + 1, hidden, n_layers)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.9, 0.999))
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.9, 0.999), foreach=True)
 
     def logits(self, states: torch.Tensor) -> torch.Tensor:
         return self.net(self.env.features(states))[:, : self.env.n_actions]
@@ -61,8 +61,9 @@ class PPO:
         which = torch.nonzero(trajs.valid())[:, 0]
         ret = env.log_reward(trajs.terminal).exp().float()[which]  # γ = 1: every state's return is R(x)
         mask = env.forward_mask(s)
+        feats = env.features(s)  # once per round; each minibatch indexes it
         with torch.no_grad():
-            out = self.net(env.features(s))
+            out = self.net(feats)
             old_logp = masked_log_softmax(out[:, :-1], mask).gather(1, a[:, None]).squeeze(1)
             adv = ret - out[:, -1]
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0}
@@ -70,7 +71,7 @@ class PPO:
         for _ in range(self.epochs):
             perm = torch.randperm(len(s), generator=self.generator)
             for idx in perm.chunk(self.minibatches):
-                out = self.net(env.features(s[idx]))
+                out = self.net(feats[idx])
                 logp_all = masked_log_softmax(out[:, :-1], mask[idx])
                 logp = logp_all.gather(1, a[idx, None]).squeeze(1)
                 ratio = (logp - old_logp[idx]).exp()

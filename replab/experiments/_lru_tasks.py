@@ -197,6 +197,18 @@ def evaluate(model: nn.Module, task: Task) -> dict[str, float]:
     return {"accuracy": correct / n, "loss": losses / sum(len(b[1]) for b in task.test), "per_seq": per_seq}
 
 
+def _step_seconds(model: nn.Module, task: Task, batch: int, repeats: int = 2) -> float:
+    """Median seconds of a training step's forward + backward on a fixed batch (gradients cleared after)."""
+    x, y, lengths = _to(model, *task.sample(np.random.default_rng(0), batch))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        task.loss(task.outputs(model, x, lengths), y).backward()
+        times.append(time.perf_counter() - start)
+    model.zero_grad(set_to_none=True)
+    return float(np.median(times))
+
+
 def train(
     model: nn.Module,
     task: Task,
@@ -211,12 +223,17 @@ def train(
     log=None,
     eval_every: int = 0,
     on_step=None,
+    max_seconds: float = 0.0,
 ):
     """Train `model` on `task` for `steps` minibatches; return the final test metrics and timing.
 
     `log(metrics, step)` receives train/eval metrics and `on_step(loss)` is called after every step (a
     progress bar); a non-finite loss stops training early (the divergence is reported, not hidden).
+    `max_seconds` > 0 caps the training time: two timed dry steps (forward + backward on a fixed batch, no
+    update) estimate the cost of a step and `steps` is lowered to what fits, before the schedule is laid out.
     """
+    if max_seconds > 0:
+        steps = min(steps, max(1, int(max_seconds / _step_seconds(model, task, batch))))
     opt = make_optimizer(model, lr, weight_decay, ssm_lr_factor)
     base = [g["lr"] for g in opt.param_groups]
     warmup = max(1, int(warmup_frac * steps))

@@ -61,7 +61,27 @@ def test_length_baseline_matches_parameter_count(tmp_path):
         assert base(task.test[0][0]).shape == (8, 1)
 
 
+def test_max_seconds_caps_the_steps_and_reports_them():
+    import numpy as np
+    import torch
+
+    task = _lru_tasks.make_task("adding", np.random.default_rng(0), length=64, n_test=8)
+    cfg = lru_length.Config(lengths=(64,), d_model=8, d_state=8, n_layers=1)
+    model = lru_length.build(cfg, "gru", task, None)
+    kw = dict(steps=10_000, batch=4, lr=1e-3, weight_decay=0.0, ssm_lr_factor=0.5, warmup_frac=0.1)
+    with torch.no_grad():
+        before = [p.clone() for p in model.parameters()]
+    dry = _lru_tasks._step_seconds(model, task, 4)
+    assert dry > 0 and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no update
+    out = _lru_tasks.train(model, task, rng=np.random.default_rng(1), max_seconds=0.2, **kw)
+    assert 1 <= out["steps"] < 10_000 and out["train_seconds"] < 5.0
+    uncapped = _lru_tasks.train(model, task, rng=np.random.default_rng(1), **{**kw, "steps": 3})
+    assert uncapped["steps"] == 3
+
+
 def test_configs_validate():
+    with pytest.raises(ValueError, match="max_train_seconds"):
+        lru_length.Config(max_train_seconds=-1.0)
     with pytest.raises(ValueError, match="tasks"):
         lru_ladder.Config(tasks=("cifar",))
     with pytest.raises(ValueError, match="steps"):

@@ -8,7 +8,8 @@ it with `detach=True`, so the actor loss never trains the convs ([R], §2.8).
 Init [R]: orthogonal Linear (bias 0); delta-orthogonal conv (centre tap orthogonal, ReLU gain).
 Layout: the convs run in channels-last memory format (`channels_last=True`, default): the same convolutions
 and values up to float rounding, about 1.5× faster with oneDNN on CPU; `channels_last=False` is the plain
-NCHW layout. The flattened conv output keeps the NCHW (C, H, W) order either way.
+NCHW layout. The head's weights keep their NCHW meaning in both layouts (channels-last flattens the conv
+output as (H, W, C), a view, and permutes the head's first weight to match), so state_dicts are exchangeable.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class PixelEncoder(nn.Module):
             convs = nn.Sequential(*layers, nn.Flatten())
         self.convs = convs
         with torch.no_grad():
+            self._conv_chw = tuple(self.convs[:-1](torch.zeros(1, *obs_shape)).shape[1:])
             n = self.convs(torch.zeros(1, *obs_shape)).shape[1]
         if n < 1:
             raise ValueError(f"obs_shape {obs_shape} is too small for {num_layers} conv layers")
@@ -96,10 +98,26 @@ class PixelEncoder(nn.Module):
         )
 
     def conv_features(self, obs: Tensor) -> Tensor:
-        """(B, C, H, W) in [0, 255] → (B, conv_out): x/255 through the conv stack, flattened."""
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = obs.to(dtype=torch.float32, memory_format=fmt, copy=True).div_(255.0)  # never in place on obs
-        return self.convs(x)
+        """(B, C, H, W) in [0, 255] → (B, conv_out): x/255 through the conv stack, flattened in the
+        layout's own order (NCHW: (C, H, W); channels-last: (H, W, C), a view, no copy)."""
+        if not self.channels_last:
+            return self.convs(obs.to(dtype=torch.float32, copy=True).div_(255.0))  # never in place on obs
+        x = obs.to(dtype=torch.float32, memory_format=torch.channels_last, copy=True).div_(255.0)
+        for layer in self.convs[:-1]:  # all but the final Flatten
+            x = layer(x)
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+    def _head(self, h: Tensor) -> Tensor:
+        """The head on `conv_features`; in channels-last order its first weight is permuted to match, so
+        the parameters (and `state_dict`) keep the NCHW meaning of both layouts."""
+        first = self.head if isinstance(self.head, nn.Linear) else self.head[0]
+        if self.channels_last:
+            c, hh, ww = self._conv_chw
+            w = first.weight.view(-1, c, hh, ww).permute(0, 2, 3, 1).reshape(first.weight.shape[0], -1)
+            h = nn.functional.linear(h, w, first.bias)
+        else:
+            h = first(h)
+        return h if isinstance(self.head, nn.Linear) else self.head[1:](h)
 
     def forward(self, obs: Tensor, detach: bool = False, conv: Tensor | None = None) -> Tensor:
         """(B, feature_dim). `conv`: this obs's `conv_features`, already computed (the convs are skipped)."""
@@ -110,7 +128,7 @@ class PixelEncoder(nn.Module):
                 h = self.conv_features(obs)
         else:
             h = self.conv_features(obs)
-        z = self.norm(self.head(h))
+        z = self.norm(self._head(h))
         return torch.tanh(z) if self.tanh else z
 
 

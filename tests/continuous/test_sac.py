@@ -171,3 +171,14 @@ def test_optimised_update_equals_the_plain_reference_update():
     for (name, p), q in zip(agent.named_parameters(), ref.parameters()):
         assert torch.allclose(p, q, atol=1e-6), name
     assert agent.updates == ref.updates == 3
+
+
+def test_channels_last_mlp_head_matches_nchw():
+    from replab.rl.sac_nets import PixelEncoder
+
+    fast = PixelEncoder((6, 17, 21), num_layers=3, num_filters=4, feature_dim=8, head="mlp", tanh=True)
+    plain = PixelEncoder((6, 17, 21), num_layers=3, num_filters=4, feature_dim=8, head="mlp", tanh=True,
+                         channels_last=False)  # fmt: skip
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randint(0, 255, (3, 6, 17, 21), dtype=torch.uint8)
+    assert torch.allclose(fast(x), plain(x), atol=1e-5)

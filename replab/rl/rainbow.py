@@ -226,13 +226,14 @@ class Rainbow:
         obs = obs.to(self.device).unsqueeze(0)
         if not self.cfg.noisy:  # no layer depends on train/eval mode
             return int(self.q_values(self.online, obs).argmax(1))
-        if not explore:
-            self.online.train(False)
-        else:
+        if explore:  # train mode (noise on) is the network's resting state; module.train() walks every layer
+            if not self.online.training:
+                self.online.train(True)
             self.online.reset_noise(self.generator)
+            return int(self.q_values(self.online, obs).argmax(1))
+        self.online.train(False)
         q = self.q_values(self.online, obs)
-        if not explore:
-            self.online.train(True)
+        self.online.train(True)
         return int(q.argmax(1))
 
     # -- learning -------------------------------------------------------------------------------------

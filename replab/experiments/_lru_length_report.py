@@ -70,6 +70,14 @@ def report(results: dict) -> Report:
 
     L = max(lengths)
     if "lru" in models:
+        # did the LRU learn the task at all at the longest length? (else the comparison says little)
+        if cfg["task"] == "adding":
+            mse = float(np.mean(values(L, "lru", "test_loss") or [np.nan]))
+            learnt, how = bool(mse < 0.05), f"test MSE {mse:.4f} (bar 0.05; predicting the mean: 1/6 ≈ 0.167)"
+        else:
+            acc = float(np.mean(values(L, "lru", "accuracy") or [np.nan]))
+            learnt, how = bool(acc > 0.5), f"per-token accuracy {acc:.3f} (bar 0.5; chance 0.125)"
+        rep.checks.append(Check(f"LRU learnt the task at L={L}", learnt, how))
         for m in [m for m in models if m != "lru"]:
             d = [
                 res[f"{L}/lru/{s}"]["accuracy"] - res[f"{L}/{m}/{s}"]["accuracy"]

@@ -54,6 +54,8 @@ class HyperGrid(DAGEnv):
         self._cache: dict[str, torch.Tensor] = {}
         self._terminal_row = torch.tensor([H - 1] * n + [1])
         self._one_hot = torch.eye(H)
+        self._unit_rows = torch.eye(n + 1, dtype=torch.long)
+        self._all_actions = torch.ones(n + 1, dtype=torch.bool)
 
     def __repr__(self) -> str:
         return (
@@ -76,17 +78,14 @@ class HyperGrid(DAGEnv):
         # With forced termination every increment of a non-terminal state is allowed: its coordinates
         # are < H-1, so an increment lands at most on H-1. Without, increments stop at H-1.
         alive = ~self.is_terminal(states)
-        if self.forced_termination:
-            return alive[:, None].repeat(1, self.n_actions)
-        mask = alive[:, None].repeat(1, self.n_actions)
-        mask[:, : self.n] &= states[:, : self.n] < self.H - 1
+        mask = alive[:, None] & self._all_actions  # (B, n+1), a new tensor
+        if not self.forced_termination:
+            mask[:, : self.n] &= states[:, : self.n] < self.H - 1
         return mask
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        out = states.clone()
-        rows = torch.arange(states.shape[0])
-        out[rows, actions] += 1  # index n is the stop flag: stop sets it to 1
-        return out
+        # action a adds the unit vector e_a; index n is the stop flag, so stop sets it to 1
+        return states + self._unit_rows.index_select(0, actions)
 
     def parents(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n, B = self.n, states.shape[0]

@@ -96,7 +96,7 @@ class Config:
 
 SMOKE = Config(lengths=(32, 64), seeds=1, steps=8, batch=8, d_model=8, d_state=8, n_layers=1, n_test=32)
 # What the LRU learns on one CPU core in this budget (trials in docs/lru.md): the adding problem at L = 128
-# and 256 in 500 steps of batch 16 (3 of 3 seeds tried), at L = 512 for 1 seed of 2, not at L = 1024. A
+# (1 seed tried) and 256 (2 of 2 seeds) in 500 steps of batch 16, at L = 512 for 1 seed of 2, not at L = 1024. A
 # GRU/LSTM step costs ~10× an LRU step at equal parameters, so equal steps do not fit in 30 minutes: every
 # run is capped at the same 150 s of training.
 DEFAULT = Config(lengths=(64, 128, 256), steps=500, batch=16, n_test=256, max_train_seconds=150.0)

@@ -134,7 +134,13 @@ def report(results: dict) -> Report:
     ]
     figures = [hns_figure(games, table, steps)]
     if any(len(r["evals"]) > 1 for r in results["done"].values()):
-        figures.append(curves_figure(results, games, methods))
+        curves = curves_figure(results, games, methods)
+        for ax, game in zip(curves.figure.axes, games):  # the thesis's 100k-step scores as reference lines
+            for col, ls in (("eff_rainbow", ":"), ("curl", "--")):
+                ax.axhline(SCORES[game][col], color="gray", ls=ls, lw=1, label=f"{col} (thesis, 100k)")
+            ax.legend(fontsize=7)
+        curves.caption += " Dotted / dashed: the thesis's Eff. Rainbow / CURL at 100k agent steps."
+        figures.append(curves)
     return Report(
         title="atari100k: Efficient Rainbow vs Rainbow + CURL",
         claim=EXPERIMENT.claim,

@@ -9,7 +9,8 @@ One `update(batch, step)`, in the reference order (§2.2 step 2):
      from the replay, so time limits bootstrap (anchors §8). Gradients reach the critic's encoder.
   c. every `actor_update_freq` updates: actor loss E[α log π(a|o) − min Q(o, a)] with the actor's encoder
      detached before its (tied) convs and the critic's encoder detached; α loss E[α (−log π − H̄)·detach],
-     H̄ = −|A|, α = exp(log α).
+     H̄ = −|A|, α = exp(log α). The tied convs are run once (detached, post-critic-step weights) for
+     both the actor's and the critic's heads: the same values as the reference's two calls, one pass less.
   d. every `target_update_freq` updates: Q̄ heads ← τ_Q (0.01); target encoder ← τ_enc (0.05).
   e. CURL (if on), every update: InfoNCE of two independent crops of the stored obs, queries from the
      critic's encoder, keys from the target critic's encoder under no-grad (`replab.rl.curl.CURL`).
@@ -143,15 +144,18 @@ class SAC(nn.Module):
                 double_step_encoder=double_step_encoder,
             )
         self.to(self.device)
-        betas = (0.9, 0.999)
         conv_ids = {id(p) for p in self.critic.encoder.convs.parameters()}
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas)
+        # fused Adam: the same update in one kernel per optimizer (CPU and CUDA), not a Python loop per tensor
+        adam = dict(lr=lr, betas=(0.9, 0.999), fused=self.device.type in ("cpu", "cuda"))
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), **adam)
         actor_params = [p for p in self.actor.parameters() if id(p) not in conv_ids]
-        self.actor_opt = torch.optim.Adam(actor_params, lr=lr, betas=betas)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=alpha_lr, betas=(alpha_beta1, 0.999))
+        self.actor_opt = torch.optim.Adam(actor_params, **adam)
+        self.alpha_opt = torch.optim.Adam(
+            [self.log_alpha], lr=alpha_lr, betas=(alpha_beta1, 0.999), fused=adam["fused"]
+        )
         if self.curl is not None:
-            self.encoder_opt = torch.optim.Adam(self.critic.encoder.parameters(), lr=lr, betas=betas)
-            self.curl_opt = torch.optim.Adam(self.curl.parameters(), lr=lr, betas=betas)
+            self.encoder_opt = torch.optim.Adam(self.critic.encoder.parameters(), **adam)
+            self.curl_opt = torch.optim.Adam(self.curl.parameters(), **adam)
         self.updates = 0
 
     @property

@@ -115,17 +115,29 @@ def report(results: dict) -> Report:
                 continue
             ts = [t for t, _ in runs[0]["evals"]]
             ys = np.array([[np.mean(s) for _, s in r["evals"]] for r in runs if len(r["evals"]) == len(ts)])
-            ax.plot(ts, ys.mean(0), marker="o", label=NAMES[m])
+            (line,) = ax.plot(ts, ys.mean(0), marker="o", label=NAMES[m])
+            for budget in (b for b in BUDGETS if b <= max(ts)):  # the published mean at that budget
+                pub = published(m, task, budget)
+                if pub:
+                    ax.scatter([budget], [pub[0]], marker="x", s=60, color=line.get_color())
         ax.set_title(task)
         ax.set_xlabel("env steps")
         ax.set_ylabel("evaluation return")
         ax.legend(fontsize=8)
+    fig.tight_layout()
     return Report(
         title="curl-dmc: CURL and RAD vs pixel and state SAC on DeepMind Control from pixels",
         claim=EXPERIMENT.claim,
         source=EXPERIMENT.source,
         checks=checks,
         sections=sections,
-        figures=[Figure("curves", fig, "Evaluation return against env steps, mean over seeds, per task.")],
+        figures=[
+            Figure(
+                "curves",
+                fig,
+                "Evaluation return against env steps, mean over seeds, per task; × = the published mean "
+                "(same colour) at 100k / 500k env steps when the run reaches them.",
+            )
+        ],
         summary=summary,
     )

@@ -197,16 +197,13 @@ def evaluate(model: nn.Module, task: Task) -> dict[str, float]:
     return {"accuracy": correct / n, "loss": losses / sum(len(b[1]) for b in task.test), "per_seq": per_seq}
 
 
-def _step_seconds(model: nn.Module, task: Task, batch: int, repeats: int = 2) -> float:
-    """Median seconds of a training step's forward + backward on a fixed batch (gradients cleared after)."""
-    x, y, lengths = _to(model, *task.sample(np.random.default_rng(0), batch))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        task.loss(task.outputs(model, x, lengths), y).backward()
-        times.append(time.perf_counter() - start)
-    model.zero_grad(set_to_none=True)
-    return float(np.median(times))
+def schedule_at(progress: float, warmup_frac: float, min_factor: float = 1e-3) -> float:
+    """LR multiplier at a fraction `progress` ∈ [0, 1] of training: the same linear warm-up then cosine decay
+    as `cosine_with_warmup`, laid out over time instead of steps (used when training is time-capped)."""
+    if progress < warmup_frac:
+        return max(progress / warmup_frac, min_factor)
+    rest = min(1.0, (progress - warmup_frac) / max(1e-9, 1 - warmup_frac))
+    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * rest))
 
 
 def train(
@@ -229,18 +226,23 @@ def train(
 
     `log(metrics, step)` receives train/eval metrics and `on_step(loss)` is called after every step (a
     progress bar); a non-finite loss stops training early (the divergence is reported, not hidden).
-    `max_seconds` > 0 caps the training time: two timed dry steps (forward + backward on a fixed batch, no
-    update) estimate the cost of a step and `steps` is lowered to what fits, before the schedule is laid out.
+    `max_seconds` > 0 caps the training time: training stops at `steps` steps or `max_seconds` seconds,
+    whichever comes first, and the warm-up + cosine schedule follows progress = max(step / steps,
+    elapsed / max_seconds), so a time-capped run still gets its whole schedule.
     """
-    if max_seconds > 0:
-        steps = min(steps, max(1, int(max_seconds / _step_seconds(model, task, batch))))
     opt = make_optimizer(model, lr, weight_decay, ssm_lr_factor)
     base = [g["lr"] for g in opt.param_groups]
     warmup = max(1, int(warmup_frac * steps))
     model.train()
-    start, diverged, loss_value = time.perf_counter(), False, float("nan")
+    start, diverged, loss_value, done = time.perf_counter(), False, float("nan"), 0
     for step in range(steps):
-        factor = cosine_with_warmup(step, steps, warmup)
+        if max_seconds > 0:
+            progress = max(step / steps, (time.perf_counter() - start) / max_seconds)
+            if progress >= 1:
+                break
+            factor = schedule_at(progress, warmup_frac)
+        else:
+            factor = cosine_with_warmup(step, steps, warmup)
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * factor
         x, y, lengths = _to(model, *task.sample(rng, batch))
@@ -252,6 +254,7 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        done += 1
         if on_step is not None:
             on_step(loss_value)
         if log is not None and (step % 25 == 0 or step == steps - 1):
@@ -266,6 +269,6 @@ def train(
         "final_train_loss": loss_value,
         "diverged": diverged,
         "train_seconds": train_seconds,
-        "steps": step if diverged else step + 1,
-        "seconds_per_step": train_seconds / max(1, steps),
+        "steps": done,
+        "seconds_per_step": train_seconds / max(1, done),
     }

@@ -36,12 +36,10 @@ class SumTree:
             raise ValueError("priorities must be finite and >= 0")
         node = self.leaves + index
         self.nodes[node] = priority
-        node = np.unique(node // 2)
-        while node[0] >= 1:
-            self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]
-            if node[0] == 1:
-                break
-            node = np.unique(node // 2)
+        nodes = self.nodes
+        for _ in range(self.depth):  # every leaf is at the same depth: one pass per level up to the root
+            node = node >> 1  # a repeated parent is recomputed from the same children: the same value
+            nodes[node] = nodes[2 * node] + nodes[2 * node + 1]
 
     def find(self, values: np.ndarray) -> np.ndarray:
         """Slots whose cumulative-priority interval contains each value in [0, total)."""

@@ -45,12 +45,13 @@ class SumTree:
         """Slots whose cumulative-priority interval contains each value in [0, total)."""
         values = np.array(values, np.float64)
         node = np.ones(values.shape, np.int64)
+        nodes = self.nodes
         for _ in range(self.depth):
             left = 2 * node
-            left_sum = self.nodes[left]
+            left_sum = nodes[left]
             go_right = values >= left_sum
-            values = np.where(go_right, values - left_sum, values)
-            node = np.where(go_right, left + 1, left)
+            values -= left_sum * go_right  # x − 0.0 = x exactly where the descent goes left
+            node = left + go_right
         return node - self.leaves
 
     def sample_stratified(self, batch: int, rng: np.random.Generator) -> np.ndarray:

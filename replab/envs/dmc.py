@@ -56,7 +56,12 @@ class DMCEnv(gym.Env):
             raise ValueError(f"need size >= 8 and action_repeat >= 1, got {size}, {action_repeat}")
         if episode_steps is not None and episode_steps < 1:
             raise ValueError(f"episode_steps must be >= 1 or None, got {episode_steps}")
-        self._suite = require_extra("dm_control.suite", "dmc")
+        try:
+            self._suite = require_extra("dm_control.suite", "dmc")
+        except ImportError:
+            raise
+        except Exception as exc:  # a GL backend that fails while dm_control imports its renderer
+            raise _gl_error(exc) from exc
         self.domain, self.task, self.size, self.obs_type = domain, task, size, obs_type
         self.camera = camera if camera is not None else (2 if domain == "quadruped" else 0)
         self.repeat, self.episode_steps = action_repeat, episode_steps
@@ -89,12 +94,8 @@ class DMCEnv(gym.Env):
     def _render(self) -> np.ndarray:
         try:
             img = self._env.physics.render(self.size, self.size, camera_id=self.camera)
-        except Exception as exc:  # the GL backend fails only when rendering
-            raise ReplabError(
-                f"dm_control could not render with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} ({exc}); "
-                f"choose a working backend with make('dmc:...', gl=...) or MUJOCO_GL, one of {GL_BACKENDS} "
-                "(headless machines: egl with a GPU or Mesa's libEGL, or osmesa)"
-            ) from exc
+        except Exception as exc:  # most GL backends fail only when rendering
+            raise _gl_error(exc) from exc
         return np.ascontiguousarray(img.transpose(2, 0, 1))
 
     def _obs(self, ts) -> np.ndarray:
@@ -120,6 +121,14 @@ class DMCEnv(gym.Env):
                 break
         info = {"state": self._state(ts), "frames": frames}
         return self._obs(ts), total, False, bool(ts.last()), info
+
+
+def _gl_error(exc: Exception) -> ReplabError:
+    return ReplabError(
+        f"dm_control could not render with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
+        f"({type(exc).__name__}: {exc}); choose a working backend with make('dmc:...', gl=...) or MUJOCO_GL, "
+        f"one of {GL_BACKENDS} (headless machines: egl with a GPU or Mesa's libEGL, or osmesa)"
+    )
 
 
 def _set_gl(gl: str | None) -> None:

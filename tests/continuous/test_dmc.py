@@ -129,3 +129,13 @@ def test_report_checks_and_published_comparison():
     small = report(_fake({"pixel": 1.0, "curl": 2.0}, budget=5_000))
     assert not [c for c in small.checks if "published" in c.name]
     assert "not comparable" in "\n".join(body for _, body in small.sections)
+
+
+def test_a_failing_gl_backend_is_a_user_error_naming_the_choices():
+    pytest.importorskip("dm_control")
+    from replab.envs.dmc import render_problem
+
+    problem = render_problem("osmesa")  # in a subprocess: the backend is fixed per process
+    if problem is None:
+        pytest.skip("osmesa renders on this machine: no failing backend to observe")
+    assert "ReplabError" in problem and "MUJOCO_GL='osmesa'" in problem and "one of" in problem

@@ -27,6 +27,7 @@ from replab.data.split import Split, stratified_split
 
 TASKS = ("digit", "sum", "add")
 CLASSES = {"digit": 10, "sum": 10, "add": 19}
+BACKGROUNDS = ("texture", "plain", "clean")
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,13 +45,13 @@ def _glyph_pool(split: str, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     return torch.from_numpy(images[idx]), target[idx]
 
 
-def _background(n: int, size: int, g: torch.Generator) -> torch.Tensor:
-    """(n, 3, size, size) in [0, 1]: a base colour plus two coloured oriented gratings and pixel noise."""
+def _background(n: int, size: int, g: torch.Generator, gratings: int = 2) -> torch.Tensor:
+    """(n, 3, size, size) in [0, 1]: a base colour plus `gratings` coloured oriented gratings and pixel noise."""
     yy, xx = torch.meshgrid(
         torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
     )
     img = torch.rand(n, 3, 1, 1, generator=g) * 0.6 + 0.2
-    for _ in range(2):
+    for _ in range(gratings):
         freq = torch.rand(n, 1, 1, generator=g) * 0.25 + 0.05  # cycles per pixel
         theta = torch.rand(n, 1, 1, generator=g) * math.pi
         phase = torch.rand(n, 1, 1, generator=g) * 2 * math.pi
@@ -81,13 +82,23 @@ def _paste(
 
 
 def make_glyph_digits(
-    n: int, task: str = "digit", size: int = 32, split: str = "train", seed: int = 0
+    n: int,
+    task: str = "digit",
+    size: int = 32,
+    split: str = "train",
+    seed: int = 0,
+    background: str = "texture",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`n` images (n, 3, size, size) float32 in [0, 1] and labels (n,) int64, reproducible from `seed`.
 
     Glyphs are 8×8 digits upsampled to size·[0.3, 0.45] pixels; the ink colour differs from the
     background's mean colour by at least 0.45 in some channel, so the digit is always visible.
+    `background`: "texture" (base colour + two oriented colour gratings + noise), "plain" (base colour +
+    noise only) or "clean" (white glyphs of side size/2 on black, centred in the image or in their half:
+    scikit-learn's digits as they are, with nothing to be invariant to but the handwriting).
     """
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {BACKGROUNDS}, got {background!r}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if split not in ("train", "test"):
@@ -100,7 +111,9 @@ def make_glyph_digits(
         int(np.random.SeedSequence([seed, 1 + (split == "test")]).generate_state(1)[0])
     )
     pool, pool_y = _glyph_pool(split, seed)
-    canvas = _background(n, size, g)
+    canvas = _background(n, size, g, 2 if background == "texture" else 0)
+    if background == "clean":
+        canvas.zero_()
     lo, hi = int(round(size * 0.3)), int(round(size * 0.45))
     n_glyphs = 1 if task == "digit" else 2
     digits = []
@@ -119,6 +132,12 @@ def make_glyph_digits(
         # push the ink away from the background where it is too close
         far = (ink - mean).abs().amax(1) < 0.45
         ink[far] = (1 - mean[far]).round()
+        if background == "clean":  # fixed size and place, white ink
+            half = size // 2
+            sizes = torch.full((n,), half)
+            rows = torch.full((n,), (size - half) // 2)
+            cols = torch.full((n,), (size - half) // 2 if task == "digit" else slot * half)
+            ink = torch.ones(n, 3)
         _paste(canvas, pool[pick], sizes, rows, cols, ink)
         digits.append(torch.from_numpy(pool_y)[pick])
     if task == "digit":
@@ -129,9 +148,14 @@ def make_glyph_digits(
 
 
 def load_glyph_digits(
-    n_train: int = 5000, n_test: int = 1000, task: str = "digit", size: int = 32, seed: int = 0
+    n_train: int = 5000,
+    n_test: int = 1000,
+    task: str = "digit",
+    size: int = 32,
+    seed: int = 0,
+    background: str = "texture",
 ) -> Split:
     """A train/test `Split` of `make_glyph_digits` (test glyphs are unseen handwriting)."""
-    xtr, ytr = make_glyph_digits(n_train, task, size, "train", seed)
-    xte, yte = make_glyph_digits(n_test, task, size, "test", seed)
+    xtr, ytr = make_glyph_digits(n_train, task, size, "train", seed, background)
+    xte, yte = make_glyph_digits(n_test, task, size, "test", seed, background)
     return Split(xtr, ytr, xte, yte)

@@ -20,6 +20,11 @@ LABELS = {
     "bot-abs": "qkᵀ + qrᵀ_abs",
 }
 CHANCE, LEARNED_MARGIN = 0.1, 0.05  # chance = the most frequent class's share, 0.10 for "sum" and "add"
+BG_TEXT = {
+    "texture": "random size, place and colour on a textured background",
+    "plain": "random size, place and colour on a plain noisy background",
+    "clean": "white on black at fixed places (one per half)",
+}
 TASK_TEXT = {"sum": "(d₁ + d₂) mod 10", "add": "d₁ + d₂ (19 classes)"}
 PAPER_AP = {"resnet": 42.1, "bot": 43.6, "bot-qk": 42.7, "bot-qr": 43.1, "bot-abs": 42.5}  # Table 5.4 AP^bb
 
@@ -148,8 +153,8 @@ def report(results: dict) -> Report:
                 )
                 + f"\n\n{results['steps']} {results.get('optimizer', 'sgd').upper()} steps per model (peak lr "
                 f"{results.get('lr', 0.1):g}, cosine), same data and budget; label = {TASK_TEXT[task]} of two "
-                "unseen-handwriting digit glyphs on a textured background; random ±2 px shifts. Chance (the "
-                "most frequent class) is 0.10 for both tasks.",
+                f"unseen-handwriting digit glyphs, {BG_TEXT[results.get('background', 'texture')]}; random "
+                "±2 px shifts. Chance (the most frequent class) is 0.10 for both tasks.",
             )
         )
 

@@ -26,6 +26,15 @@ def test_add_and_sum_tasks_share_images_and_differ_in_label():
     assert CLASSES["add"] == 19 and CLASSES["sum"] == 10
 
 
+def test_clean_background_puts_white_glyphs_at_fixed_places():
+    x, y = make_glyph_digits(50, "add", size=32, seed=1, background="clean")
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])  # white ink on black: grey
+    assert x[:, :, :8].abs().sum() == 0 and x[:, :, 24:].abs().sum() == 0  # 16×16 glyphs in rows 8..23
+    assert (x[:, 0, 8:24, :16].sum((1, 2)) > 0).all() and (x[:, 0, 8:24, 16:].sum((1, 2)) > 0).all()
+    with pytest.raises(ValueError, match="background"):
+        make_glyph_digits(4, background="noisy")
+
+
 def test_glyph_pools_are_disjoint_writers():
     tr, _ = _glyph_pool("train", 0)
     te, _ = _glyph_pool("test", 0)

@@ -16,6 +16,7 @@ Nothing is hard-coded.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -58,8 +59,10 @@ class DMCEnv(gym.Env):
             raise ValueError(f"episode_steps must be >= 1 or None, got {episode_steps}")
         try:
             self._suite = require_extra("dm_control.suite", "dmc")
-        except ImportError:
-            raise
+        except ImportError as exc:
+            if importlib.util.find_spec("dm_control") is None:
+                raise
+            raise _gl_error(exc.__cause__ or exc) from exc  # installed: its renderer failed to import
         except Exception as exc:  # a GL backend that fails while dm_control imports its renderer
             raise _gl_error(exc) from exc
         self.domain, self.task, self.size, self.obs_type = domain, task, size, obs_type
@@ -183,9 +186,15 @@ def render_problem(gl: str | None = None, timeout: float = 120.0) -> str | None:
         "from replab.envs import make; "
         f"env = make('dmc:cartpole-swingup', size=16, gl={gl!r}); env.reset(seed=0)"
     )
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return f"rendering with MUJOCO_GL={gl!r} did not finish in {timeout:.0f} s"

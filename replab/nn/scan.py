@@ -2,11 +2,13 @@
 
 The LRU (Orvieto et al. 2023, §2 and App. A) computes its hidden states with `jax.lax.associative_scan` on
 the pairs (a_t, b_t) and the operator (a_i, b_i) ∘ (a_j, b_j) = (a_j a_i, a_j b_i + b_j). PyTorch has no
-associative scan usable in training (pytorch#95408), so `linear_scan` implements the odd–even recursion
-that `associative_scan` uses: combine neighbouring pairs, scan the half-length sequence recursively, then
-fill in the even positions. Work is O(L), depth O(log L), and every level is a handful of whole-tensor
-ops, so autograd differentiates it as it is. `sequential_scan` is the reference loop and `scan_step` the
-O(1)-per-token inference step; tests prove the three equal.
+associative scan usable in training (pytorch#95408), so `linear_scan` implements two groupings of that
+operator: `method="odd_even"`, the recursion `associative_scan` uses (combine neighbouring pairs, scan the
+half-length sequence recursively, fill in the even positions; work O(L), depth O(log L)), and the default
+`method="chunked"` (chunks of ≈ √L steps scanned in place all at once, then the chunk-end states scanned
+recursively and broadcast back; work O(L), depth O(√L log L), fewer and larger whole-tensor ops: faster on
+CPU, docs/benchmarks.md § lru). Both have a hand-written adjoint (the reverse scan). `sequential_scan` is the
+reference loop and `scan_step` the O(1)-per-token inference step; tests prove them equal.
 
 Shapes: sequences are (..., L, N) with time on dim -2. The coefficient `a` is either time-varying (same
 shape as `b`) or time-invariant: a vector (N,) (the LRU's diagonal λ) or, in `linear_scan_dense`, a

@@ -196,7 +196,7 @@ SMOKE = Config(
     sac=dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16),
     workers=1,
 )
-# A small CPU run (≈ 15 min on 2 cores): one task, 20k env steps, a reduced geometry and network.
+# A small CPU run (≈ 15 min on 2 idle cores, ≈ 35 contended): one task, 20k env steps, reduced geometry and network.
 DEFAULT = Config(
     eval_episodes=5,
     size=52,

@@ -93,9 +93,9 @@ class GFlowNet:
         if objective == "tb":
             groups.append({"params": [self.log_Z], "lr": lr_log_Z})
         self.optimizer = {
-            "adam": lambda: torch.optim.Adam(groups, betas=(0.9, 0.999), foreach=True),
-            "rmsprop": lambda: torch.optim.RMSprop(groups, foreach=True),
-            "sgd": lambda: torch.optim.SGD(groups, momentum=0.9, foreach=True),
+            "adam": lambda: torch.optim.Adam(groups, betas=(0.9, 0.999)),
+            "rmsprop": lambda: torch.optim.RMSprop(groups),
+            "sgd": lambda: torch.optim.SGD(groups, momentum=0.9),
         }[optimizer]()
         self.target = copy.deepcopy(self.net).requires_grad_(False) if ema_tau is not None else None
         self.ema_tau = ema_tau

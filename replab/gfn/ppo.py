@@ -49,7 +49,7 @@ class PPO:
             if init_generator is not None:
                 torch.manual_seed(int(torch.randint(2**62, (1,), generator=init_generator)))
             self.net = mlp(in_dim, env.n_actions + 1, hidden, n_layers)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.9, 0.999), foreach=True)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.9, 0.999))
 
     def logits(self, states: torch.Tensor) -> torch.Tensor:
         return self.net(self.env.features(states))[:, : self.env.n_actions]

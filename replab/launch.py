@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -119,13 +120,16 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
 
     for s in previous:
         signal.signal(s, on_signal)
+    clock = _Clock()
     try:
         results = exp.run(cfg, run)
         run.close()
+        clock.save(run.dir / "timing.json")
         (run.dir / "results.json").write_text(json.dumps(results, indent=1))
         verdict = write_report(exp, results, store, run_id)
     except (RunKilled, KeyboardInterrupt):
         run.close()
+        clock.save(run.dir / "timing.json")
         store.finish(run_id, "killed")
         raise
     except BaseException:
@@ -136,6 +140,38 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return verdict
+
+
+class _Clock:
+    """Wall and CPU seconds of a run (its own process plus its finished worker processes), and the machine's
+    load, accumulated over the segments of a resumed run: CPU seconds say what the run costs on an idle
+    machine when the wall time was taken on a shared one."""
+
+    def __init__(self):
+        self.t0, self.cpu0 = time.time(), _cpu_seconds()
+        self.load0 = os.getloadavg()[0]
+
+    def save(self, path: Path) -> None:
+        old = json.loads(path.read_text()) if path.exists() else {"wall_s": 0.0, "cpu_s": 0.0, "load": []}
+        old["wall_s"] += time.time() - self.t0
+        old["cpu_s"] += _cpu_seconds() - self.cpu0
+        old["load"] += [round(self.load0, 1), round(os.getloadavg()[0], 1)]
+        old["cores"] = os.cpu_count()
+        path.write_text(json.dumps(old))
+
+    @staticmethod
+    def describe(t: dict) -> str:
+        load = ", ".join(str(x) for x in t.get("load", []))
+        load = f"; load average at start and end: {load}" if load else ""
+        return (
+            f"{t['wall_s'] / 60:.1f} min wall, {t['cpu_s'] / 60:.1f} min CPU "
+            f"(all processes, {t.get('cores', '?')} cores{load})"
+        )
+
+
+def _cpu_seconds() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def write_report(exp, results: dict, store: Store, run_id: str) -> str:
@@ -151,6 +187,9 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
         "check": exp.check,
         "config": "`" + json.dumps(record.config) + "`",
     }
+    timing = store.root / run_id / "timing.json"
+    if timing.exists():
+        header["time"] = _Clock.describe(json.loads(timing.read_text()))
     report.write(store.root / run_id, header)
     store.finish(run_id, "finished", verdict=report.verdict, summary=report.summary)
     return report.verdict

@@ -30,6 +30,8 @@ def test_smoke_preset(name, tmp_path):
     report = (folder / "report.md").read_text()
     assert f"**Verdict: {verdict}**" in report and exp.claim in report
     assert json.loads((folder / "results.json").read_text())
+    timing = json.loads((folder / "timing.json").read_text())
+    assert timing["wall_s"] > 0 and timing["cpu_s"] > 0 and "min CPU" in report
     record = store.get_run(run_id)
     assert record.status == "finished" and record.verdict == verdict
     assert store.metrics(run_id), "an experiment must log metrics to the store"

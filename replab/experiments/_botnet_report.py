@@ -174,7 +174,13 @@ def report(results: dict) -> Report:
                         None,
                         f" — not decided: below chance + {LEARNED_MARGIN:g} (the models did not learn)",
                     )
-                checks.append(Check(text, held, f"{acc[a]['mean']:.3f} vs {acc[b]['mean']:.3f}{note}"))
+                ci = "; 95% CIs " + " vs ".join(
+                    f"[{acc[m]['ci_low']:.3f}, {acc[m]['ci_high']:.3f}]" for m in (a, b)
+                )
+                overlap = acc[a]["ci_low"] <= acc[b]["ci_high"] and acc[b]["ci_low"] <= acc[a]["ci_high"]
+                ci += " (overlap: not resolved by these seeds)" if overlap else " (disjoint)"
+                measured = f"{acc[a]['mean']:.3f} vs {acc[b]['mean']:.3f}{ci}{note}"
+                checks.append(Check(text, held, measured))
 
         cmp("bot", "resnet", "mini BoT ≥ mini ResNet at equal budget (Table 5.5 direction)")
         cmp("bot", "bot-qk", "qkᵀ + qrᵀ_rel > qkᵀ only (position logits matter)")

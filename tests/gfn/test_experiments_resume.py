@@ -14,7 +14,14 @@ def _run(tmp_path):
 
 
 def test_hypergrid_resumes_finished_units_from_the_checkpoint(tmp_path, monkeypatch):
-    cfg = dataclasses.replace(gfn_hypergrid.SMOKE, rounds=10, R0s=(0.1,), heatmap_updates=5, log_every=5)
+    cfg = dataclasses.replace(
+        gfn_hypergrid.SMOKE,
+        rounds=10,
+        R0s=(0.1,),
+        heatmap_updates=5,
+        log_every=5,
+        methods=("fm", "mcmc", "random"),
+    )
     run = _run(tmp_path)
     first = gfn_hypergrid.run(cfg, run)
     assert set(first["units"]) == {f"{m}|0.1|0" for m in cfg.methods}

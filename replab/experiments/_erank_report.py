@@ -92,6 +92,9 @@ def report(results: dict) -> Report:
             a, p = rho([fin_s[i] for i in idx], [fin_r[i] for i in idx])
             slices.append([f"{factor} = {v}", len(idx), a, p])
     slices.append(["whole sweep", len(runs), sweep_rho, sweep_p])
+    # srank is bounded by the width, so width confounds the pooled correlation: also report srank / width
+    norm = [fin_s[i] / float(_field(r["setting"], "w")) for i, r in enumerate(runs)]
+    slices.append(["whole sweep, srank / width (not a check)", len(runs), *rho(norm, fin_r)])
     rep.sections.append(("Across-run correlations of (final srank, final return), per slice and whole sweep",
                          markdown_table(["slice", "runs", "Spearman ρ", "p"], slices)))  # fmt: skip
     rep.sections.append(("Per run (within-run ρ over the measurements; phases ↓ drop, ↑ rise, ↓ late drop)",

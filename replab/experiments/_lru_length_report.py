@@ -42,7 +42,7 @@ def report(results: dict) -> Report:
             rep.summary[f"{L}/{m}/seconds_per_step"] = float(np.mean(sps or [np.nan]))
     cap_s = float(cfg.get("max_train_seconds", 0) or 0)
     cap = (
-        f", or as many as fit in {cap_s:g} s of training per run (the same cap for every model)"
+        f", or as many as fit in {cap_s:g} CPU seconds of training per run (the same cap for every model)"
         if cap_s
         else ""
     )
@@ -56,7 +56,7 @@ def report(results: dict) -> Report:
             "Accuracy and cost per length",
             (
                 f"Test accuracy ({metric}; IQM over {seeds} seeds [95% bootstrap CI]) after {cfg['steps']} steps of batch "
-                f"{cfg['batch']}{cap}; seconds per training step (forward + backward + update) on this machine; "
+                f"{cfg['batch']}{cap}; CPU seconds per training step (forward + backward + update) on this machine; "
                 "steps: the training steps each run completed.\n\n"
                 + markdown_table(
                     ["L", "model", "accuracy", "test loss", "s/step", "steps", "parameters"], rows
@@ -128,7 +128,9 @@ def _figure(lengths, models, values) -> Figure:
             label=m,
         )
     axes[0].set(xscale="log", xlabel="sequence length L", ylabel="test accuracy", ylim=(0, 1.02))
-    axes[1].set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per training step")
+    axes[1].set(
+        xscale="log", yscale="log", xlabel="sequence length L", ylabel="CPU seconds per training step"
+    )
     for ax in axes:
         ax.set_xticks(lengths, [str(L) for L in lengths])
         ax.xaxis.set_minor_locator(plt.NullLocator())  # keep the log y-axis minor labels

@@ -226,7 +226,8 @@ def train(
 
     `log(metrics, step)` receives train/eval metrics and `on_step(loss)` is called after every step (a
     progress bar); a non-finite loss stops training early (the divergence is reported, not hidden).
-    `max_seconds` > 0 caps the training time: training stops at `steps` steps or `max_seconds` seconds,
+    `max_seconds` > 0 caps the training time in CPU seconds of this process (the same compute budget on a
+    shared machine as on an idle one): training stops at `steps` steps or `max_seconds` CPU seconds,
     whichever comes first, and the warm-up + cosine schedule follows progress = max(step / steps,
     elapsed / max_seconds), so a time-capped run still gets its whole schedule.
     """
@@ -234,10 +235,10 @@ def train(
     base = [g["lr"] for g in opt.param_groups]
     warmup = max(1, int(warmup_frac * steps))
     model.train()
-    start, diverged, loss_value, done = time.perf_counter(), False, float("nan"), 0
+    start, diverged, loss_value, done = time.process_time(), False, float("nan"), 0
     for step in range(steps):
         if max_seconds > 0:
-            progress = max(step / steps, (time.perf_counter() - start) / max_seconds)
+            progress = max(step / steps, (time.process_time() - start) / max_seconds)
             if progress >= 1:
                 break
             factor = schedule_at(progress, warmup_frac)
@@ -261,7 +262,7 @@ def train(
             log({"loss/train": loss_value}, step)
         if log is not None and eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
             log({"eval/accuracy": evaluate(model, task)["accuracy"]}, step + 1)
-    train_seconds = time.perf_counter() - start
+    train_seconds = time.process_time() - start  # CPU seconds: robust to a shared machine
     metrics = evaluate(model, task)  # also after a divergence: whatever the model predicts is its score
     return {
         "accuracy": metrics["accuracy"],

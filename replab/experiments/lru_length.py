@@ -65,9 +65,10 @@ class Config:
     n_test: int = 512
     """Test sequences per length."""
     max_train_seconds: float = 0.0
-    """Cap on each run's training time (0: none): a model trains for `steps` steps or this many seconds,
-    whichever comes first, with its warm-up + cosine schedule laid out over that budget, so a slow model is
-    compared at an equal wall-clock budget. The steps reached are reported."""
+    """Cap on each run's training time in CPU seconds (0: none): a model trains for `steps` steps or this
+    many CPU seconds, whichever comes first, with its warm-up + cosine schedule laid out over that budget,
+    so a slow model is compared at an equal compute budget (CPU, not wall-clock, time: the same on a shared
+    machine as on an idle one). The steps reached are reported."""
 
     def __post_init__(self):
         self.lengths, self.models = tuple(self.lengths), tuple(self.models)

@@ -11,7 +11,6 @@ import torch
 
 from replab import seeding
 from replab.envs import make
-from replab.experiments import _jobs
 from replab.rl.buffers import FrameReplay
 from replab.rl.evaluate import evaluate
 from replab.rl.loop import train
@@ -125,8 +124,3 @@ def train_job(job: dict) -> dict:
         "seconds": time.perf_counter() - start,
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
     }
-
-
-def run_jobs(jobs: list[dict], workers: int, on_done) -> None:
-    """Run `jobs` in `workers` spawn processes (inline when 1), calling on_done(job, result)."""
-    _jobs.run_jobs(train_job, jobs, workers, on_done)

@@ -133,35 +133,27 @@ def random_policy_scores(env: str, kwargs: dict, episodes: int, seed: int) -> li
     return evaluate(Uniform(), e, episodes, seed=seed)
 
 
-def run_jobs(jobs: list[dict], workers: int, on_done) -> None:
-    """Run `jobs` (train_job) in `workers` processes (inline when 1), calling on_done(job, result)."""
-    _jobs.run_jobs(train_job, jobs, workers, on_done)
-
-
 def job_key(game: str, method: str, seed: int) -> str:
     return f"{game}/{method}/s{seed}"
 
 
-def run_logged(jobs: list[dict], state: dict, run, workers: int, total: int, description: str) -> None:
+def run_logged(jobs: list[dict], state: dict, run, workers: int, description: str) -> None:
     """Run the unfinished `jobs`, logging each finished job's curve and counters to `run` and
     checkpointing `state["done"]` after each (so `--resume` repeats at most the running jobs)."""
-    jobs = [j for j in jobs if j["key"] not in state["done"]]
-    for j in jobs:
-        j["device"] = run.device
-    with run.progress(total, description, completed=total - len(jobs)) as bar:
+    jobs = [dict(j, device=run.device) for j in jobs]
 
-        def on_done(job, result):
-            state["done"][job["key"]] = result
-            prefix = f"{job['game']}_{job['method']}_s{job['seed_index']}"
-            for t, scores in result["evals"]:
-                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
-            c = result["counters"]
-            counts = {f"train/{prefix}_{k}": c[k] for k in ("agent_steps", "env_steps", "frames", "updates")}
-            run.log({**counts, f"perf/{prefix}_update_ms": result["update_ms"]}, c["agent_steps"])
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        prefix = f"{job['game']}_{job['method']}_s{job['seed_index']}"
+        _jobs.log_curve(run, prefix, result, "agent_steps")
+        c = result["counters"]
+        run.log(
+            {f"train/{prefix}_{k}": c[k] for k in ("agent_steps", "env_steps", "frames", "updates")},
+            c["agent_steps"],
+        )
 
-        run_jobs(jobs, min(workers, max(1, len(jobs))), on_done)
+    _jobs.run_pending(
+        run, state, jobs, train_job, workers=workers, description=description, on_result=on_result
+    )
 
 
 SHARED_FIELDS = (

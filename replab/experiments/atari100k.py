@@ -120,8 +120,7 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
 
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"done": {}}
-    total = len(cfg.games) * len(cfg.methods) * cfg.seeds
-    run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, total, "atari100k jobs")
+    run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, "atari100k jobs")
     return {"config": cfg.__dict__ | {"games": list(cfg.games), "methods": list(cfg.methods)}, **state}
 
 

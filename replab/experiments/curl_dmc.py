@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from replab import seeding
 from replab.envs.dmc import ACTION_REPEAT, GL_BACKENDS, render_problem
 from replab.experiments import Experiment
-from replab.experiments._continuous_parts import run_jobs
+from replab.experiments._continuous_parts import train_job
 from replab.experiments._curl_dmc_report import report
 from replab.experiments._curl_dmc_scores import TASKS
+from replab.experiments._jobs import log_curve, run_pending
 
 METHODS = ("state", "pixel", "curl", "rad")
 RAD_CROP_TASKS = ("walker-walk",)  # RAD §4.4: random crop for walker-walk, translate otherwise
@@ -161,22 +162,15 @@ def unavailable(gl: str = "egl") -> str | None:
 
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"done": {}}
-    jobs = [j for j in make_jobs(cfg, run.seed) if j["key"] not in state["done"]]
-    total = len(cfg.tasks) * len(cfg.methods) * cfg.seeds
-    for j in jobs:
-        j["device"] = run.device
-    with run.progress(total, "curl-dmc jobs", completed=total - len(jobs)) as bar:
+    jobs = [dict(j, device=run.device) for j in make_jobs(cfg, run.seed)]
 
-        def on_done(job, result):
-            state["done"][job["key"]] = dict(result, task=job["task"])
-            prefix = f"{job['task']}_{job['method']}_s{job['seed_index']}"
-            for t, scores in result["evals"]:
-                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
-            run.log({f"perf/{prefix}_update_ms": result["update_ms"]}, result["counters"]["env_steps"])
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        result["task"] = job["task"]
+        log_curve(run, f"{job['task']}_{job['method']}_s{job['seed_index']}", result, "env_steps")
 
-        run_jobs(jobs, min(cfg.workers, max(1, len(jobs))), on_done)
+    run_pending(
+        run, state, jobs, train_job, workers=cfg.workers, description="curl-dmc jobs", on_result=on_result
+    )
     config = cfg.__dict__ | {"tasks": list(cfg.tasks), "methods": list(cfg.methods)}
     return {"config": config, **state}
 

@@ -144,8 +144,7 @@ def run(cfg: Config, run) -> dict:
             )
             seed = seeding.derive_seed(run.seed, f"random/{game}") % 2**31
             state["random"][game] = random_policy_scores(f"minatar:{game}", kw, cfg.random_episodes, seed)
-    total = len(cfg.games) * len(cfg.methods) * cfg.seeds
-    run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, total, "curl-minatar jobs")
+    run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, "curl-minatar jobs")
     return {"config": cfg.__dict__ | {"games": list(cfg.games), "methods": list(cfg.methods)}, **state}
 
 

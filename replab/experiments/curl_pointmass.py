@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from replab import seeding
 from replab.experiments import Experiment
-from replab.experiments._continuous_parts import METHODS, run_jobs
+from replab.experiments._continuous_parts import METHODS, train_job
 from replab.experiments._curl_pointmass_report import report
+from replab.experiments._jobs import log_curve, run_pending
 
 
 @dataclass
@@ -110,22 +111,20 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
 
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"done": {}}
-    jobs = [j for j in make_jobs(cfg, run.seed) if j["key"] not in state["done"]]
-    total = len(cfg.methods) * cfg.seeds
-    for j in jobs:
-        j["device"] = run.device
-    with run.progress(total, "curl-pointmass jobs", completed=total - len(jobs)) as bar:
+    jobs = [dict(j, device=run.device) for j in make_jobs(cfg, run.seed)]
 
-        def on_done(job, result):
-            state["done"][job["key"]] = result
-            prefix = f"{job['method']}_s{job['seed_index']}"
-            for t, scores in result["evals"]:
-                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
-            run.log({f"perf/{prefix}_update_ms": result["update_ms"]}, result["counters"]["env_steps"])
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        log_curve(run, f"{job['method']}_s{job['seed_index']}", result, "env_steps")
 
-        run_jobs(jobs, min(cfg.workers, max(1, len(jobs))), on_done)
+    run_pending(
+        run,
+        state,
+        jobs,
+        train_job,
+        workers=cfg.workers,
+        description="curl-pointmass jobs",
+        on_result=on_result,
+    )
     return {"config": cfg.__dict__ | {"methods": list(cfg.methods)}, **state}
 
 

@@ -20,7 +20,7 @@ from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
 from replab.experiments._erank_parts import collect, offline_job, train_behaviour
 from replab.experiments._erank_report import report
-from replab.experiments._jobs import run_jobs
+from replab.experiments._jobs import run_pending
 
 
 @dataclass
@@ -126,19 +126,20 @@ def run(cfg: Config, run) -> dict:
                          "dataset_path": ds["path"],
                          "init_seed": seeding.derive_seed(run.seed, f"init/{key}") % 2**31,
                          "env_seed": seeding.derive_seed(run.seed, f"env/{key}") % 2**31})  # fmt: skip
-    todo = [j for j in jobs if j["key"] not in state["done"]]
-    with run.progress(len(jobs), "offline DQN runs", completed=len(jobs) - len(todo)) as bar:
 
-        def on_done(job, result):
-            state["done"][job["key"]] = result
-            for p in result["points"]:
-                run.log(
-                    {f"probe/{job['key']}_srank": p["srank"], f"eval/{job['key']}": p["return"]}, p["update"]
-                )
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        for p in result["points"]:
+            run.log({f"probe/{job['key']}_srank": p["srank"], f"eval/{job['key']}": p["return"]}, p["update"])
 
-        run_jobs(offline_job, todo, min(cfg.workers, max(1, len(todo))), on_done)
+    run_pending(
+        run,
+        state,
+        jobs,
+        offline_job,
+        workers=cfg.workers,
+        description="offline DQN runs",
+        on_result=on_result,
+    )
     return {"config": cfg.__dict__ | {k: list(getattr(cfg, k)) for k in
                                        ("dataset_epsilons", "lrs", "widths", "target_updates", "n_steps")},
             **state}  # fmt: skip

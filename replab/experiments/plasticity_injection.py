@@ -16,7 +16,7 @@ from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
 from replab.experiments._injection_parts import CONDITIONS, injection_job
 from replab.experiments._injection_report import report
-from replab.experiments._jobs import run_jobs
+from replab.experiments._jobs import log_curve, run_pending
 
 
 @dataclass
@@ -133,20 +133,19 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
 
 def run(cfg: Config, run) -> dict:
     state = run.load_checkpoint() or {"done": {}}
-    jobs = [j for j in make_jobs(cfg, run.seed) if j["key"] not in state["done"]]
-    total = len(cfg.games) * len(cfg.conditions) * cfg.seeds
-    with run.progress(total, "plasticity-injection jobs", completed=total - len(jobs)) as bar:
 
-        def on_done(job, result):
-            state["done"][job["key"]] = result
-            prefix = f"{job['game']}_{job['condition']}_s{job['seed_index']}"
-            for t, scores in result["evals"]:
-                run.log({f"eval/{prefix}": sum(scores) / len(scores)}, t)
-            run.log({f"perf/{prefix}_update_ms": result["update_ms"]}, result["counters"]["agent_steps"])
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        log_curve(run, f"{job['game']}_{job['condition']}_s{job['seed_index']}", result, "agent_steps")
 
-        run_jobs(injection_job, jobs, min(cfg.workers, max(1, len(jobs))), on_done)
+    run_pending(
+        run,
+        state,
+        make_jobs(cfg, run.seed),
+        injection_job,
+        workers=cfg.workers,
+        description="plasticity-injection jobs",
+        on_result=on_result,
+    )
     return {"config": cfg.__dict__ | {"games": list(cfg.games), "conditions": list(cfg.conditions)}, **state}
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from replab import seeding
 from replab.experiments import Experiment
-from replab.experiments._continuous_parts import run_jobs
+from replab.experiments._continuous_parts import train_job
+from replab.experiments._jobs import run_pending
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
 
 AUGS = ("crop", "translate", "cutout_color", "rand_conv", "color_jitter", "flip")
@@ -75,8 +76,6 @@ def run(cfg: Config, run) -> dict:
         for a, b in pairs(cfg.augs):
             spec = a if a == b else f"{a}-{b}"
             key = f"{spec}/s{seed}"
-            if key in state["done"]:
-                continue
             jobs.append(
                 dict(
                     key=key,
@@ -101,16 +100,20 @@ def run(cfg: Config, run) -> dict:
                     },
                 )
             )
-    total = len(pairs(cfg.augs)) * cfg.seeds
-    with run.progress(total, "rad-augmentations jobs", completed=total - len(jobs)) as bar:
 
-        def on_done(job, result):
-            state["done"][job["key"]] = result | {"spec": job["spec"]}
-            run.log({f"eval/final_{job['spec']}": result["final"]}, job["seed_index"])
-            run.save_checkpoint(state)
-            bar.advance(1)
+    def on_result(job, result):
+        result["spec"] = job["spec"]
+        run.log({f"eval/final_{job['spec']}": result["final"]}, job["seed_index"])
 
-        run_jobs(jobs, min(cfg.workers, max(1, len(jobs))), on_done)
+    run_pending(
+        run,
+        state,
+        jobs,
+        train_job,
+        workers=cfg.workers,
+        description="rad-augmentations jobs",
+        on_result=on_result,
+    )
     return {"config": cfg.__dict__ | {"augs": list(cfg.augs)}, **state}
 
 

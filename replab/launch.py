@@ -120,16 +120,16 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
 
     for s in previous:
         signal.signal(s, on_signal)
-    clock = _Clock()
+    clock = _Clock(run.dir / "timing.json")
     try:
         results = exp.run(cfg, run)
         run.close()
-        clock.save(run.dir / "timing.json")
+        clock.save()
         (run.dir / "results.json").write_text(json.dumps(results, indent=1))
         verdict = write_report(exp, results, store, run_id)
     except (RunKilled, KeyboardInterrupt):
         run.close()
-        clock.save(run.dir / "timing.json")
+        clock.save()
         store.finish(run_id, "killed")
         raise
     except BaseException:
@@ -145,27 +145,39 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
 class _Clock:
     """Wall and CPU seconds of a run (its own process plus its finished worker processes), and the machine's
     load, accumulated over the segments of a resumed run: CPU seconds say what the run costs on an idle
-    machine when the wall time was taken on a shared one."""
+    machine when the wall time was taken on a shared one. A segment ended by SIGKILL records nothing; the
+    `open` mark it leaves behind is counted as an unrecorded segment when the run is resumed."""
 
-    def __init__(self):
-        self.t0, self.cpu0 = time.time(), _cpu_seconds()
+    def __init__(self, path: Path):
+        self.path, self.t0, self.cpu0 = path, time.time(), _cpu_seconds()
         self.load0 = os.getloadavg()[0]
+        t = self._read()
+        t["unrecorded_segments"] = t.get("unrecorded_segments", 0) + int(t.pop("open", False))
+        path.write_text(json.dumps({**t, "open": True}))
 
-    def save(self, path: Path) -> None:
-        old = json.loads(path.read_text()) if path.exists() else {"wall_s": 0.0, "cpu_s": 0.0, "load": []}
-        old["wall_s"] += time.time() - self.t0
-        old["cpu_s"] += _cpu_seconds() - self.cpu0
-        old["load"] += [round(self.load0, 1), round(os.getloadavg()[0], 1)]
-        old["cores"] = os.cpu_count()
-        path.write_text(json.dumps(old))
+    def _read(self) -> dict:
+        if self.path.exists():
+            return json.loads(self.path.read_text())
+        return {"wall_s": 0.0, "cpu_s": 0.0, "load": []}
+
+    def save(self) -> None:
+        t = self._read()
+        t.pop("open", None)
+        t["wall_s"] += time.time() - self.t0
+        t["cpu_s"] += _cpu_seconds() - self.cpu0
+        t["load"] += [round(self.load0, 1), round(os.getloadavg()[0], 1)]
+        t["cores"] = os.cpu_count()
+        self.path.write_text(json.dumps(t))
 
     @staticmethod
     def describe(t: dict) -> str:
         load = ", ".join(str(x) for x in t.get("load", []))
         load = f"; load average at start and end: {load}" if load else ""
+        lost = t.get("unrecorded_segments", 0)
+        lost = f"; plus {lost} earlier segment(s) killed without recording their time" if lost else ""
         return (
             f"{t['wall_s'] / 60:.1f} min wall, {t['cpu_s'] / 60:.1f} min CPU "
-            f"(all processes, {t.get('cores', '?')} cores{load})"
+            f"(all processes, {t.get('cores', '?')} cores{load}{lost})"
         )
 
 

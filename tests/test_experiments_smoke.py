@@ -35,3 +35,19 @@ def test_smoke_preset(name, tmp_path):
     record = store.get_run(run_id)
     assert record.status == "finished" and record.verdict == verdict
     assert store.metrics(run_id), "an experiment must log metrics to the store"
+
+
+def test_clock_counts_a_hard_killed_segment(tmp_path):
+    """A segment ended by SIGKILL records no time; resuming says so instead of under-reporting silently."""
+    from replab.launch import _Clock
+
+    path = tmp_path / "timing.json"
+    _Clock(path)  # first segment, never saved (as after SIGKILL)
+    assert json.loads(path.read_text())["open"]
+    resumed = _Clock(path)
+    resumed.save()
+    timing = json.loads(path.read_text())
+    assert "open" not in timing and timing["unrecorded_segments"] == 1 and timing["wall_s"] >= 0
+    assert "1 earlier segment(s) killed" in _Clock.describe(timing)
+    _Clock(path).save()  # a clean segment adds nothing unrecorded
+    assert json.loads(path.read_text())["unrecorded_segments"] == 1

@@ -114,9 +114,13 @@ class CURL(nn.Module):
             return q @ k.T / self.temperature
         return q @ self.W @ k.T / self.temperature
 
-    def _query_key(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        x_q, x_k = self.augment(obs), self.augment(obs)  # independent draws for anchor and positive
-        q = self.projection(self.encoder(x_q))
+    def _query_key(self, obs: Tensor, z_q: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if z_q is None:
+            x_q, x_k = self.augment(obs), self.augment(obs)  # independent draws for anchor and positive
+            z_q = self.encoder(x_q)
+        else:  # the agent encoded its own augmented obs (obs_anchor): only the positive is drawn here
+            x_k = self.augment(obs)
+        q = self.projection(z_q)
         with torch.no_grad():
             if self.key == "shared":
                 k = self.projection(self.encoder(x_k))
@@ -124,9 +128,13 @@ class CURL(nn.Module):
                 k = self.key_projection(self.key_encoder(x_k))
         return q, k.detach()
 
-    def loss(self, batch) -> tuple[Tensor, dict[str, float]]:
-        """InfoNCE of `batch.obs` (eq. 3.4); metrics: the loss and the contrastive top-1 accuracy."""
-        q, k = self._query_key(batch.obs)
+    def loss(self, batch, z_q: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+        """InfoNCE of `batch.obs` (eq. 3.4); metrics: the loss and the contrastive top-1 accuracy.
+
+        z_q: (B, F) f_q(x_q) with gradients, computed by the agent on its own augmentation of `batch.obs`
+        (SAC's obs_anchor, which the critic also reads, seed001 §2.2 2a/e [R]); then only the key's
+        augmentation x_k = aug(obs) is drawn here. None: both are drawn here (the thesis pseudo-code)."""
+        q, k = self._query_key(batch.obs, z_q)
         cosine = self.similarity == "cosine"
         loss = info_nce(
             q, k, weight=None if cosine else self.W, temperature=self.temperature, normalize=cosine

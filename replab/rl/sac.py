@@ -10,10 +10,17 @@ One `update(batch, step)`, in the reference order (§2.2 step 2):
   c. every `actor_update_freq` updates: actor loss E[α log π(a|o) − min Q(o, a)] with the actor's encoder
      detached before its (tied) convs and the critic's encoder detached; α loss E[α (−log π − H̄)·detach],
      H̄ = −|A|, α = exp(log α). The tied convs are run once (detached, post-critic-step weights) for
-     both the actor's and the critic's heads: the same values as the reference's two calls, one pass less.
+     both the actor's and the critic's heads: the same values as the reference's two calls, one pass less
+     (with CURL that pass is the CURL query's, see e). The actor loss's backward computes only the
+     actor's gradients (`inputs=`): the critic's weight gradients, never stepped, are not computed.
   d. every `target_update_freq` updates: Q̄ heads ← τ_Q (0.01); target encoder ← τ_enc (0.05).
-  e. CURL (if on), every update: InfoNCE of two independent crops of the stored obs, queries from the
-     critic's encoder, keys from the target critic's encoder under no-grad (`replab.rl.curl.CURL`).
+  e. CURL (if on), every update: InfoNCE with queries z_a = critic.encoder(obs_anchor), obs_anchor being
+     the critic's own crop from a (§2.2 2a/e [R]), keys from the target critic's encoder on an
+     independent crop obs_pos under no-grad (`replab.rl.curl.CURL`). The convs don't change between the
+     critic step and this loss, so the query's conv pass (with grad) is computed once, before the actor
+     step, and serves c detached. `curl_anchor="own"`: the query gets its own crop (the thesis's
+     pseudo-code x_q = aug(x); needed when the RL augmentation differs from CURL's, e.g. no_aug_for_rl).
+Each obs tensor is converted to float x/255 once (`PixelEncoder.prepare`) for all the passes reading it.
 The update counter (not the env step) drives the frequencies, so `updates_per_step > 1` keeps them.
 
 Optimizers (which steps what) and stopped gradients:
@@ -39,6 +46,8 @@ from replab.augment import Augment
 from replab.rl.curl import CURL
 from replab.rl.sac_nets import Actor, Critic, PixelEncoder, StateEncoder
 
+CURL_ANCHORS = ("critic", "own")
+
 
 class _Obs:
     def __init__(self, obs: Tensor):
@@ -51,7 +60,9 @@ class SAC(nn.Module):
     obs_shape: (k·C, H, W) stored pixel stacks (uint8) or (D,) states. frames: k (augmentations share one
     draw per stack). augment: an augmentation spec (`"crop"`, `"translate"`, `"crop-flip"`, ...) with
     `augment_options` such as {"crop_size": 32}; evaluation uses its deterministic view (centre crop).
-    curl: add the CURL loss (needs `curl_augment`, default "crop" with the same options).
+    curl: add the CURL loss (needs `curl_augment`, default "crop" with the same options). curl_anchor:
+    "critic" (default, §2.2 2a/e [R]): the query encodes the critic's augmented obs, so `augment` must equal
+    `curl_augment`; "own": the query's own draw of `curl_augment` (the previous behaviour of this code).
     """
 
     def __init__(
@@ -66,6 +77,7 @@ class SAC(nn.Module):
         curl_augment: str = "crop",
         curl_similarity: str = "bilinear",
         curl_key: str = "ema",
+        curl_anchor: str = "critic",
         double_step_encoder: bool = False,
         detach_conv_from_critic: bool = False,
         hidden: int = 1024,
@@ -99,9 +111,16 @@ class SAC(nn.Module):
             raise ValueError(
                 f"lr, alpha_lr, init_temperature must be > 0, got {lr}, {alpha_lr}, {init_temperature}"
             )
+        if curl_anchor not in CURL_ANCHORS:
+            raise ValueError(f"curl_anchor must be one of {CURL_ANCHORS}, got {curl_anchor!r}")
         self.pixels = len(obs_shape) == 3
         if not self.pixels and (augment or curl):
             raise ValueError("augment and curl need pixel observations (C, H, W)")
+        if curl and curl_anchor == "critic" and augment != curl_augment:
+            raise ValueError(
+                f"curl_anchor='critic' encodes the critic's own augmented obs as the CURL query, so augment "
+                f"({augment!r}) must be curl_augment ({curl_augment!r}); pass curl_anchor='own' otherwise"
+            )
         self.device, self.frames = torch.device(device), frames
         torch.manual_seed(seed)
         opts = dict(augment_options or {})
@@ -129,9 +148,12 @@ class SAC(nn.Module):
         self.critic_tau, self.encoder_tau = critic_tau, encoder_tau
         self.actor_update_freq, self.target_update_freq = actor_update_freq, target_update_freq
         self.detach_conv_from_critic = detach_conv_from_critic
-        self.curl = None
+        self.curl, self.curl_anchor = None, curl_anchor
         if curl:
-            curl_opts = {k: v for k, v in opts.items() if k.startswith(curl_augment.split("-")[0] + "_")}
+            prefix = curl_augment.split("-")[0] + "_"
+            curl_opts = (
+                opts if curl_augment == augment else {k: v for k, v in opts.items() if k.startswith(prefix)}
+            )
             self.curl_aug = Augment(curl_augment, frames=frames, seed=seed + 1, **curl_opts)
             self.curl = CURL(
                 self.critic.encoder,
@@ -148,14 +170,28 @@ class SAC(nn.Module):
         # fused Adam: the same update in one kernel per optimizer (CPU and CUDA), not a Python loop per tensor
         adam = dict(lr=lr, betas=(0.9, 0.999), fused=self.device.type in ("cpu", "cuda"))
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), **adam)
-        actor_params = [p for p in self.actor.parameters() if id(p) not in conv_ids]
-        self.actor_opt = torch.optim.Adam(actor_params, **adam)
+        self._actor_params = [p for p in self.actor.parameters() if id(p) not in conv_ids]
+        self.actor_opt = torch.optim.Adam(self._actor_params, **adam)
         self.alpha_opt = torch.optim.Adam(
             [self.log_alpha], lr=alpha_lr, betas=(alpha_beta1, 0.999), fused=adam["fused"]
         )
         if self.curl is not None:
             self.encoder_opt = torch.optim.Adam(self.critic.encoder.parameters(), **adam)
             self.curl_opt = torch.optim.Adam(self.curl.parameters(), **adam)
+        # (τ, target params, source params) of the soft update (§2.2 d): the Q heads, the encoder
+        heads = [self.critic_target.q1, self.critic_target.q2], [self.critic.q1, self.critic.q2]
+        self._ema_groups = [
+            (
+                critic_tau,
+                [p for m in heads[0] for p in m.parameters()],
+                [p for m in heads[1] for p in m.parameters()],
+            ),
+            (
+                encoder_tau,
+                list(self.critic_target.encoder.parameters()),
+                list(self.critic.encoder.parameters()),
+            ),
+        ]
         self.updates = 0
 
     @property
@@ -182,28 +218,43 @@ class SAC(nn.Module):
         self.updates += 1
         obs, next_obs = self._view(batch.obs, True), self._view(batch.next_obs, True)
         action = batch.action.float()
+        enc = self.critic.encoder
         with torch.no_grad():
-            _, next_a, next_logp, _ = self.actor(next_obs)
-            tq1, tq2 = self.critic_target(next_obs, next_a)
+            xn = enc.prepare(next_obs)  # one input conversion for the actor's and the target's pass
+            _, next_a, next_logp, _ = self.actor(None, conv=enc.conv_features(xn, prepared=True))
+            tconv = self.critic_target.encoder.conv_features(xn, prepared=True)
+            tq1, tq2 = self.critic_target(None, next_a, conv=tconv)
             v = torch.min(tq1, tq2) - self.alpha * next_logp
             target = batch.reward[:, None] + batch.discount[:, None] * v
-        q1, q2 = self.critic(obs, action, detach_encoder=self.detach_conv_from_critic)
+        x = enc.prepare(obs)  # obs_anchor's input, read by the critic, the actor step and the CURL query
+        with torch.set_grad_enabled(not self.detach_conv_from_critic):
+            conv = enc.conv_features(x, prepared=True)
+        q1, q2 = self.critic(None, action, conv=conv)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
         m = {"loss/critic": float(critic_loss.detach()), "train/q": float(q1.detach().mean())}
 
+        # after the critic step the convs stay fixed until the CURL step: one pass (post-critic-step weights)
+        # serves the CURL query on obs_anchor (with grad, §2.2 e) and, detached, the actor step's actor and
+        # critic heads (§2.2 c, both detached before the convs): the reference's three passes, same values
+        query_conv = None
+        if self.curl is not None and self.curl_anchor == "critic":
+            query_conv = enc.conv_features(x, prepared=True)
         if self.updates % self.actor_update_freq == 0:
-            # the actor's and the critic's encoders share the convs and both are detached here: one conv
-            # pass (after the critic step, as the reference's two calls) serves both heads
-            with torch.no_grad():
-                conv = self.critic.encoder.conv_features(obs)
-            _, a, logp, _ = self.actor(obs, detach_encoder=True, conv=conv)
-            aq1, aq2 = self.critic(obs, a, detach_encoder=True, conv=conv)
+            if query_conv is not None:
+                conv = query_conv.detach()
+            else:
+                with torch.no_grad():
+                    conv = enc.conv_features(x, prepared=True)
+            _, a, logp, _ = self.actor(None, detach_encoder=True, conv=conv)
+            aq1, aq2 = self.critic(None, a, detach_encoder=True, conv=conv)
             actor_loss = (self.alpha.detach() * logp - torch.min(aq1, aq2)).mean()
             self.actor_opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
+            # only the actor's parameters: the critic's weight gradients (discarded, never stepped) are
+            # not computed; the gradient still flows through the critic to the action
+            actor_loss.backward(inputs=self._actor_params)
             self.actor_opt.step()
             alpha_loss = (self.alpha * (-logp - self.target_entropy).detach()).mean()
             self.alpha_opt.zero_grad(set_to_none=True)
@@ -215,7 +266,8 @@ class SAC(nn.Module):
             self.soft_update()
 
         if self.curl is not None:
-            curl_loss, cm = self.curl.loss(_Obs(batch.obs))
+            z_q = enc(None, conv=query_conv) if query_conv is not None else None
+            curl_loss, cm = self.curl.loss(_Obs(batch.obs), z_q=z_q)
             self.encoder_opt.zero_grad(set_to_none=True)
             self.curl_opt.zero_grad(set_to_none=True)
             curl_loss.backward()
@@ -227,11 +279,6 @@ class SAC(nn.Module):
     @torch.no_grad()
     def soft_update(self) -> None:
         """θ̄ ← τ θ + (1 − τ) θ̄: Q heads with critic_tau, the encoder with encoder_tau (§2.2 d)."""
-        pairs = [
-            (self.critic_target.q1, self.critic.q1, self.critic_tau),
-            (self.critic_target.q2, self.critic.q2, self.critic_tau),
-            (self.critic_target.encoder, self.critic.encoder, self.encoder_tau),
-        ]
-        for target, source, tau in pairs:
-            for pt, ps in zip(target.parameters(), source.parameters()):
-                pt.lerp_(ps, tau)
+        for tau, targets, sources in self._ema_groups:
+            if targets:  # (State SAC's encoder has no parameters)
+                torch._foreach_lerp_(targets, sources, tau)  # one fused call per τ

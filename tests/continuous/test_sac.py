@@ -126,29 +126,46 @@ def test_channels_last_encoder_equals_the_nchw_encoder():
 
 
 def _reference_update(agent, b):
-    """The update of CURL §3.4 written plainly (two conv passes in the actor step, as the reference code)."""
+    """The update of CURL seed001 §2.2 (2a–e) written plainly, one network call per use as the reference
+    code: no shared conv passes or input conversions, per-tensor EMA, the actor loss's full backward."""
     import torch.nn.functional as F
 
     agent.updates += 1
-    obs, next_obs = agent._view(b.obs, True), agent._view(b.next_obs, True)
+    obs, next_obs = agent._view(b.obs, True), agent._view(b.next_obs, True)  # 2a: obs_anchor, next_obs
     with torch.no_grad():
         _, na, nlogp, _ = agent.actor(next_obs)
         t1, t2 = agent.critic_target(next_obs, na)
         y = b.reward[:, None] + b.discount[:, None] * (torch.min(t1, t2) - agent.alpha * nlogp)
-    q1, q2 = agent.critic(obs, b.action)
+    q1, q2 = agent.critic(obs, b.action, detach_encoder=agent.detach_conv_from_critic)  # 2b
     agent.critic_opt.zero_grad()
     (F.mse_loss(q1, y) + F.mse_loss(q2, y)).backward()
     agent.critic_opt.step()
-    _, a, logp, _ = agent.actor(obs, detach_encoder=True)
-    aq1, aq2 = agent.critic(obs, a, detach_encoder=True)
-    agent.actor_opt.zero_grad()
-    (agent.alpha.detach() * logp - torch.min(aq1, aq2)).mean().backward()
-    agent.actor_opt.step()
-    agent.alpha_opt.zero_grad()
-    (agent.alpha * (-logp - agent.target_entropy).detach()).mean().backward()
-    agent.alpha_opt.step()
-    agent.soft_update()
-    loss, _ = agent.curl.loss(type("B", (), {"obs": b.obs})())
+    if agent.updates % agent.actor_update_freq == 0:  # 2c
+        _, a, logp, _ = agent.actor(obs, detach_encoder=True)
+        aq1, aq2 = agent.critic(obs, a, detach_encoder=True)
+        agent.actor_opt.zero_grad()
+        (agent.alpha.detach() * logp - torch.min(aq1, aq2)).mean().backward()
+        agent.actor_opt.step()
+        agent.alpha_opt.zero_grad()
+        (agent.alpha * (-logp - agent.target_entropy).detach()).mean().backward()
+        agent.alpha_opt.step()
+    if agent.updates % agent.target_update_freq == 0:  # 2d
+        with torch.no_grad():
+            for t, s, tau in ((agent.critic_target.q1, agent.critic.q1, agent.critic_tau),
+                              (agent.critic_target.q2, agent.critic.q2, agent.critic_tau),
+                              (agent.critic_target.encoder, agent.critic.encoder, agent.encoder_tau)):  # fmt: skip
+                for pt, ps in zip(t.parameters(), s.parameters()):
+                    pt.mul_(1 - tau).add_(ps, alpha=tau)
+    if agent.curl_anchor == "critic":  # 2e: z_a = encoder(obs_anchor), z_pos = target encoder(crop(obs))
+        obs_pos = agent.curl_aug(b.obs)
+        z_a = agent.critic.encoder(obs)
+        with torch.no_grad():
+            z_pos = agent.critic_target.encoder(obs_pos)
+        logits = z_a @ agent.curl.W @ z_pos.T
+        logits = logits - logits.max(dim=1, keepdim=True).values
+        loss = F.cross_entropy(logits, torch.arange(len(logits)))
+    else:  # the thesis pseudo-code: two crops drawn by CURL itself
+        loss, _ = agent.curl.loss(type("B", (), {"obs": b.obs})())
     agent.encoder_opt.zero_grad()
     agent.curl_opt.zero_grad()
     loss.backward()
@@ -156,21 +173,37 @@ def _reference_update(agent, b):
     agent.curl_opt.step()
 
 
-def test_optimised_update_equals_the_plain_reference_update():
+@pytest.mark.parametrize(
+    "anchor, actor_freq, target_freq, detach_conv",
+    [("critic", 1, 1, False), ("critic", 2, 2, False), ("own", 2, 2, False), ("critic", 2, 1, True)],
+)
+def test_optimised_update_equals_the_plain_reference_update(anchor, actor_freq, target_freq, detach_conv):
     import copy
 
-    kw = dict(augment="crop", augment_options={"crop_size": 16}, curl=True, actor_update_freq=1)
-    agent = SAC((9, 20, 20), 2, target_update_freq=1, **kw, **SMALL)
+    kw = dict(augment="crop", augment_options={"crop_size": 16}, curl=True, curl_anchor=anchor)
+    agent = SAC((9, 20, 20), 2, actor_update_freq=actor_freq, target_update_freq=target_freq,
+                detach_conv_from_critic=detach_conv, **kw, **SMALL)  # fmt: skip
     ref = copy.deepcopy(agent)
-    for step in range(3):
+    for step in range(4):
         b = batch(seed=step)
         torch.manual_seed(10 + step)
-        agent.update(b, step)
+        m = agent.update(b, step)
         torch.manual_seed(10 + step)
         _reference_update(ref, b)
+    assert ("loss/actor" in m) == (4 % actor_freq == 0)
     for (name, p), q in zip(agent.named_parameters(), ref.parameters()):
-        assert torch.allclose(p, q, atol=1e-6), name
-    assert agent.updates == ref.updates == 3
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6), name  # float round-off only
+    for (name, p), p0 in zip(agent.named_parameters(), SAC((9, 20, 20), 2, **kw, **SMALL).parameters()):
+        if name.startswith("critic.encoder"):
+            assert not torch.allclose(p, p0), name  # the compared parameters did move
+    assert agent.updates == ref.updates == 4
+
+
+def test_curl_anchor_arguments():
+    with pytest.raises(ValueError, match="curl_anchor"):
+        SAC((9, 20, 20), 2, augment="crop", augment_options={"crop_size": 16}, curl=True, curl_anchor="x")
+    with pytest.raises(ValueError, match="curl_anchor='own'"):  # no RL augmentation: the query needs its own
+        SAC((9, 20, 20), 2, curl=True, augment_options={"crop_size": 16})
 
 
 def test_channels_last_mlp_head_matches_nchw():
@@ -182,3 +215,20 @@ def test_channels_last_mlp_head_matches_nchw():
     plain.load_state_dict(fast.state_dict())
     x = torch.randint(0, 255, (3, 6, 17, 21), dtype=torch.uint8)
     assert torch.allclose(fast(x), plain(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(6,), (9, 20, 20)])
+def test_soft_update_known_answer(shape):
+    kw = SMALL if len(shape) == 3 else {"hidden": 32}
+    agent = SAC(shape, 2, critic_tau=0.25, encoder_tau=0.5, **kw)
+    with torch.no_grad():
+        for p in agent.critic.parameters():
+            p.add_(torch.randn_like(p))
+    before = {n: p.clone() for n, p in agent.critic_target.named_parameters()}
+    online = dict(agent.critic.named_parameters())
+    agent.soft_update()
+    assert before  # the heads always have parameters
+    for n, p in agent.critic_target.named_parameters():
+        tau = 0.5 if n.startswith("encoder.") else 0.25  # §2.2 d: encoder τ_enc, Q heads τ_Q
+        assert torch.allclose(p, before[n] + tau * (online[n] - before[n]), atol=1e-6), n
+        assert not p.requires_grad

@@ -8,8 +8,9 @@ it with `detach=True`, so the actor loss never trains the convs ([R], §2.8).
 Init [R]: orthogonal Linear (bias 0); delta-orthogonal conv (centre tap orthogonal, ReLU gain).
 Layout: the convs run in channels-last memory format (`channels_last=True`, default): the same convolutions
 and values up to float rounding, about 1.5× faster with oneDNN on CPU; `channels_last=False` is the plain
-NCHW layout. The head's weights keep their NCHW meaning in both layouts (channels-last flattens the conv
-output as (H, W, C), a view, and permutes the head's first weight to match), so state_dicts are exchangeable.
+NCHW layout. Channels-last flattens the conv output as (H, W, C), a view, and stores the head's first
+weight with its columns in that (H, W, C) order (permuted once at construction, not at every call); its
+`state_dict` gives and takes the NCHW (C, H, W) order, so state_dicts of both layouts are exchangeable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,33 @@ import torch
 from torch import Tensor, nn
 
 HEADS = ("linear", "mlp")
+
+
+def _hwc_columns(w: Tensor, chw: tuple[int, int, int]) -> Tensor:
+    """(O, C·H·W) with columns in (C, H, W) order → the same weight with columns in (H, W, C) order (a copy)."""
+    c, h, ww = chw
+    return w.reshape(-1, c, h, ww).permute(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
+def _chw_columns(w: Tensor, chw: tuple[int, int, int]) -> Tensor:
+    """The inverse of `_hwc_columns`."""
+    c, h, ww = chw
+    return w.reshape(-1, h, ww, c).permute(0, 3, 1, 2).reshape(w.shape[0], -1)
+
+
+def _head_to_chw(module, state_dict, prefix, local_metadata) -> None:
+    """state_dict post-hook: the head's first weight in the NCHW column order (both layouts agree)."""
+    key = prefix + module._head_key
+    if key in state_dict:
+        state_dict[key] = _chw_columns(state_dict[key].detach(), module._conv_chw)
+
+
+def _head_to_hwc(module, state_dict, prefix, *args) -> None:
+    """load_state_dict pre-hook: NCHW column order → the channels-last storage order."""
+    key = prefix + module._head_key
+    w = state_dict.get(key)
+    if w is not None and w.numel() == module._first_linear().weight.numel():  # else: the usual size error
+        state_dict[key] = _hwc_columns(w, module._conv_chw)
 
 
 def weight_init(m: nn.Module) -> None:
@@ -84,6 +112,15 @@ class PixelEncoder(nn.Module):
         self.channels_last = channels_last
         if channels_last:
             self.convs.to(memory_format=torch.channels_last)
+            first = self._first_linear()
+            with torch.no_grad():  # the same initial values, stored in the (H, W, C) order of the flatten
+                first.weight.copy_(_hwc_columns(first.weight, self._conv_chw))
+            self._head_key = "head.weight" if isinstance(self.head, nn.Linear) else "head.0.weight"
+            self.register_state_dict_post_hook(_head_to_chw)
+            self.register_load_state_dict_pre_hook(_head_to_hwc)
+
+    def _first_linear(self) -> nn.Linear:
+        return self.head if isinstance(self.head, nn.Linear) else self.head[0]
 
     def tied(self) -> PixelEncoder:
         """A new encoder with the same conv modules (tied weights) and its own head + LayerNorm."""
@@ -118,18 +155,6 @@ class PixelEncoder(nn.Module):
             x = layer(x)
         return x.permute(0, 2, 3, 1).flatten(1)
 
-    def _head(self, h: Tensor) -> Tensor:
-        """The head on `conv_features`; in channels-last order its first weight is permuted to match, so
-        the parameters (and `state_dict`) keep the NCHW meaning of both layouts."""
-        first = self.head if isinstance(self.head, nn.Linear) else self.head[0]
-        if self.channels_last:
-            c, hh, ww = self._conv_chw
-            w = first.weight.view(-1, c, hh, ww).permute(0, 2, 3, 1).reshape(first.weight.shape[0], -1)
-            h = nn.functional.linear(h, w, first.bias)
-        else:
-            h = first(h)
-        return h if isinstance(self.head, nn.Linear) else self.head[1:](h)
-
     def forward(self, obs: Tensor, detach: bool = False, conv: Tensor | None = None) -> Tensor:
         """(B, feature_dim). `conv`: this obs's `conv_features`, already computed (the convs are skipped)."""
         if conv is not None:
@@ -139,7 +164,7 @@ class PixelEncoder(nn.Module):
                 h = self.conv_features(obs)
         else:
             h = self.conv_features(obs)
-        z = self.norm(self._head(h))
+        z = self.norm(self.head(h))
         return torch.tanh(z) if self.tanh else z
 
 

@@ -9,6 +9,7 @@ from replab.envs import make
 from replab.rl.buffers import Batch, FrameReplay
 from replab.rl.loop import train
 from replab.rl.sac import SAC
+from replab.rl.sac_nets import _chw_columns
 
 SMALL = dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16)
 
@@ -121,8 +122,30 @@ def test_channels_last_encoder_equals_the_nchw_encoder():
     assert torch.allclose(out_fast, out_plain, atol=1e-5)
     out_fast.square().sum().backward()
     out_plain.square().sum().backward()
-    for a, b in zip(fast.parameters(), plain.parameters()):
-        assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-4)
+    for (name, a), b in zip(fast.named_parameters(), plain.parameters()):
+        ga = _chw_columns(a.grad, fast._conv_chw) if name == "head.weight" else a.grad  # stored (H, W, C)
+        assert torch.allclose(ga, b.grad, atol=1e-4, rtol=1e-4), name
+
+
+def test_channels_last_head_storage_keeps_the_nchw_state_dict():
+    from replab.rl.sac_nets import PixelEncoder
+
+    for head in ("linear", "mlp"):
+        kw = dict(num_layers=2, num_filters=4, feature_dim=8, head=head)
+        torch.manual_seed(3)
+        fast = PixelEncoder((6, 13, 11), **kw)
+        torch.manual_seed(3)
+        plain = PixelEncoder((6, 13, 11), channels_last=False, **kw)
+        sd_fast, sd_plain = fast.state_dict(), plain.state_dict()
+        assert all(torch.equal(sd_fast[k], sd_plain[k]) for k in sd_plain)  # the same init, same meaning
+        key = "head.weight" if head == "linear" else "head.0.weight"
+        first = fast.head if head == "linear" else fast.head[0]
+        assert not torch.equal(first.weight, sd_fast[key])  # stored permuted
+        again = PixelEncoder((6, 13, 11), **kw)
+        again.load_state_dict(sd_fast)
+        assert torch.equal(dict(again.named_parameters())[key], first.weight)  # round trip
+        x = torch.randint(0, 255, (3, 6, 13, 11), dtype=torch.uint8)
+        assert torch.allclose(fast(x), plain(x), atol=1e-5) and torch.equal(fast(x), again(x))
 
 
 def _reference_update(agent, b):

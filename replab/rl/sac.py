@@ -125,6 +125,10 @@ class SAC(nn.Module):
         torch.manual_seed(seed)
         opts = dict(augment_options or {})
         self.aug = Augment(augment, frames=frames, seed=seed, **opts) if augment else None
+        # random_conv works on normalised floats (seed001 §3.8): such a spec runs on x/255 and its output is
+        # scaled back to [0, 255] for the encoder's x/255 (RAD's code convolves the [0, 255] floats; the same
+        # numbers, since the convolution has no bias and no clamp)
+        self._aug_in_unit_range = bool(augment) and "rand_conv" in augment.split("-")
         if self.pixels:
             probe = torch.zeros(1, *obs_shape, dtype=torch.uint8)
             net_shape = tuple(self._view(probe).shape[1:])
@@ -202,9 +206,14 @@ class SAC(nn.Module):
         """The network's input: a random augmentation in training, its deterministic view otherwise."""
         if self.aug is None:
             return obs
+        x = (
+            obs.to(torch.float32) / 255.0 if self._aug_in_unit_range else obs
+        )  # a new tensor, never obs itself
         if train:
-            return self.aug.compose(obs, generator=self.aug.generator, frames=self.frames)
-        return self.aug.compose.eval_view(obs, frames=self.frames)
+            x = self.aug.compose(x, generator=self.aug.generator, frames=self.frames)
+        else:
+            x = self.aug.compose.eval_view(x, frames=self.frames)
+        return x * 255.0 if self._aug_in_unit_range else x
 
     @torch.no_grad()
     def act(self, obs, *, explore: bool) -> np.ndarray:

@@ -255,3 +255,19 @@ def test_soft_update_known_answer(shape):
         tau = 0.5 if n.startswith("encoder.") else 0.25  # §2.2 d: encoder τ_enc, Q heads τ_Q
         assert torch.allclose(p, before[n] + tau * (online[n] - before[n]), atol=1e-6), n
         assert not p.requires_grad
+
+
+def test_rad_random_conv_runs_on_normalised_input_and_feeds_the_encoder_0_255():
+    """random_conv needs [0, 1] floats (seed001 §3.8): the agent applies the spec to x/255 and scales back,
+    so the encoder's own x/255 sees exactly the augmentation of the normalised stack."""
+    from replab.augment import Augment
+
+    kw = dict(augment="crop-rand_conv", augment_options={"crop_size": 16}, seed=3, **SMALL)
+    b = batch(4)
+    agent, twin = SAC((9, 20, 20), 2, **kw), Augment("crop-rand_conv", frames=3, seed=3, crop_size=16)
+    got = agent._view(b.obs, train=True)
+    want = twin.compose(b.obs.float() / 255.0, generator=twin.generator, frames=3) * 255.0
+    torch.testing.assert_close(got, want)
+    assert got.shape == (4, 9, 16, 16) and b.obs.dtype == torch.uint8  # the batch itself is untouched
+    assert all(np.isfinite(v) for v in agent.update(b, 1).values())
+    assert agent.act(b.obs[0].numpy(), explore=False).shape == (2,)

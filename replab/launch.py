@@ -134,6 +134,7 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
         raise
     except BaseException:
         run.close()
+        clock.save()
         store.finish(run_id, "failed")
         raise
     finally:

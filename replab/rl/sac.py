@@ -206,14 +206,13 @@ class SAC(nn.Module):
         """The network's input: a random augmentation in training, its deterministic view otherwise."""
         if self.aug is None:
             return obs
-        x = (
-            obs.to(torch.float32) / 255.0 if self._aug_in_unit_range else obs
-        )  # a new tensor, never obs itself
+        unit = self._aug_in_unit_range
+        x = obs.to(torch.float32) / 255.0 if unit else obs  # a new tensor: obs itself is never modified
         if train:
             x = self.aug.compose(x, generator=self.aug.generator, frames=self.frames)
         else:
             x = self.aug.compose.eval_view(x, frames=self.frames)
-        return x * 255.0 if self._aug_in_unit_range else x
+        return x * 255.0 if unit else x
 
     @torch.no_grad()
     def act(self, obs, *, explore: bool) -> np.ndarray:

@@ -56,3 +56,26 @@ def test_rad_job_options_follow_the_track_a_geometry():
     assert aug_options("crop-translate", 38, 32) == {"crop_size": 32, "translate_size": 38}
     opts = aug_options("cutout_color-flip", 38, 32)
     assert opts == {"cutout_color_min_cut": 2, "cutout_color_max_cut": 9}
+
+
+def test_rad_matrix_cells_and_report_checks():
+    from replab.experiments.rad_augmentations import AUGS, Config, pairs, report
+
+    assert pairs(("crop", "flip", "rand_conv"), ()) == [
+        ("crop", "crop"),
+        ("flip", "flip"),
+        ("rand_conv",) * 2,
+    ]
+    assert len(pairs(AUGS)) == 21 and len(pairs(AUGS, ("crop", "translate"))) == 6 + 9
+    with pytest.raises(ValueError, match="unknown augmentations"):
+        Config(pairs_with=("crop", "jitter"))
+
+    def fake(finals: dict[str, list[float]], random: list[float]) -> dict:
+        done = {f"{s}/s{i}": {"spec": s, "final": v} for s, vs in finals.items() for i, v in enumerate(vs)}
+        return {"config": {"augs": ["crop", "flip"]}, "done": done, "random": random}
+
+    held = report(fake({"crop": [50, 70], "flip": [30, 10]}, random=[10, 20]))
+    assert [c.held for c in held.checks] == [True, True] and held.summary["single/crop"] == 60
+    # flip best, but below the random policy: both checks fail, the first says the matrix is uninformative
+    failed = report(fake({"crop": [1, 2], "flip": [5, 6], "crop-flip": [40]}, random=[10, 20]))
+    assert [c.held for c in failed.checks] == [False, False] and failed.summary["random"] == 15

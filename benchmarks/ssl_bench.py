@@ -14,6 +14,7 @@ in its own environment: `make bench-ssl` (creates build/venv-bench-ssl with torc
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import statistics
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from replab.losses.info_nce import nt_xent  # noqa: E402
 from replab.nn.botnet import botnet  # noqa: E402
@@ -32,15 +34,25 @@ from replab.nn.count import count_params  # noqa: E402
 def interleaved(fns: dict, repeats: int, inner: int) -> dict[str, float]:
     """Median seconds per call of each function, timed in interleaved blocks of `inner` calls (after one
     warm-up block each), so that load changes on a shared machine hit every function alike."""
-    times = {name: [] for name in fns}
+    wall, _ = interleaved_both(fns, repeats, inner)
+    return {name: statistics.median(ts) for name, ts in wall.items()}
+
+
+def interleaved_both(fns: dict, repeats: int, inner: int) -> tuple[dict, dict]:
+    """Per-block seconds per call, wall clock and process CPU time, for each function: `repeats` rounds
+    of interleaved blocks after one warm-up round. CPU time leaves out the time the process waits for a
+    core on a loaded machine (with one thread, autograd's backward runs on the calling thread)."""
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
     for r in range(repeats + 1):
         for name, fn in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(inner):
                 fn()
             if r:
-                times[name].append((time.perf_counter() - t) / inner)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+                wall[name].append((time.perf_counter() - t) / inner)
+                cpu[name].append((time.process_time() - c) / inner)
+    return wall, cpu
 
 
 def fwd_bwd(model, x):
@@ -51,22 +63,74 @@ def fwd_bwd(model, x):
     return step
 
 
-def bench_botnet(batch: int, repeats: int) -> list[tuple[str, int, float]]:
+def botnet_models(channels_last: bool) -> dict:
     import timm
 
-    torch.manual_seed(0)
-    x = torch.randn(batch, 3, 256, 256)
     size = (256, 256)
     models = {
         "timm botnet26t_256": timm.create_model("botnet26t_256", pretrained=False),
         "replab BoTNet-26T (same layout)": botnet(
             (2, 2, 2, 2), image_size=size, stem="tiered", pattern=("cc", "cc", "cm", "mm")
         ),
-        "replab BoTNet-26 (c5 only)": botnet((2, 2, 2, 2), image_size=size),
-        "replab BoT50": botnet((3, 4, 6, 3), image_size=size),
     }
-    sec = interleaved({name: fwd_bwd(m.train(), x) for name, m in models.items()}, repeats, 1)
-    return [(name, count_params(m), batch / sec[name]) for name, m in models.items()]
+    if channels_last:
+        for name in list(models):
+            models[f"{name}, channels_last"] = copy.deepcopy(models[name]).to(
+                memory_format=torch.channels_last
+            )
+    models["replab BoTNet-26 (c5 only)"] = botnet((2, 2, 2, 2), image_size=size)
+    models["replab BoT50"] = botnet((3, 4, 6, 3), image_size=size)
+    return models
+
+
+def bench_botnet(batch: int, repeats: int, channels_last: bool) -> list[tuple]:
+    """Rows (name, params, images/s wall, images/s CPU, paired wall ratios vs timm in the same format)."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, 256, 256)
+    xcl = x.contiguous(memory_format=torch.channels_last)
+    models = botnet_models(channels_last)
+    fns = {n: fwd_bwd(m.train(), xcl if n.endswith("channels_last") else x) for n, m in models.items()}
+    wall, cpu = interleaved_both(fns, repeats, 1)
+    rows = []
+    for name, m in models.items():
+        ref = "timm botnet26t_256" + (", channels_last" if name.endswith("channels_last") else "")
+        paired = [t / s for t, s in zip(wall[ref], wall[name])]  # timm time / ours, round by round
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        rows.append((name, count_params(m), batch / w, batch / c, paired))
+    return rows
+
+
+def stage_times(batch: int, repeats: int) -> list[tuple[str, float, float]]:
+    """CPU ms of forward+backward of each part (stem, each block, head) of timm's botnet26t_256 and of
+    replab's BoTNet-26T, on the part's real input (the previous parts' output), interleaved part by part."""
+    models = botnet_models(False)
+    timm_m, ours = (models[n].train() for n in list(models)[:2])
+    ours_stem = nn.Sequential(ours.conv1, ours.bn1, ours.relu, ours.maxpool)
+    ours_head = lambda h: ours.fc(h.mean((2, 3)))  # noqa: E731
+    blocks = [
+        (f"c{s + 2}.{j}", timm_m.stages[s][j], getattr(ours, f"layer{s + 1}")[j])
+        for s in range(4)
+        for j in range(2)
+    ]
+    parts = [("stem", timm_m.stem, ours_stem), *blocks, ("head", timm_m.head, ours_head)]
+    torch.manual_seed(0)
+    fns, h = {}, {"timm": torch.randn(batch, 3, 256, 256)}
+    h["ours"] = h["timm"]
+    for k, (name, *pair) in enumerate(parts):
+        for lib, part in zip(("timm", "ours"), pair):
+            inp = h[lib]
+
+            def step(part=part, inp=inp, grad=k > 0):
+                part(inp.detach().requires_grad_(grad)).sum().backward()
+
+            fns[(name, lib)] = step
+            with torch.no_grad():
+                h[lib] = part(inp)
+    _, cpu = interleaved_both(fns, repeats, 1)
+    return [
+        (n, 1e3 * statistics.median(cpu[(n, "timm")]), 1e3 * statistics.median(cpu[(n, "ours")]))
+        for n, *_ in parts
+    ]
 
 
 def bench_info_nce(n: int, d: int, repeats: int) -> tuple[float, float, float]:
@@ -96,7 +160,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--parts", default="botnet,infonce", help="comma-separated: botnet, infonce")
+    ap.add_argument("--parts", default="botnet,infonce", help="comma-separated: botnet, stages, infonce")
+    ap.add_argument("--channels-last", action="store_true", help="also both BoTNet-26Ts in channels_last")
     ap.add_argument("--sizes", default="256x128,1024x128,4096x256", help="InfoNCE N×D pairs, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,12 +173,36 @@ def main() -> None:
     )
     parts = set(args.parts.split(","))
     if "botnet" in parts:
-        print(f"\n### BoTNet forward+backward, 256×256, batch {args.batch}\n", flush=True)
-        rows = bench_botnet(args.batch, args.repeats)
-        ref = rows[0][2]
-        print("| model | params | images/s | vs timm |\n|---|---|---|---|")
-        for name, params, ips in rows:
-            print(f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips / ref:.2f}× |", flush=True)
+        print(
+            f"\n### BoTNet forward+backward, 256×256, batch {args.batch}, {args.repeats} rounds\n", flush=True
+        )
+        rows = bench_botnet(args.batch, args.repeats, args.channels_last)
+        ref = {False: rows[0], True: rows[0]}
+        print(
+            "| model | params | images/s (wall) | images/s (CPU time) | vs timm (wall) | vs timm (CPU) "
+            "| paired wall ratios vs timm: median [min, max] |\n|---|---|---|---|---|---|---|"
+        )
+        for name, params, ips, ips_cpu, paired in rows:
+            cl = name.endswith("channels_last")
+            if name.startswith("timm"):
+                ref[cl] = (name, params, ips, ips_cpu, paired)
+            r = ref[cl]
+            spread = f"{statistics.median(paired):.3f} [{min(paired):.3f}, {max(paired):.3f}]"
+            print(
+                f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips_cpu:.2f} | {ips / r[2]:.3f}× "
+                f"| {ips_cpu / r[3]:.3f}× | {spread} |",
+                flush=True,
+            )
+    if "stages" in parts:
+        print(
+            f"\n### Forward+backward CPU ms per part, batch {args.batch}, {args.repeats} rounds\n", flush=True
+        )
+        print("| part | timm ms | replab BoTNet-26T ms | replab / timm |\n|---|---|---|---|")
+        rows = stage_times(args.batch, args.repeats)
+        for name, t, o in rows:
+            print(f"| {name} | {t:.1f} | {o:.1f} | {o / t:.3f} |", flush=True)
+        t, o = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        print(f"| sum | {t:.1f} | {o:.1f} | {o / t:.3f} |")
     if "infonce" in parts:
         print("\n### InfoNCE (NT-Xent, τ = 0.5) forward+backward\n")
         print(

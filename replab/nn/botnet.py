@@ -35,9 +35,9 @@ def rel_to_abs(x: Tensor) -> Tensor:
 
 
 def relative_logits_1d(q: Tensor, table: Tensor) -> Tensor:
-    """q (B, N, H, W, d) and a table (2W−1, d) → (B, N, H, W, W): q[h, w] · table[w' − w + W − 1]."""
-    rel = torch.einsum("bnhwd,md->bnhwm", q, table)
-    return rel_to_abs(rel)
+    """q (..., W, d) and a table (2W−1, d) → (..., W, W): q[w] · table[w' − w + W − 1] (one matmul against the
+    table, then `rel_to_abs`)."""
+    return rel_to_abs(q @ table.t())
 
 
 class MHSA(nn.Module):
@@ -84,33 +84,43 @@ class MHSA(nn.Module):
 
     def logits(self, x: Tensor) -> Tensor:
         """Pre-softmax logits (B, heads, H, W, H, W) of query (h, w) for key (h', w')."""
+        b, _, h, w = x.shape
+        return self._logits(x).reshape(b, self.heads, h, w, h, w)
+
+    def _logits(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) → logits (B·heads, H·W, H·W), queries along dim 1 and keys along dim 2.
+
+        Batched matmuls over (B·heads): q kᵀ is added onto the position term by one `baddbmm`, so no zero
+        tensor and no extra pass over the (H·W)² logits; q is scaled by d^−½ once, before both terms."""
         b, c, h, w = x.shape
         if (h, w) != self.feat_size:
             raise ValueError(
                 f"MHSA built for {self.feat_size} feature maps got {(h, w)}; build the model "
                 "with the image_size it will see"
             )
-        n, d = self.heads, self.head_dim
-        q = self.q(x).reshape(b, n, d, h, w).permute(0, 1, 3, 4, 2) * d**-0.5  # (B, N, H, W, d)
-        out = x.new_zeros(b, n, h, w, h, w)
-        if self.content:
-            k = self.k(x).reshape(b, n, d, h, w)
-            out = out + torch.einsum("bnhwd,bndpq->bnhwpq", q, k)
+        bn, d, n = b * self.heads, self.head_dim, h * w
+        q = (self.q(x) * d**-0.5).reshape(bn, d, n).transpose(1, 2)  # (B·N, HW, d), a view
+        pos = None
         if self.position == "relative":
-            rw = relative_logits_1d(q, self.rel_w)  # (B, N, H, W, W'): same row, key column w'
-            rh = relative_logits_1d(q.transpose(2, 3), self.rel_h).transpose(2, 3)  # (B, N, H, W, H')
-            out = out + rh[..., :, None] + rw[..., None, :]
+            qh = q.reshape(bn, h, w, d)
+            rw = relative_logits_1d(qh, self.rel_w)  # (B·N, H, W, W'): same row, key column w'
+            rh = relative_logits_1d(qh.transpose(1, 2), self.rel_h).transpose(1, 2)  # (B·N, H, W, H')
+            pos = (rh[..., :, None] + rw[..., None, :]).reshape(bn, n, n)
         elif self.position == "absolute":
-            emb = self.emb_h[:, None, :] + self.emb_w[None, :, :]  # (H, W, d)
-            out = out + torch.einsum("bnhwd,pqd->bnhwpq", q, emb)
-        return out
+            emb = (self.emb_h[:, None, :] + self.emb_w[None, :, :]).reshape(n, d)  # (HW, d)
+            pos = q @ emb.t()
+        if not self.content:
+            return pos
+        k = self.k(x).reshape(bn, d, n)
+        return torch.bmm(q, k) if pos is None else torch.baddbmm(pos, q, k)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        attn = self.logits(x).reshape(b, self.heads, h * w, h * w).softmax(-1)
-        v = self.v(x).reshape(b, self.heads, self.head_dim, h * w)
-        out = torch.einsum("bnij,bndj->bndi", attn, v)  # heads folded back into channels, no W_O
-        return out.reshape(b, c, h, w)
+        attn = self._logits(x).softmax(-1)  # (B·N, HW queries, HW keys)
+        v = self.v(x).reshape(b * self.heads, self.head_dim, h * w)
+        # out[:, :, i] = Σ_j attn[i, j] v[:, j]: v attnᵀ is (B·N, d, HW), already the (B, C, H, W) layout
+        # with heads folded back into channels (no W_O), so no transpose copy
+        return torch.bmm(v, attn.transpose(1, 2)).reshape(b, c, h, w)
 
     def macs(self, x: Tensor) -> int:
         """Multiply-adds beyond the q/k/v convs (counted as convs) for one sample: q kᵀ and attn·v
@@ -171,7 +181,9 @@ class BoTBlock(nn.Module):
         idt = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.pool(self.mhsa(out))))
-        return self.relu(self.bn3(self.conv3(out)) + idt)
+        out = self.bn3(self.conv3(out))
+        out += idt  # in place: batch norm's backward does not need its output; saves one allocation
+        return self.relu(out)
 
 
 def botnet(

@@ -54,7 +54,9 @@ class BasicBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         idt = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + idt)
+        out = self.bn2(self.conv2(out))
+        out += idt  # in place (the norm's backward does not need its output): one allocation fewer
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -87,7 +89,9 @@ class Bottleneck(nn.Module):
         idt = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)) + idt)
+        out = self.bn3(self.conv3(out))
+        out += idt  # in place (the norm's backward does not need its output): one allocation fewer
+        return self.relu(out)
 
 
 def _shortcut(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module | None:

@@ -161,3 +161,70 @@ def test_resnet_variants_and_validation():
     # layer norm never mixes samples: one sample's output ignores the rest of the batch
     enc.train()
     assert torch.allclose(enc(x)[:1], enc(x[:1]), atol=1e-5)
+
+
+def _einsum_mhsa(m: MHSA, x: torch.Tensor) -> torch.Tensor:
+    """The first implementation of MHSA.forward (6-D logits by einsums, pad-and-reshape relative logits):
+    the reference the batched-matmul version must equal."""
+    b, c, h, w = x.shape
+    n, d = m.heads, m.head_dim
+    q = m.q(x).reshape(b, n, d, h, w).permute(0, 1, 3, 4, 2) * d**-0.5  # (B, N, H, W, d)
+    out = x.new_zeros(b, n, h, w, h, w)
+    if m.content:
+        out = out + torch.einsum("bnhwd,bndpq->bnhwpq", q, m.k(x).reshape(b, n, d, h, w))
+    if m.position == "relative":
+        rw = rel_to_abs(torch.einsum("bnhwd,md->bnhwm", q, m.rel_w))
+        rh = rel_to_abs(torch.einsum("bnwhd,md->bnwhm", q.transpose(2, 3), m.rel_h)).transpose(2, 3)
+        out = out + rh[..., :, None] + rw[..., None, :]
+    elif m.position == "absolute":
+        out = out + torch.einsum("bnhwd,pqd->bnhwpq", q, m.emb_h[:, None] + m.emb_w[None])
+    attn = out.reshape(b, n, h * w, h * w).softmax(-1)
+    v = m.v(x).reshape(b, n, d, h * w)
+    return torch.einsum("bnij,bndj->bndi", attn, v).reshape(b, c, h, w)
+
+
+@pytest.mark.parametrize(
+    "content,position", [(True, "relative"), (True, "none"), (False, "relative"), (True, "absolute")]
+)
+def test_mhsa_equals_einsum_reference_values_and_gradients(content, position):
+    torch.manual_seed(0)
+    m = MHSA(16, (5, 6), heads=4, content=content, position=position, qkv_std=0.5)
+    x = torch.randn(3, 16, 5, 6, requires_grad=True)
+    got, want = m(x), _einsum_mhsa(m, x)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(got)
+    g_got = torch.autograd.grad((got * weights).sum(), [x, *m.parameters()], allow_unused=True)
+    g_want = torch.autograd.grad((want * weights).sum(), [x, *m.parameters()], allow_unused=True)
+    for a, b in zip(g_got, g_want):
+        assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    # channels_last input and weights compute the same
+    m_cl = MHSA(16, (5, 6), heads=4, content=content, position=position)
+    m_cl.load_state_dict(m.state_dict())
+    m_cl = m_cl.to(memory_format=torch.channels_last)
+    assert torch.allclose(m_cl(x.contiguous(memory_format=torch.channels_last)), got, rtol=1e-5, atol=1e-5)
+
+
+def test_botnet26t_has_timms_parameter_count_and_channels_last_parity():
+    # timm botnet26t_256's layout (tiered stem, MHSA in the 2nd c4 block and both c5 blocks): 12,488,672
+    size = (64, 64)  # the position tables scale with the feature size; 256×256 is the benchmarked size
+    full = _meta(botnet, (2, 2, 2, 2), image_size=(256, 256), stem="tiered", pattern=("cc", "cc", "cm", "mm"))
+    assert sum(p.numel() for p in full.parameters()) == 12_488_672
+    torch.manual_seed(0)
+    net = botnet(
+        (2, 2, 2, 2), image_size=size, stem="tiered", pattern=("cc", "cc", "cm", "mm"), num_classes=5
+    )
+    for name, p in net.named_parameters():  # undo the zero-init so every block's branch contributes
+        if name.endswith("bn3.weight"):
+            torch.nn.init.uniform_(p, 0.5, 1.5)
+    net.eval()  # batch statistics of 2 × 2 × 2 values would amplify float rounding; running ones do not
+    x = torch.randn(2, 3, *size)
+    y = net(x)
+    y.square().sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    net_cl = net.to(memory_format=torch.channels_last)
+    y_cl = net_cl(x.contiguous(memory_format=torch.channels_last))
+    y_cl.square().sum().backward()
+    assert torch.allclose(y, y_cl, atol=1e-5)
+    for g, p in zip(grads, net_cl.parameters()):
+        assert torch.allclose(g, p.grad, atol=1e-5 * g.abs().max().item() + 1e-7)

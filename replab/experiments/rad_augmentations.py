@@ -168,15 +168,51 @@ def report(results: dict) -> Report:
             Check(
                 "crop or translate is the best single augmentation",
                 best in ("crop", "translate"),
-                "best single: " + best + "; " + ", ".join(f"{a} {diag[a]:.1f}" for a in measured),
+                f"best single: {best} (per seed: {', '.join(f'{v:.1f}' for v in cells[best])}); "
+                + ", ".join(f"{a} {diag[a]:.1f}" for a in measured),
             )
         )
     singles = [[a, diag[a], ", ".join(f"{v:.1f}" for v in cells[a]), len(cells[a])] for a in measured] + [
         ["uniform-random policy", rand_mean, f"{len(rand)} episodes", "–"]
     ]
-    rows = [[a] + [score[i, j] if j >= i else "" for j in range(n)] for i, a in enumerate(augs)]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
+    rows = [
+        [a] + [score[i, j] if j >= i and np.isfinite(score[i, j]) else "" for j in range(n)]
+        for i, a in enumerate(augs)
+    ]
+    pairs_run = len(cells) > len(measured)
+    sections = [
+        (
+            "Single augmentations: final return (mean over seeds, per seed)",
+            markdown_table(["augmentation", "mean", "per seed", "seeds"], singles),
+        )
+    ]
+    if pairs_run:
+        sections.append(
+            ("Final return per pair (mean over seeds; diagonal = single)", markdown_table(["", *augs], rows))
+        )
+    fig = _matrix_figure(score, augs, rand_mean) if pairs_run else _singles_figure(measured, cells, rand_mean)
+    return Report(
+        title="rad-augmentations: pairwise augmentation matrix on PointMass-Pixels",
+        claim=EXPERIMENT.claim,
+        source=EXPERIMENT.source,
+        checks=checks,
+        sections=sections,
+        figures=[
+            Figure(
+                "matrix" if pairs_run else "singles",
+                fig,
+                "Final evaluation return of SAC with each pair of augmentations."
+                if pairs_run
+                else "Final evaluation return of SAC with each single augmentation: bars are means, dots seeds.",
+            )
+        ],
+        summary={f"single/{a}": float(diag[a]) for a in measured} | {"random": rand_mean},
+    )
+
+
+def _matrix_figure(score, augs, rand_mean):
+    n = len(augs)
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     im = ax.imshow(score, cmap="viridis")
     ax.set_xticks(range(n), augs, rotation=45, ha="right")
     ax.set_yticks(range(n), augs)
@@ -184,22 +220,22 @@ def report(results: dict) -> Report:
         if np.isfinite(score[i, j]):
             ax.text(j, i, f"{score[i, j]:.0f}", ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(im, ax=ax, label="final evaluation return (blank: not run)")
-    ax.set_title(f"PointMass-Pixels: SAC with augmentations (random policy: {rand_mean:.0f})")
-    return Report(
-        title="rad-augmentations: pairwise augmentation matrix on PointMass-Pixels",
-        claim=EXPERIMENT.claim,
-        source=EXPERIMENT.source,
-        checks=checks,
-        sections=[
-            (
-                "Single augmentations: final return (mean over seeds, per seed)",
-                markdown_table(["augmentation", "mean", "per seed", "seeds"], singles),
-            ),
-            ("Final return per pair (mean over seeds; diagonal = single)", markdown_table(["", *augs], rows)),
-        ],
-        figures=[Figure("matrix", fig, "Final evaluation return of SAC with each pair of augmentations.")],
-        summary={f"single/{a}": float(diag[a]) for a in measured} | {"random": rand_mean},
-    )
+    ax.set_title(f"PointMass-Pixels: SAC with augmentation pairs (random policy: {rand_mean:.0f})")
+    return fig
+
+
+def _singles_figure(measured, cells, rand_mean):
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    x = np.arange(len(measured))
+    ax.bar(x, [np.mean(cells[a]) for a in measured], color="tab:blue", alpha=0.6)
+    for k, a in enumerate(measured):
+        ax.plot([k] * len(cells[a]), cells[a], "o", color="k", ms=4)
+    ax.axhline(rand_mean, color="tab:red", ls="--", label=f"uniform-random policy ({rand_mean:.0f})")
+    ax.set_xticks(x, measured, rotation=30, ha="right")
+    ax.set_ylabel("final evaluation return")
+    ax.set_title("PointMass-Pixels: SAC with single augmentations")
+    ax.legend()
+    return fig
 
 
 SMOKE = Config(

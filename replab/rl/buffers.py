@@ -117,6 +117,7 @@ class FrameReplay:
         self.cursor, self.size, self.num_sampleable = 0, 0, 0
         self._open = False  # an episode is being written (add_first called, not ended)
         self._gammas = gamma ** np.arange(n_step + 1)
+        self._ones = np.ones(batch_size, np.int64)
         self.batch = self._allocate(action_shape, action_dtype, frame_dtype, state_shape)
         if verbose:
             print(self.describe(), file=sys.stderr)
@@ -156,10 +157,11 @@ class FrameReplay:
 
     def _write(self, obs, pos: int, state) -> None:
         c = self.cursor
-        self._unsample(np.array([c]))
-        # slots c+1 … c+k−1 whose stack history reached back into slot c lose their history
-        later = (c + np.arange(1, self.k)) % self.capacity
-        self._unsample(later[self.pos[later] >= np.arange(1, self.k)])
+        if self.sampleable[c]:
+            self._unsample(np.array([c]))
+        if self.k > 1:  # slots c+1 … c+k−1 whose stack history reached back into slot c lose their history
+            later = (c + np.arange(1, self.k)) % self.capacity
+            self._unsample(later[self.pos[later] >= np.arange(1, self.k)])
         self.frames[c] = self._frame(obs)
         if self.state is not None and state is not None:
             self.state[c] = torch.as_tensor(state, dtype=torch.float32)
@@ -235,7 +237,8 @@ class FrameReplay:
     def _draw_uniform(self, b: int) -> np.ndarray:
         if self.num_sampleable == 0:
             raise ValueError("the replay has no complete transition to sample yet")
-        out = np.zeros(0, np.int64)
+        cand = self.rng.integers(0, self.size, size=2 * b + 8)
+        out = cand[self.sampleable[cand]]
         while len(out) < b:  # rejection sampling: almost every written slot is sampleable
             cand = self.rng.integers(0, self.size, size=2 * b + 8)
             out = np.concatenate([out, cand[self.sampleable[cand]]])
@@ -244,6 +247,16 @@ class FrameReplay:
     def _stack_slots(self, slots: np.ndarray) -> np.ndarray:
         lags = np.arange(self.k - 1, -1, -1)  # oldest first
         return (slots[:, None] - np.minimum(lags[None, :], self.pos[slots][:, None])) % self.capacity
+
+    def _window(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """n-step windows from slots `s` (B,): steps up to and including the one that ends the episode.
+        Returns m (B,) steps taken, the discounted return (B,) and whether the window ends terminal (B,)."""
+        win = (s[:, None] + np.arange(self.n)[None, :]) % self.capacity
+        ended = self.terminated[win] | self.truncated[win]
+        alive = np.ones_like(ended)
+        alive[:, 1:] = ~np.logical_or.accumulate(ended[:, :-1], axis=1)
+        ret = (alive * self._gammas[None, : self.n] * self.reward[win]).sum(1)
+        return alive.sum(1), ret, (alive & self.terminated[win]).any(1)
 
     def sample(self, beta: float = 0.4) -> Batch:
         """A batch of `batch_size` n-step transitions; `beta` is the importance-weight exponent (PER)."""
@@ -257,18 +270,14 @@ class FrameReplay:
             p = self.tree.get(s) / self.tree.total
             w = (self.num_sampleable * p) ** (-beta)
             batch.weight.copy_(torch.from_numpy((w / w.max()).astype(np.float32)))
-        # n-step window: steps up to and including the one that ends the episode
-        win = (s[:, None] + np.arange(self.n)[None, :]) % self.capacity
-        ended = self.terminated[win] | self.truncated[win]
-        alive = np.ones_like(ended)
-        alive[:, 1:] = ~np.logical_or.accumulate(ended[:, :-1], axis=1)
-        m = alive.sum(1)
-        ret = (alive * self._gammas[None, : self.n] * self.reward[win]).sum(1)
-        terminal = (alive & self.terminated[win]).any(1)
+        if self.n == 1:  # `_window(s)` with one step, without its arrays (the same numbers, tested)
+            m, ret, terminal = self._ones[: len(s)], self.reward[s], self.terminated[s]
+        else:
+            m, ret, terminal = self._window(s)
         disc = self._gammas[m] * ~terminal
         t = (s + m) % self.capacity
-        self._gather(self._stack_slots(s), batch.obs)
-        self._gather(self._stack_slots(t), batch.next_obs)
+        self._gather(self._stack_slots(s) if self.k > 1 else s, batch.obs)
+        self._gather(self._stack_slots(t) if self.k > 1 else t, batch.next_obs)
         s_dev = self._to_device(s)
         torch.index_select(self.action, 0, s_dev, out=batch.action)
         batch.reward.copy_(torch.from_numpy(ret.astype(np.float32)))

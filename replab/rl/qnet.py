@@ -132,6 +132,10 @@ class QHead(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
+        if (
+            self.atoms == 1 and self.value is None
+        ):  # plain Q-values (B, A): the view + squeeze is the identity
+            return self.advantage(z)
         a = self.advantage(z).view(-1, self.n_actions, self.atoms)
         if self.value is not None:
             a = self.value(z).view(-1, 1, self.atoms) + a - a.mean(1, keepdim=True)
@@ -164,7 +168,8 @@ class Scale(nn.Module):
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.float() * self.scale
+        x = x.float()
+        return x if self.scale == 1.0 else x * self.scale  # × 1.0 is exact: skipped (MinAtar's 0/1 input)
 
 
 class QNetwork(nn.Module):

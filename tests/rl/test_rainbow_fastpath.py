@@ -4,6 +4,7 @@ convolutions give the NCHW network's outputs and gradients up to float round-off
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,99 @@ def test_channels_last_network_matches_nchw_outputs_and_gradients():
     out_cl.logsumexp(-1).sum().backward()
     for (name, p), q in zip(ref.online.named_parameters(), cl.online.parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-5, rtol=1e-4), name
+
+
+def _batch(replay_obs_shape=(4, 10, 10), n_actions=3, b=8, seed=0):
+    from replab.rl.buffers import Batch
+
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        obs=torch.randint(0, 2, (b, *replay_obs_shape), dtype=torch.uint8, generator=g),
+        action=torch.randint(0, n_actions, (b,), generator=g),
+        reward=torch.randn(b, generator=g),
+        discount=torch.full((b,), 0.99),
+        next_obs=torch.randint(0, 2, (b, *replay_obs_shape), dtype=torch.uint8, generator=g),
+        steps=torch.ones(b, dtype=torch.int64),
+        weight=torch.ones(b),
+        index=np.arange(b),
+    )
+
+
+@pytest.mark.parametrize("distributional", [False, True])
+def test_direct_fused_adam_step_is_optimizer_step_bit_for_bit(distributional):
+    """`Rainbow._adam_step` (the fused kernel called directly) = `Adam(fused=True).step()`, also after
+    `reset_optimizer`, `load_state_dict` and a learning-rate change, and the direct path is taken."""
+    cfg = RainbowConfig(
+        encoder="minatar", obs_scale=1.0, hidden=16, noisy=False, distributional=distributional
+    )
+    torch.manual_seed(0)
+    fast = Rainbow((4, 10, 10), 3, cfg)
+    ref = Rainbow((4, 10, 10), 3, cfg)
+    ref.online.load_state_dict(fast.online.state_dict())
+    ref.target.load_state_dict(fast.target.state_dict())
+    ref._adam_step = lambda params: ref.optimizer.step()  # the library's optimizer step
+    if fast.optimizer.param_groups[0]["fused"] is not True:
+        pytest.skip("no fused Adam in this torch build")
+    direct = []
+    kernel = torch._fused_adam_
+
+    def spy(*a, **k):
+        direct.append(1)
+        return kernel(*a, **k)
+
+    def same():
+        for p, q in zip(fast.online.parameters(), ref.online.parameters()):
+            assert torch.equal(p, q)
+        for s, t in zip(fast.optimizer.state.values(), ref.optimizer.state.values()):
+            assert all(torch.equal(s[k], t[k]) for k in ("step", "exp_avg", "exp_avg_sq"))
+
+    torch._fused_adam_ = spy
+    try:
+        for i in range(4):
+            fast.update(_batch(seed=i), i)
+            ref.update(_batch(seed=i), i)
+        same()
+        assert len(direct) >= 3 * 2  # fast: 3 direct calls (the first builds the state); ref: 4 via step()
+        for agent in (fast, ref):
+            agent.optimizer.param_groups[0]["lr"] = 3e-3
+        state = ref.state_dict()
+        fast.load_state_dict(copy.deepcopy(state))  # new state tensors: the cached plan must not be used
+        for i in range(4, 7):
+            fast.update(_batch(seed=i), i)
+            ref.update(_batch(seed=i), i)
+        same()
+        fast.reset_optimizer()
+        ref.reset_optimizer()
+        for i in range(7, 10):
+            fast.update(_batch(seed=i), i)
+            ref.update(_batch(seed=i), i)
+        same()
+    finally:
+        torch._fused_adam_ = kernel
+
+
+def test_one_step_window_is_the_general_window():
+    """`FrameReplay.sample`'s n = 1 shortcut gives `_window`'s numbers (episode ends, time limits)."""
+    from replab.rl.buffers import FrameReplay
+
+    rng = np.random.default_rng(0)
+    replay = FrameReplay(40, (1, 2, 2), n_step=1, batch_size=64, verbose=False)
+    replay.add_first(np.zeros((1, 2, 2), np.uint8))
+    for t in range(100):
+        end = rng.random() < 0.3
+        term = end and rng.random() < 0.5
+        trunc = end and not term
+        replay.add(
+            int(rng.integers(3)), float(rng.normal()), np.full((1, 2, 2), t % 256, np.uint8), term, trunc
+        )
+        if end:
+            replay.add_first(np.zeros((1, 2, 2), np.uint8))
+    batch = replay.sample()
+    m, ret, terminal = replay._window(batch.index)
+    assert terminal.any() and not terminal.all()
+    assert torch.equal(batch.steps, torch.from_numpy(m))
+    assert torch.equal(batch.reward, torch.from_numpy(ret.astype(np.float32)))
+    disc = (replay._gammas[m] * ~terminal).astype(np.float32)
+    assert torch.equal(batch.discount, torch.from_numpy(disc))
+    nxt = torch.from_numpy((batch.index + m) % replay.capacity)
+    assert torch.equal(batch.next_obs, replay.frames[nxt])

@@ -2,13 +2,18 @@
 
 1. BoTNet forward + backward images/s at 256×256 (batch `--batch`): timm's `botnet26t_256` against
    replab's BoTNet-26T (the same layout: tiered stem, one MHSA block in c4 and two in c5), BoTNet-26
-   (all of c5) and BoT50 (thesis layout), with parameter counts printed for each.
-2. InfoNCE forward + backward calls/s: `replab.losses.nt_xent` against lightly's `NTXentLoss` on two views
+   (all of c5) and BoT50 (thesis layout), with parameter counts printed for each. Each step is timed by the
+   wall clock and by process CPU time (which leaves out waiting for a core on a shared machine); the last
+   column gives the round-by-round (paired) wall ratios. `--channels-last` adds both BoTNet-26Ts with
+   channels_last weights and input (like with like: each is compared with timm in the same format).
+2. `--parts stages`: CPU ms of forward + backward of each part (stem, each block, head) of both BoTNet-26Ts.
+3. InfoNCE forward + backward calls/s: `replab.losses.nt_xent` against lightly's `NTXentLoss` on two views
    (N, D), same temperature; their values are compared first (they must agree to 1e-5).
 
 timm and lightly need torchvision, which does not import beside the project's CPU torch build, so this runs
 in its own environment: `make bench-ssl` (creates build/venv-bench-ssl with torch 2.14.1 + torchvision).
-    python benchmarks/ssl_bench.py [--threads 2] [--batch 8] [--repeats 5]
+    python benchmarks/ssl_bench.py [--threads 2] [--batch 8] [--repeats 5] [--parts botnet,stages,infonce]
+        [--channels-last]
 """
 
 from __future__ import annotations

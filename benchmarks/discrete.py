@@ -163,11 +163,74 @@ def network_floor_ms(env_name: str, cfg_kw: dict, reps: int) -> float:
     one()
     times = []
     for _ in range(reps):
-        t0 = time.thread_time()
+        t0 = clock()
         for _ in range(10):
             one()
-        times.append((time.thread_time() - t0) / 10)
+        times.append((clock() - t0) / 10)
     return 1000 * statistics.median(times)
+
+
+def breakdown(env_name: str, cfg_kw: dict, warm: int, reps: int) -> list[tuple[str, float]]:
+    """CPU µs per call of the pieces of one replab agent step (the code path `ours_sps` times), each
+    timed in isolation with `time.thread_time`, median over `reps` blocks interleaved with the others."""
+    env = make(env_name)
+    shape, n = env.observation_space.shape, env.action_space.n
+    frames = 4 if env_name.startswith("atari") else 1
+    cfg = dqn_config(
+        epsilon_start=0.05, epsilon_end=0.05, target_update=1000, lr=1e-4, adam_eps=1.5e-4, **cfg_kw
+    )
+    torch.manual_seed(0)
+    agent = DQN(shape, n, cfg=cfg)
+    replay = FrameReplay(
+        20 * warm,
+        (shape[0] // frames, *shape[1:]),
+        frame_stack=frames,
+        n_step=1,
+        batch_size=32,
+        verbose=False,
+    )
+    train(agent, env, replay, agent_steps=warm, learn_start=warm + 1, seed=0)
+    obs, _ = env.reset(seed=1)
+    batch = replay.sample()
+    greedy = DQN(shape, n, cfg=dqn_config(epsilon_start=0.0, epsilon_end=0.0, **cfg_kw))
+    net, target = agent.online, agent.target
+
+    def env_step():
+        if env.step(0)[2]:
+            env.reset()
+
+    def target_fwd():
+        with torch.no_grad():
+            target(batch.next_obs)
+
+    def online_fwd_bwd():
+        for p in net.parameters():
+            p.grad = None
+        net(batch.obs).sum().backward()
+
+    def loop_step():
+        train(agent, env, replay, agent_steps=20, learn_start=0)
+
+    pieces = {
+        "whole loop step (train(), per agent step)": (loop_step, 1 / 20),
+        "act, greedy (forward at batch 1)": (lambda: greedy.act(obs, explore=True), 1.0),
+        "env.step": (env_step, 1.0),
+        "replay.add": (lambda: replay.add(0, 0.0, obs, False, False), 1.0),
+        "replay.sample": (replay.sample, 1.0),
+        "agent.update (all of it)": (lambda: agent.update(batch, 0), 1.0),
+        "  of which: online forward + backward": (online_fwd_bwd, 1.0),
+        "  of which: target forward (no grad)": (target_fwd, 1.0),
+    }
+    times = {k: [] for k in pieces}
+    for _ in range(reps):
+        for k, (fn, per) in pieces.items():
+            fn()
+            calls = 5 if per < 1 else 50
+            t0 = time.thread_time()
+            for _ in range(calls):
+                fn()
+            times[k].append(1e6 * per * (time.thread_time() - t0) / calls)
+    return [(k, statistics.median(v)) for k, v in times.items()]
 
 
 def main() -> None:
@@ -179,6 +242,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="rates per CPU or wall second")
     ap.add_argument("--cases", default="minatar,atari,wrappers", help="comma-separated subset to run")
+    ap.add_argument("--breakdown", action="store_true", help="only the CPU µs per piece of replab's step")
     args = ap.parse_args()
     todo = set(args.cases.split(","))
     _clock[0] = CLOCKS[args.clock]
@@ -188,24 +252,34 @@ def main() -> None:
         "MinAtar breakout": ("minatar:breakout", dict(encoder="minatar", obs_scale=1.0, hidden=128)),
         "Atari Pong": ("atari:Pong", dict(encoder="nature", hidden=512)),
     }
+    if args.breakdown:
+        for label, (env_name, cfg_kw) in cases.items():
+            if env_name.split(":")[0] in todo:
+                print(f"\n| {label}: piece of replab's DQN step | CPU µs per call |\n|---|---|")
+                for k, us in breakdown(env_name, cfg_kw, args.warm, args.rounds):
+                    print(f"| {k} | {us:.0f} |", flush=True)
+        return
     for label, (env_name, cfg_kw) in cases.items():
         if env_name.split(":")[0] not in todo:
             continue
-        ours, theirs = [], []
+        ours, theirs, floor_ms = [], [], []
         for r in range(args.rounds):  # alternate which one runs first in a round
             if r % 2:
                 theirs.append(sb3_sps(env_name, args.steps, args.warm, r))
             ours.append(ours_sps(env_name, cfg_kw, args.steps, args.warm, r))
             if not r % 2:
                 theirs.append(sb3_sps(env_name, args.steps, args.warm, r))
+            floor_ms.append(network_floor_ms(env_name, cfg_kw, 3))  # in every round: the load changes
             print(
-                f"{label} round {r}: replab {ours[-1]:.1f} / SB3 {theirs[-1]:.1f} agent steps/s", flush=True
+                f"{label} round {r}: replab {ours[-1]:.1f} / SB3 {theirs[-1]:.1f} agent steps/s, "
+                f"network floor {floor_ms[-1]:.2f} ms",
+                flush=True,
             )
         o, t = statistics.median(ours), statistics.median(theirs)
         rows.append(
             f"| {label} | DQN agent steps/s (1 update/step) | {o:.1f} | {t:.1f} (SB3 DQN) | {o / t:.2f}x |"
         )
-        floor = network_floor_ms(env_name, cfg_kw, 2 * args.rounds + 1)
+        floor = statistics.median(floor_ms)
         floors.append(
             f"| {label} | {1000 / o:.2f} | {1000 / t:.2f} | {floor:.2f} | {100 * floor * o / 1000:.0f}% | "
             f"{100 * floor * t / 1000:.0f}% | {1000 / floor / t:.2f}x |"

@@ -68,7 +68,9 @@ def fwd_bwd(model, x):
     return step
 
 
-def botnet_models(channels_last: bool) -> dict:
+def botnet_models(channels_last: bool, replab_first: bool = False) -> dict:
+    """The models in timing order; `replab_first` puts replab's BoTNet-26T before timm's in each round
+    (to check that the position in the round does not favour either)."""
     import timm
 
     size = (256, 256)
@@ -78,6 +80,8 @@ def botnet_models(channels_last: bool) -> dict:
             (2, 2, 2, 2), image_size=size, stem="tiered", pattern=("cc", "cc", "cm", "mm")
         ),
     }
+    if replab_first:
+        models = dict(reversed(models.items()))
     if channels_last:
         for name in list(models):
             models[f"{name}, channels_last"] = copy.deepcopy(models[name]).to(
@@ -88,12 +92,12 @@ def botnet_models(channels_last: bool) -> dict:
     return models
 
 
-def bench_botnet(batch: int, repeats: int, channels_last: bool) -> list[tuple]:
+def bench_botnet(batch: int, repeats: int, channels_last: bool, replab_first: bool = False) -> list[tuple]:
     """Rows (name, params, images/s wall, images/s CPU, paired wall ratios vs timm in the same format)."""
     torch.manual_seed(0)
     x = torch.randn(batch, 3, 256, 256)
     xcl = x.contiguous(memory_format=torch.channels_last)
-    models = botnet_models(channels_last)
+    models = botnet_models(channels_last, replab_first)
     fns = {n: fwd_bwd(m.train(), xcl if n.endswith("channels_last") else x) for n, m in models.items()}
     wall, cpu = interleaved_both(fns, repeats, 1)
     rows = []
@@ -167,6 +171,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--parts", default="botnet,infonce", help="comma-separated: botnet, stages, infonce")
     ap.add_argument("--channels-last", action="store_true", help="also both BoTNet-26Ts in channels_last")
+    ap.add_argument("--replab-first", action="store_true", help="time replab's BoTNet-26T before timm's")
     ap.add_argument("--sizes", default="256x128,1024x128,4096x256", help="InfoNCE N×D pairs, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -181,17 +186,14 @@ def main() -> None:
         print(
             f"\n### BoTNet forward+backward, 256×256, batch {args.batch}, {args.repeats} rounds\n", flush=True
         )
-        rows = bench_botnet(args.batch, args.repeats, args.channels_last)
-        ref = {False: rows[0], True: rows[0]}
+        rows = bench_botnet(args.batch, args.repeats, args.channels_last, args.replab_first)
+        ref = {row[0].endswith("channels_last"): row for row in rows if row[0].startswith("timm")}
         print(
             "| model | params | images/s (wall) | images/s (CPU time) | vs timm (wall) | vs timm (CPU) "
             "| paired wall ratios vs timm: median [min, max] |\n|---|---|---|---|---|---|---|"
         )
         for name, params, ips, ips_cpu, paired in rows:
-            cl = name.endswith("channels_last")
-            if name.startswith("timm"):
-                ref[cl] = (name, params, ips, ips_cpu, paired)
-            r = ref[cl]
+            r = ref[name.endswith("channels_last")]
             spread = f"{statistics.median(paired):.3f} [{min(paired):.3f}, {max(paired):.3f}]"
             print(
                 f"| {name} | {params / 1e6:.2f} M | {ips:.2f} | {ips_cpu:.2f} | {ips / r[2]:.3f}× "

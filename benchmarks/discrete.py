@@ -276,8 +276,10 @@ def main() -> None:
                 flush=True,
             )
         o, t = statistics.median(ours), statistics.median(theirs)
+        paired = sorted(a / b for a, b in zip(ours, theirs))  # the two runs of a round share the load
         rows.append(
-            f"| {label} | DQN agent steps/s (1 update/step) | {o:.1f} | {t:.1f} (SB3 DQN) | {o / t:.2f}x |"
+            f"| {label} | DQN agent steps/s (1 update/step) | {o:.1f} | {t:.1f} (SB3 DQN) | {o / t:.2f}x "
+            f"(per round {statistics.median(paired):.2f}x, {paired[0]:.2f}–{paired[-1]:.2f}) |"
         )
         floor = statistics.median(floor_ms)
         floors.append(

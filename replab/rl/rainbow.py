@@ -135,11 +135,6 @@ def clip_grad_norm(params: list[Tensor], max_norm: float) -> Tensor:
     return total
 
 
-def _same(a: list, b: list) -> bool:
-    """The same tensors in the same order (identity, not `==`)."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
-
-
 def _pick(out: Tensor, action: Tensor) -> Tensor:
     """`out[i, action[i]]` for Q-values `(B, A)` → `(B,)` or logits `(B, A, N)` → `(B, N)` (one gather)."""
     index = action.view(-1, 1, *([1] * (out.dim() - 2))).expand(-1, 1, *out.shape[2:])
@@ -198,7 +193,6 @@ class Rainbow:
         seen = {id(p) for p in params}
         for objective, _ in self.aux:
             params += [p for p in objective.parameters() if id(p) not in seen and not seen.add(id(p))]
-        self._adam_plan = None  # see _adam_step
         try:  # the fused kernel is several times faster on CPU for these small networks
             self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps, fused=True)
         except (RuntimeError, TypeError):
@@ -290,7 +284,7 @@ class Rainbow:
             p.grad = None
         loss.backward()
         grad_norm = clip_grad_norm(params, self.cfg.grad_clip)
-        self._adam_step(params)
+        self.optimizer.step()
         for objective, _ in self.aux:
             objective.update_key_encoder()
         self.updates += 1
@@ -300,48 +294,6 @@ class Rainbow:
         metrics["loss/total"] = float(loss.detach())
         metrics["train/grad_norm"] = float(grad_norm)
         return metrics
-
-    def _adam_step(self, params: list[Tensor]) -> None:
-        """`self.optimizer.step()`, or for a fused single-group Adam the same two kernels it runs
-        (`_foreach_add_` on the step counters, then `_fused_adam_` with the group's hyperparameters read
-        now) without `Optimizer.step`'s per-call hooks, state lookups and tensor grouping: bit-identical
-        (tested). Falls back to `step()` while the state is not built yet, a gradient is missing, the
-        optimizer or its state was replaced (`reset_optimizer`, `load_state_dict`) or a group's
-        settings are not plain fused Adam's."""
-        opt, plan = self.optimizer, self._adam_plan
-        grads = [p.grad for p in params]
-        if (
-            plan is not None
-            and plan[0] is opt
-            and _same(plan[1], params)
-            and all(g is not None for g in grads)
-        ):
-            _, _, group, exp_avgs, exp_avg_sqs, steps = plan
-            state = opt.state
-            if all(state[p]["exp_avg"] is m for p, m in zip(params, exp_avgs)):
-                beta1, beta2 = group["betas"]
-                torch._foreach_add_(steps, 1)
-                torch._fused_adam_(
-                    params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
-                    beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
-                    maximize=False, grad_scale=None, found_inf=None,
-                )  # fmt: skip
-                return
-        opt.step()
-        self._adam_plan = None
-        group = opt.param_groups[0]
-        plain = len(opt.param_groups) == 1 and group["fused"] and not group["amsgrad"]
-        plain = plain and not group["maximize"] and not group["capturable"] and not group["differentiable"]
-        plain = (
-            plain and not group.get("decoupled_weight_decay", False) and not isinstance(group["lr"], Tensor)
-        )
-        plain = plain and _same(group["params"], params) and all(p.device.type == "cpu" for p in params)
-        if plain and all("exp_avg" in opt.state[p] for p in params):
-            st = [opt.state[p] for p in params]
-            dtypes = {p.dtype for p in params} | {s["step"].dtype for s in st}
-            if dtypes == {torch.float32}:
-                moments = [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st]
-                self._adam_plan = (opt, list(params), group, *moments, [s["step"] for s in st])
 
     def state_dict(self) -> dict:
         return {

@@ -73,59 +73,6 @@ def _batch(replay_obs_shape=(4, 10, 10), n_actions=3, b=8, seed=0):
     )
 
 
-@pytest.mark.parametrize("distributional", [False, True])
-def test_direct_fused_adam_step_is_optimizer_step_bit_for_bit(distributional):
-    """`Rainbow._adam_step` (the fused kernel called directly) = `Adam(fused=True).step()`, also after
-    `reset_optimizer`, `load_state_dict` and a learning-rate change, and the direct path is taken."""
-    cfg = RainbowConfig(
-        encoder="minatar", obs_scale=1.0, hidden=16, noisy=False, distributional=distributional
-    )
-    torch.manual_seed(0)
-    fast = Rainbow((4, 10, 10), 3, cfg)
-    ref = Rainbow((4, 10, 10), 3, cfg)
-    ref.online.load_state_dict(fast.online.state_dict())
-    ref.target.load_state_dict(fast.target.state_dict())
-    ref._adam_step = lambda params: ref.optimizer.step()  # the library's optimizer step
-    if fast.optimizer.param_groups[0]["fused"] is not True:
-        pytest.skip("no fused Adam in this torch build")
-    direct = []
-    kernel = torch._fused_adam_
-
-    def spy(*a, **k):
-        direct.append(1)
-        return kernel(*a, **k)
-
-    def same():
-        for p, q in zip(fast.online.parameters(), ref.online.parameters()):
-            assert torch.equal(p, q)
-        for s, t in zip(fast.optimizer.state.values(), ref.optimizer.state.values()):
-            assert all(torch.equal(s[k], t[k]) for k in ("step", "exp_avg", "exp_avg_sq"))
-
-    torch._fused_adam_ = spy
-    try:
-        for i in range(4):
-            fast.update(_batch(seed=i), i)
-            ref.update(_batch(seed=i), i)
-        same()
-        assert len(direct) >= 3 * 2  # fast: 3 direct calls (the first builds the state); ref: 4 via step()
-        for agent in (fast, ref):
-            agent.optimizer.param_groups[0]["lr"] = 3e-3
-        state = ref.state_dict()
-        fast.load_state_dict(copy.deepcopy(state))  # new state tensors: the cached plan must not be used
-        for i in range(4, 7):
-            fast.update(_batch(seed=i), i)
-            ref.update(_batch(seed=i), i)
-        same()
-        fast.reset_optimizer()
-        ref.reset_optimizer()
-        for i in range(7, 10):
-            fast.update(_batch(seed=i), i)
-            ref.update(_batch(seed=i), i)
-        same()
-    finally:
-        torch._fused_adam_ = kernel
-
-
 def test_one_step_window_is_the_general_window():
     """`FrameReplay.sample`'s n = 1 shortcut gives `_window`'s numbers (episode ends, time limits)."""
     from replab.rl.buffers import FrameReplay

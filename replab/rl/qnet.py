@@ -132,9 +132,8 @@ class QHead(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        if (
-            self.atoms == 1 and self.value is None
-        ):  # plain Q-values (B, A): the view + squeeze is the identity
+        # plain Q-values (B, A): the view + squeeze below is the identity
+        if self.atoms == 1 and self.value is None:
             return self.advantage(z)
         a = self.advantage(z).view(-1, self.n_actions, self.atoms)
         if self.value is not None:

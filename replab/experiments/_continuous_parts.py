@@ -124,16 +124,3 @@ def train_job(job: dict) -> dict:
         "seconds": time.perf_counter() - start,
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
     }
-
-
-def random_policy_scores(env: str, kwargs: dict, episodes: int, seed: int) -> list[float]:
-    """Scores of a policy uniform over the action box (the reference a learned agent must beat)."""
-    e = make(env, **kwargs)
-    rng = np.random.default_rng(seed)
-    low, high = e.action_space.low, e.action_space.high
-
-    class Uniform:
-        def act(self, obs, *, explore):
-            return rng.uniform(low, high).astype(e.action_space.dtype)
-
-    return evaluate(Uniform(), e, episodes, seed=seed)

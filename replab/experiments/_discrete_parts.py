@@ -121,18 +121,6 @@ def train_job(job: dict) -> dict:
     }
 
 
-def random_policy_scores(env: str, kwargs: dict, episodes: int, seed: int) -> list[float]:
-    """Scores of a uniformly random policy (the normalisation's lower reference)."""
-    e = make(env, **kwargs)
-    rng = np.random.default_rng(seed)
-
-    class Uniform:
-        def act(self, obs, *, explore):
-            return int(rng.integers(e.action_space.n))
-
-    return evaluate(Uniform(), e, episodes, seed=seed)
-
-
 def job_key(game: str, method: str, seed: int) -> str:
     return f"{game}/{method}/s{seed}"
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replab import seeding
+from replab.envs import make
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
 from replab.experiments._curl_minatar_report import report
-from replab.experiments._discrete_parts import METHODS, make_job, random_policy_scores, run_logged
+from replab.experiments._discrete_parts import METHODS, make_job, run_logged
+from replab.rl.evaluate import random_policy_scores
 
 
 @dataclass
@@ -143,7 +145,9 @@ def run(cfg: Config, run) -> dict:
                 max_episode_steps=cfg.max_episode_steps,
             )
             seed = seeding.derive_seed(run.seed, f"random/{game}") % 2**31
-            state["random"][game] = random_policy_scores(f"minatar:{game}", kw, cfg.random_episodes, seed)
+            state["random"][game] = random_policy_scores(
+                make(f"minatar:{game}", **kw), cfg.random_episodes, seed
+            )
     run_logged(make_jobs(cfg, run.seed), state, run, cfg.workers, "curl-minatar jobs")
     return {"config": cfg.__dict__ | {"games": list(cfg.games), "methods": list(cfg.methods)}, **state}
 

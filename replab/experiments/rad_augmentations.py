@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from replab import seeding
+from replab.envs import make
 from replab.experiments import Experiment
-from replab.experiments._continuous_parts import random_policy_scores, train_job
+from replab.experiments._continuous_parts import train_job
 from replab.experiments._jobs import run_pending
+from replab.rl.evaluate import random_policy_scores
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
 
 AUGS = ("crop", "translate", "cutout_color", "rand_conv", "color_jitter", "flip")
@@ -94,7 +96,7 @@ def run(cfg: Config, run) -> dict:
     if "random" not in state:
         seed = seeding.derive_seed(run.seed, "random") % 2**31
         state["random"] = random_policy_scores(
-            "pointmass", dict(env_kwargs, obs_type="state"), cfg.random_episodes, seed
+            make("pointmass", **env_kwargs, obs_type="state"), cfg.random_episodes, seed
         )
         run.save_checkpoint(state)
     jobs = []

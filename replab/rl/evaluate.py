@@ -40,3 +40,17 @@ def evaluate(
         scores.append(float(info.get("episode_score", total)))
         obs, _ = env.reset()
     return scores
+
+
+def random_policy_scores(env, episodes: int, seed: int) -> list[float]:
+    """Scores of `episodes` episodes of a uniformly random policy on `env` (the reference a learned agent
+    must beat): a uniform integer for a `Discrete` action space, a uniform draw in [low, high] for a `Box`."""
+    rng, space = np.random.default_rng(seed), env.action_space
+
+    class Uniform:
+        def act(self, obs, *, explore):
+            if hasattr(space, "n"):
+                return int(rng.integers(space.n))
+            return rng.uniform(space.low, space.high).astype(space.dtype)
+
+    return evaluate(Uniform(), env, episodes, seed=seed)

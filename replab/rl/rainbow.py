@@ -225,8 +225,6 @@ class Rainbow:
         obs = obs if isinstance(obs, Tensor) else torch.from_numpy(np.ascontiguousarray(obs))
         obs = obs.to(self.device).unsqueeze(0)
         if not self.cfg.noisy:  # no layer depends on train/eval mode
-            if not self.cfg.distributional:  # Q-values (1, A): the flat argmax is the action (first max)
-                return int(self.online(obs).argmax())
             return int(self.q_values(self.online, obs).argmax(1))
         if explore:  # train mode (noise on) is the network's resting state; module.train() walks every layer
             if not self.online.training:

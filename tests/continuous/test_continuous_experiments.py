@@ -79,3 +79,13 @@ def test_rad_matrix_cells_and_report_checks():
     # flip best, but below the random policy: both checks fail, the first says the matrix is uninformative
     failed = report(fake({"crop": [1, 2], "flip": [5, 6], "crop-flip": [40]}, random=[10, 20]))
     assert [c.held for c in failed.checks] == [False, False] and failed.summary["random"] == 15
+
+
+def test_random_policy_scores_are_seeded_for_box_and_discrete_actions():
+    from replab.envs import make
+    from replab.rl.evaluate import random_policy_scores
+
+    pytest.importorskip("minatar")
+    for name, kw in [("pointmass", dict(obs_type="state", episode_steps=40)), ("minatar:breakout", {})]:
+        a = random_policy_scores(make(name, **kw), 2, seed=3)
+        assert len(a) == 2 and a == random_policy_scores(make(name, **kw), 2, seed=3)

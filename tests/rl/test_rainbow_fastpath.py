@@ -57,22 +57,6 @@ def test_channels_last_network_matches_nchw_outputs_and_gradients():
         assert torch.allclose(p.grad, q.grad, atol=1e-5, rtol=1e-4), name
 
 
-def _batch(replay_obs_shape=(4, 10, 10), n_actions=3, b=8, seed=0):
-    from replab.rl.buffers import Batch
-
-    g = torch.Generator().manual_seed(seed)
-    return Batch(
-        obs=torch.randint(0, 2, (b, *replay_obs_shape), dtype=torch.uint8, generator=g),
-        action=torch.randint(0, n_actions, (b,), generator=g),
-        reward=torch.randn(b, generator=g),
-        discount=torch.full((b,), 0.99),
-        next_obs=torch.randint(0, 2, (b, *replay_obs_shape), dtype=torch.uint8, generator=g),
-        steps=torch.ones(b, dtype=torch.int64),
-        weight=torch.ones(b),
-        index=np.arange(b),
-    )
-
-
 def test_one_step_window_is_the_general_window():
     """`FrameReplay.sample`'s n = 1 shortcut gives `_window`'s numbers (episode ends, time limits)."""
     from replab.rl.buffers import FrameReplay

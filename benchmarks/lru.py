@@ -13,12 +13,14 @@ Rows, at each length L:
   * the same LRU layer with the recurrence computed by `accelerated_scan.ref.scan` (the pure-PyTorch
     reference scan of the `accelerated-scan` package; its Triton/CUDA kernels do not run on CPU);
   * `torch.nn.GRU` with the hidden size that matches the LRU layer's parameter count.
-One "token" is one (sequence, time step) pair: tokens/s = B·L / seconds per forward+backward. Seconds are
-the process's CPU time (`time.process_time`, robust to other jobs on a shared machine: the wall time there
-includes waiting for a core); the wall-clock ratio parallel / loop is printed beside it.
+One "token" is one (sequence, time step) pair: tokens/s = B·L / seconds per forward+backward. On CPU the
+seconds are the process's CPU time (`time.process_time`, robust to other jobs on a shared machine: the wall
+time there includes waiting for a core); the wall-clock ratio parallel / loop is printed beside it. With
+`--device cuda` every call ends with `torch.cuda.synchronize()` and the seconds are wall-clock seconds (the
+CPU time of the host thread says nothing about the kernels), so both ratio columns use wall time.
 
     python benchmarks/lru.py [--lengths 1024 4096 16384] [--batches 4] [--d-model 64] [--d-state 64]
-                             [--repeats 5] [--threads 1] [--max-seq-seconds 20] [--profile]
+                             [--repeats 5] [--threads 1] [--max-seq-seconds 20] [--profile] [--device cpu]
 `--profile` prints, instead of the table, a CPU-time breakdown of the layer (matmuls, scan pieces, page faults).
 `pip install accelerated-scan` (extra `replab[bench]`) for its row; it is skipped when missing.
 """
@@ -45,16 +47,13 @@ from replab.nn.lru import LRU  # noqa: E402
 from replab.nn.scan import _dot_conj, _scan, linear_scan, sequential_scan  # noqa: E402
 
 
+_SYNC = [lambda: None]  # torch.cuda.synchronize with --device cuda: a timed call ends when its kernels do
+_PRIMARY = [time.process_time]  # the clock of the tok/s columns: CPU time on CPU, wall time on CUDA
+
+
 def timed(fn, repeats: int) -> tuple[float, float]:
-    """Median (CPU seconds, wall seconds) of `repeats` calls after one warm-up."""
-    fn()  # warm-up
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c, w = time.process_time(), time.perf_counter()
-        fn()
-        cpu.append(time.process_time() - c)
-        wall.append(time.perf_counter() - w)
-    return statistics.median(cpu), statistics.median(wall)
+    """Median (primary-clock seconds, wall seconds) of `repeats` calls after one warm-up."""
+    return tuple(v["fn"] for v in timed_interleaved({"fn": fn}, repeats))
 
 
 def lru_step(layer: LRU, u: torch.Tensor, scan: str):
@@ -109,25 +108,27 @@ def accelerated_step(layer: LRU, u: torch.Tensor):
 
 
 def timed_interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Median CPU seconds and median wall seconds of each function, timed in interleaved rounds (the
-    machine may be shared: every function sees the same mix of quiet and busy moments)."""
+    """Median primary-clock seconds and median wall seconds of each function, timed in interleaved rounds
+    (the machine may be shared: every function sees the same mix of quiet and busy moments)."""
     for fn in fns.values():
         fn()  # warm-up
+    _SYNC[0]()
     cpu, wall = {k: [] for k in fns}, {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            c, w = time.process_time(), time.perf_counter()
+            c, w = _PRIMARY[0](), time.perf_counter()
             fn()
-            cpu[k].append(time.process_time() - c)
+            _SYNC[0]()
+            cpu[k].append(_PRIMARY[0]() - c)
             wall[k].append(time.perf_counter() - w)
     med = statistics.median
     return {k: med(v) for k, v in cpu.items()}, {k: med(v) for k, v in wall.items()}
 
 
-def core_steps(B: int, L: int, N: int) -> dict:
+def core_steps(B: int, L: int, N: int, device: torch.device) -> dict:
     """The recurrence alone, forward+backward: the sequential loop and the parallel scan."""
-    lam = torch.polar(0.9 + 0.1 * torch.rand(N), 6.28 * torch.rand(N)).requires_grad_()
-    b = torch.randn(B, L, N, dtype=torch.complex64, requires_grad=True)
+    lam = torch.polar(0.9 + 0.1 * torch.rand(N), 6.28 * torch.rand(N)).to(device).requires_grad_()
+    b = torch.randn(B, L, N, dtype=torch.complex64, device=device, requires_grad=True)
 
     def run(fn):
         return lambda: fn(lam, b).real.square().mean().backward()
@@ -198,6 +199,7 @@ def main() -> None:
     ap.add_argument(
         "--profile", action="store_true", help="print a CPU-time breakdown at each (B, L) instead"
     )
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (wall-clock seconds, synchronised)")
     ap.add_argument(
         "--max-seq-seconds",
         type=float,
@@ -207,11 +209,20 @@ def main() -> None:
     args = ap.parse_args()
     if min(args.batches) < 1 or min(args.lengths) < 1:
         raise ValueError(f"batches and lengths must be >= 1, got {args.batches}, {args.lengths}")
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch.cuda.is_available() is False (a CPU build or no GPU)")
+        if args.profile:
+            raise SystemExit("--profile measures CPU time and page faults: use it with --device cpu")
+        _SYNC[0], _PRIMARY[0] = torch.cuda.synchronize, time.perf_counter
+    elif device.type != "cpu":
+        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layer = LRU(args.d_model, args.d_state, r_min=0.9, r_max=0.999)
+    layer = LRU(args.d_model, args.d_state, r_min=0.9, r_max=0.999).to(device)
     params = sum(p.numel() for p in layer.parameters())
-    gru = gru_matching(params, args.d_model)
+    gru = gru_matching(params, args.d_model).to(device)
     try:
         import accelerated_scan.ref  # noqa: F401
 
@@ -220,6 +231,7 @@ def main() -> None:
         have_acc = False
     print(
         f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, threads={args.threads}, "
+        f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}, "
         f"H={args.d_model}, N={args.d_state}; LRU params {params}, GRU hidden "
         f"{gru.hidden_size} params {sum(p.numel() for p in gru.parameters())}; "
         f"load average at start {os.getloadavg()[0]:.1f}"
@@ -229,7 +241,8 @@ def main() -> None:
             for L in args.lengths:
                 profile(layer, batch, L, args.repeats)
         return
-    print("# tok/s and ratios from median CPU seconds; 'wall' ratio from median wall-clock seconds")
+    clock = "wall-clock (synchronised)" if device.type == "cuda" else "CPU"
+    print(f"# tok/s and ratios from median {clock} seconds; 'wall' ratio from median wall-clock seconds")
     print(
         "| B | L | LRU parallel scan (tok/s) | LRU loop (tok/s) | parallel / loop | parallel / loop (wall) "
         "| recurrence only: parallel / loop | LRU odd–even scan (tok/s) | layer without recurrence (tok/s) "
@@ -240,7 +253,7 @@ def main() -> None:
     for batch in args.batches:
         naive_too_slow = False
         for L in args.lengths:
-            u = torch.randn(batch, L, args.d_model)
+            u = torch.randn(batch, L, args.d_model, device=device)
             tokens = batch * L
 
             def gru_step(u=u):
@@ -253,7 +266,7 @@ def main() -> None:
                 "odd_even": odd_even_step(layer, u),
                 "floor": floor_step(layer, u),
                 "gru": gru_step,
-                **core_steps(batch, L, args.d_state),
+                **core_steps(batch, L, args.d_state, device),
             }
             if have_acc:
                 fns["acc"] = accelerated_step(layer, u)

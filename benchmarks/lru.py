@@ -46,7 +46,6 @@ import torch  # noqa: E402
 from replab.nn.lru import LRU  # noqa: E402
 from replab.nn.scan import _dot_conj, _scan, linear_scan, sequential_scan  # noqa: E402
 
-
 _SYNC = [lambda: None]  # torch.cuda.synchronize with --device cuda: a timed call ends when its kernels do
 _PRIMARY = [time.process_time]  # the clock of the tok/s columns: CPU time on CPU, wall time on CUDA
 

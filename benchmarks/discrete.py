@@ -14,7 +14,12 @@ wrapper stack vs gymnasium's AtariPreprocessing, each pair measured in the same 
    `make("atari:Pong")` (frame skip 4 with max-pool, 84×84 grayscale, 4-frame stack, 1–30 no-ops) vs
    gymnasium `AtariPreprocessing(frame_skip=4, screen_size=84, noop_max=30)` + `FrameStackObservation(4)`
    on `ALE/Pong-v5` with frameskip=1 and no sticky actions.
-Rounds alternate between the two implementations; the median over rounds is reported.
+Rounds alternate between the two implementations; the median over rounds is reported. `--breakdown` times
+the pieces of replab's step instead, `--layers` the GMAC/s of each Nature-DQN layer (the arithmetic floor).
+
+`--device cuda` puts both agents' networks and replays on the GPU (SB3: `device="cuda"`; replab: `DQN(device=)`
+and `FrameReplay(device=)`); the rates are then wall-clock seconds with `torch.cuda.synchronize()` before
+each clock reading, since CPU time does not see the GPU's work. The wrapper benchmark is CPU-only either way.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from replab.envs import make
 from replab.errors import require_extra
@@ -36,10 +42,14 @@ from replab.rl.rainbow import DQN, dqn_config
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 _clock = [time.process_time]
+_device = [torch.device("cpu")]  # where both agents' networks and replays live (--device)
 
 
 def clock() -> float:
-    """The timer of the rates: process CPU seconds by default (robust on a shared machine), or wall."""
+    """The timer of the rates: process CPU seconds by default (robust on a shared machine), or wall;
+    on CUDA the queued kernels finish first, so a reading includes the GPU work issued before it."""
+    if _device[0].type == "cuda":
+        torch.cuda.synchronize(_device[0])
     return _clock[0]()
 
 
@@ -51,13 +61,14 @@ def ours_sps(env_name: str, cfg_kw: dict, steps: int, warm: int, seed: int) -> f
         epsilon_start=0.05, epsilon_end=0.05, target_update=1000, lr=1e-4, adam_eps=1.5e-4, **cfg_kw
     )
     torch.manual_seed(seed)
-    agent = DQN(shape, env.action_space.n, cfg=cfg)
+    agent = DQN(shape, env.action_space.n, cfg=cfg, device=_device[0])
     replay = FrameReplay(
         steps + warm + 10,
         (shape[0] // frames, *shape[1:]),
         frame_stack=frames,
         n_step=1,
         batch_size=32,
+        device=_device[0],
         verbose=False,
     )
     train(agent, env, replay, agent_steps=warm, learn_start=warm + 1, seed=seed)  # fill, no updates
@@ -111,7 +122,7 @@ def sb3_sps(env_name: str, steps: int, warm: int, seed: int) -> float:
         policy_kwargs=policy_kwargs,
         seed=seed,
         verbose=0,
-        device="cpu",
+        device=_device[0],
     )
     model.learn(total_timesteps=warm)
     t0 = clock()
@@ -141,14 +152,14 @@ def wrapper_fps(kind: str, agent_steps: int, seed: int) -> float:
 
 
 def network_floor_ms(env_name: str, cfg_kw: dict, reps: int) -> float:
-    """CPU ms per agent step of the network arithmetic both libraries must do, with nothing else: the
+    """ms per agent step (CPU, or synchronised wall on CUDA) of the network arithmetic both libraries must do: the
     acting forward (batch 1), the online forward + backward and the target forward (batch 32), one
     Adam step (replab's fused kernel; SB3's per-tensor Adam is slower). Median of `reps` timed blocks."""
     env = make(env_name)
     shape, n = env.observation_space.shape, env.action_space.n
-    agent = DQN(shape, n, cfg=dqn_config(**cfg_kw))
+    agent = DQN(shape, n, cfg=dqn_config(**cfg_kw), device=_device[0])
     high = 256 if env_name.startswith("atari") else 2
-    x = torch.randint(0, high, (32, *shape), dtype=torch.uint8)
+    x = torch.randint(0, high, (32, *shape), dtype=torch.uint8, device=_device[0])
     net, target = agent.online, agent.target
 
     def one():
@@ -168,6 +179,39 @@ def network_floor_ms(env_name: str, cfg_kw: dict, reps: int) -> float:
             one()
         times.append((clock() - t0) / 10)
     return 1000 * statistics.median(times)
+
+
+def layer_rates(reps: int) -> list[tuple[str, float, float, float, float]]:
+    """Arithmetic rate of each Nature-DQN layer at batch 32 (convs channels-last, as replab and oneDNN run
+    them): (layer, MMAC of one pass, forward ms, input-gradient ms, weight-gradient ms), CPU time, median of
+    `reps` blocks of 20 calls. Conv 1's input gradient is never needed (its input is the observation)."""
+
+    def timed(fn) -> float:
+        fn()
+        times = []
+        for _ in range(reps):
+            t0 = time.process_time()
+            for _ in range(20):
+                fn()
+            times.append(1000 * (time.process_time() - t0) / 20)
+        return statistics.median(times)
+
+    convs = {"conv 8x8/4, 4→32": (4, 84, 32, 8, 4), "conv 4x4/2, 32→64": (32, 20, 64, 4, 2)}
+    convs["conv 3x3/1, 64→64"] = (64, 9, 64, 3, 1)
+    conv_grad, out = torch.ops.aten.convolution_backward, []
+    for name, (c, h, o, k, s) in convs.items():
+        x = torch.randn(32, c, h, h).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(o, c, k, k).contiguous(memory_format=torch.channels_last)
+        g = torch.randn_like(F.conv2d(x, w, stride=s))
+        args = (g, x, w, None, [s, s], [0, 0], [1, 1], False, [0, 0], 1)
+        fwd = timed(lambda x=x, w=w, s=s: F.conv2d(x, w, stride=s))
+        gin = timed(lambda a=args: conv_grad(*a, [True, False, False]))
+        gw = timed(lambda a=args: conv_grad(*a, [False, True, False]))
+        out.append((name, g.numel() * c * k * k / 1e6, fwd, gin, gw))
+    x, w, g = torch.randn(32, 3136), torch.randn(512, 3136), torch.randn(32, 512)
+    fwd, gin, gw = timed(lambda: F.linear(x, w)), timed(lambda: g @ w), timed(lambda: g.t() @ x)
+    out.append(("linear 3136→512", 32 * 3136 * 512 / 1e6, fwd, gin, gw))
+    return out
 
 
 def breakdown(env_name: str, cfg_kw: dict, warm: int, reps: int) -> list[tuple[str, float]]:
@@ -243,15 +287,36 @@ def main() -> None:
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="rates per CPU or wall second")
     ap.add_argument("--cases", default="minatar,atari,wrappers", help="comma-separated subset to run")
     ap.add_argument("--breakdown", action="store_true", help="only the CPU µs per piece of replab's step")
+    ap.add_argument("--layers", action="store_true", help="only the GMAC/s of each Nature-DQN layer (CPU)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (wall-clock seconds, synchronised)")
     args = ap.parse_args()
     todo = set(args.cases.split(","))
     _clock[0] = CLOCKS[args.clock]
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch.cuda.is_available() is False (a CPU build or no GPU)")
+        if args.breakdown or args.layers:
+            raise SystemExit("--breakdown and --layers time CPU work only; use them with --device cpu")
+        _device[0], _clock[0] = torch.device("cuda"), time.perf_counter
+        print(f"device {torch.cuda.get_device_name()}: rates per wall-clock second", flush=True)
+    elif args.device != "cpu":
+        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
     torch.set_num_threads(args.threads)
     rows, floors = [], []
     cases = {
         "MinAtar breakout": ("minatar:breakout", dict(encoder="minatar", obs_scale=1.0, hidden=128)),
         "Atari Pong": ("atari:Pong", dict(encoder="nature", hidden=512)),
     }
+    if args.layers:
+        print(
+            "\n| Nature-DQN layer, batch 32 | MMAC per pass | forward ms | input grad ms | weight grad ms | "
+            "forward GMAC/s | weight grad GMAC/s |\n|---|---|---|---|---|---|---|"
+        )
+        for name, mmac, fwd, gin, gw in layer_rates(args.rounds):
+            print(
+                f"| {name} | {mmac:.0f} | {fwd:.2f} | {gin:.2f} | {gw:.2f} | {mmac / fwd:.0f} | {mmac / gw:.0f} |"
+            )
+        return
     if args.breakdown:
         for label, (env_name, cfg_kw) in cases.items():
             if env_name.split(":")[0] in todo:
@@ -291,10 +356,11 @@ def main() -> None:
         ours.append(wrapper_fps("replab", args.frames // 4, r))
         theirs.append(wrapper_fps("gymnasium", args.frames // 4, r))
         print(f"wrappers round {r}: replab {ours[-1]:.0f} / gymnasium {theirs[-1]:.0f} frames/s", flush=True)
-    o, t = (statistics.median(x) if x else float("nan") for x in (ours, theirs))
-    rows.append(
-        f"| Atari Pong | env frames/s (wrapper stack) | {o:.0f} | {t:.0f} (AtariPreprocessing) | {o / t:.2f}x |"
-    )
+    if ours:
+        o, t = statistics.median(ours), statistics.median(theirs)
+        rows.append(
+            f"| Atari Pong | env frames/s (wrapper stack) | {o:.0f} | {t:.0f} (AtariPreprocessing) | {o / t:.2f}x |"
+        )
     print("\n| setting | measure | replab | anchor | ratio |\n|---|---|---|---|---|")
     print("\n".join(rows))
     if floors:

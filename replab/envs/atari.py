@@ -3,7 +3,7 @@
 Protocol (CURL Table 3.4 / Data-Efficient Rainbow, Machado et al. 2018 for the terms):
 - frame skip 4: the action is repeated for 4 emulator frames, rewards summed, and the observation is the
   pixel-wise max of the last two frames (removes Atari sprite flicker);
-- grayscale (ALE luminance), area-resized 210×160 → 84×84 (OpenCV INTER_AREA's weights, in numpy);
+- grayscale (ALE luminance), area-resized 210×160 → 84×84 (OpenCV INTER_AREA's weights, two torch matmuls);
 - no sticky actions (`repeat_action_probability=0`), 1..30 no-op actions after each game reset;
 - an episode is capped at 108k emulator frames (counted from the game reset, no-ops included): the step
   that reaches the cap returns `truncated=True`;
@@ -23,6 +23,7 @@ import re
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from replab.envs.wrappers import FrameStack
 from replab.errors import close_matches, require_extra
@@ -104,7 +105,8 @@ class AtariEnv(gym.Env):
         self._load(seed=0)
         h, w = self.ale.getScreenDims()
         self._screens = np.zeros((2, h, w), np.uint8)
-        self._wh, self._ww = area_resize_weights(h, screen_size), area_resize_weights(w, screen_size)
+        self._wh = torch.from_numpy(area_resize_weights(h, screen_size))
+        self._ww_t = torch.from_numpy(area_resize_weights(w, screen_size).T.copy())
         self.observation_space = gym.spaces.Box(0, 255, (1, screen_size, screen_size), np.uint8)
         self.action_space = gym.spaces.Discrete(len(self._actions))
         self.action_repeat = frame_skip
@@ -134,8 +136,10 @@ class AtariEnv(gym.Env):
     # -- observation ---------------------------------------------------------------------------------
     def _observation(self) -> np.ndarray:
         frame = np.maximum(self._screens[0], self._screens[1])  # max over the last two frames
-        small = self._wh @ frame.astype(np.float32) @ self._ww.T
-        return np.clip(np.rint(small), 0, 255).astype(np.uint8)[None]
+        # torch, not numpy: OpenBLAS's threads spin after each numpy matmul and starve torch's threads, which
+        # made a 2-thread DQN step 2.5x slower (docs/benchmarks.md § discrete); round() is half-to-even as np.rint
+        small = self._wh @ torch.from_numpy(frame).to(torch.float32) @ self._ww_t
+        return small.round_().clamp_(0, 255).to(torch.uint8).numpy()[None]
 
     # -- gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options=None):

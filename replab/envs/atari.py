@@ -137,7 +137,7 @@ class AtariEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         frame = np.maximum(self._screens[0], self._screens[1])  # max over the last two frames
         # torch, not numpy: OpenBLAS's threads spin after each numpy matmul and starve torch's threads, which
-        # made a 2-thread DQN step 2.5x slower (docs/benchmarks.md § discrete); round() is half-to-even as np.rint
+        # made a 2-thread DQN step 3.7x slower (docs/benchmarks.md § discrete); round() is half-to-even as np.rint
         small = self._wh @ torch.from_numpy(frame).to(torch.float32) @ self._ww_t
         return small.round_().clamp_(0, 255).to(torch.uint8).numpy()[None]
 

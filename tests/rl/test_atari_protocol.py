@@ -5,7 +5,7 @@ import pytest
 from fake_ale import FakeALE, fake_env
 
 from replab.envs import EnvOptionError, make
-from replab.envs.atari import area_resize_weights, make_atari, rom_id
+from replab.envs.atari import area_resize_block, area_resize_weights, make_atari, rom_id
 
 
 def run_until_game_over(env, max_steps=1000):
@@ -110,6 +110,14 @@ def test_area_resize_weights_average_and_match_opencv():
     cv2 = pytest.importorskip("cv2")
     ref = cv2.resize(img, (84, 84), interpolation=cv2.INTER_AREA)
     assert np.abs(ours - ref).max() <= 1 and (ours == ref).mean() > 0.99
+
+
+@pytest.mark.parametrize("src,dst", [(210, 84), (160, 84), (210, 64), (160, 160)])
+def test_area_resize_weights_are_their_block_repeated_along_the_diagonal(src, dst):
+    block = area_resize_block(src, dst)
+    g = src // block.shape[1]
+    assert block.shape == (dst // g, src // g)
+    assert np.array_equal(np.kron(np.eye(g, dtype=np.float32), block), area_resize_weights(src, dst))
 
 
 def test_observation_is_the_area_resize_of_the_max_of_the_last_two_screens():

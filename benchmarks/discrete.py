@@ -152,8 +152,8 @@ def wrapper_fps(kind: str, agent_steps: int, seed: int) -> float:
 
 
 def network_floor_ms(env_name: str, cfg_kw: dict, reps: int) -> float:
-    """ms per agent step (CPU, or synchronised wall on CUDA) of the network arithmetic both libraries must do: the
-    acting forward (batch 1), the online forward + backward and the target forward (batch 32), one
+    """ms per agent step (CPU, or synchronised wall on CUDA) of the network arithmetic both libraries must
+    do: the acting forward (batch 1), the online forward + backward and the target forward (batch 32), one
     Adam step (replab's fused kernel; SB3's per-tensor Adam is slower). Median of `reps` timed blocks."""
     env = make(env_name)
     shape, n = env.observation_space.shape, env.action_space.n

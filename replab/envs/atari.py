@@ -113,7 +113,8 @@ class AtariEnv(gym.Env):
         self._load(seed=0)
         h, w = self.ale.getScreenDims()
         self._screens = np.zeros((2, h, w), np.uint8)
-        self._wh, self._ww_t = area_resize_block(h, screen_size), area_resize_block(w, screen_size).T.copy()
+        self._row_block = area_resize_block(h, screen_size)  # (p, q): p output rows from q input rows
+        self._col_block_t = area_resize_block(w, screen_size).T.copy()  # (q, p) for columns
         self.observation_space = gym.spaces.Box(0, 255, (1, screen_size, screen_size), np.uint8)
         self.action_space = gym.spaces.Discrete(len(self._actions))
         self.action_repeat = frame_skip
@@ -146,10 +147,11 @@ class AtariEnv(gym.Env):
         # the resize's weights repeat block by block: many tiny matmuls instead of two 210×160 ones, which are
         # 3x faster and stay single-threaded. Two big numpy matmuls woke OpenBLAS's threads, which then spin and
         # starve torch's: a 2-thread DQN step took 3.7x longer (docs/benchmarks.md § discrete)
-        (ph, qh), qw = self._wh.shape, self._ww_t.shape[0]
-        rows = np.matmul(self._wh, frame.astype(np.float32).reshape(-1, qh, frame.shape[1]))
-        small = np.matmul(rows.reshape(-1, frame.shape[1] // qw, qw), self._ww_t)
-        return np.clip(np.rint(small.reshape(1, rows.shape[0] * ph, -1)), 0, 255).astype(np.uint8)
+        (ph, qh), qw = self._row_block.shape, self._col_block_t.shape[0]
+        h, w = frame.shape
+        rows = np.matmul(self._row_block, frame.astype(np.float32).reshape(h // qh, qh, w))  # (h/qh, ph, w)
+        small = np.matmul(rows.reshape(-1, w // qw, qw), self._col_block_t)  # (h/qh·ph, w/qw, pw)
+        return np.clip(np.rint(small.reshape(1, h // qh * ph, -1)), 0, 255).astype(np.uint8)
 
     # -- gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options=None):

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from replab.envs import make
-from replab.errors import require_extra
+from replab.errors import ReplabError, require_extra
+from replab.launch import check_device
 from replab.rl.buffers import FrameReplay
 from replab.rl.loop import train
 from replab.rl.qnet import minatar_encoder
@@ -292,15 +293,15 @@ def main() -> None:
     args = ap.parse_args()
     todo = set(args.cases.split(","))
     _clock[0] = CLOCKS[args.clock]
-    if args.device == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: torch.cuda.is_available() is False (a CPU build or no GPU)")
+    try:  # the CLI's check: cpu, cuda or cuda:N, and CUDA present
+        _device[0] = torch.device(check_device(args.device))
+    except ReplabError as e:
+        raise SystemExit(str(e)) from None
+    if _device[0].type == "cuda":
         if args.breakdown or args.layers:
             raise SystemExit("--breakdown and --layers time CPU work only; use them with --device cpu")
-        _device[0], _clock[0] = torch.device("cuda"), time.perf_counter
-        print(f"device {torch.cuda.get_device_name()}: rates per wall-clock second", flush=True)
-    elif args.device != "cpu":
-        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
+        _clock[0] = time.perf_counter
+        print(f"device {torch.cuda.get_device_name(_device[0])}: rates per wall-clock second", flush=True)
     torch.set_num_threads(args.threads)
     rows, floors = [], []
     cases = {

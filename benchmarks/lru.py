@@ -43,6 +43,8 @@ sys.path.insert(0, str(_HERE.parent))
 
 import torch  # noqa: E402
 
+from replab.errors import ReplabError  # noqa: E402
+from replab.launch import check_device  # noqa: E402
 from replab.nn.lru import LRU  # noqa: E402
 from replab.nn.scan import _dot_conj, _scan, linear_scan, sequential_scan  # noqa: E402
 
@@ -208,15 +210,14 @@ def main() -> None:
     args = ap.parse_args()
     if min(args.batches) < 1 or min(args.lengths) < 1:
         raise ValueError(f"batches and lengths must be >= 1, got {args.batches}, {args.lengths}")
-    device = torch.device(args.device)
+    try:  # the CLI's check: cpu, cuda or cuda:N, and CUDA present
+        device = torch.device(check_device(args.device))
+    except ReplabError as e:
+        raise SystemExit(str(e)) from None
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: torch.cuda.is_available() is False (a CPU build or no GPU)")
         if args.profile:
             raise SystemExit("--profile measures CPU time and page faults: use it with --device cpu")
         _SYNC[0], _PRIMARY[0] = torch.cuda.synchronize, time.perf_counter
-    elif device.type != "cpu":
-        raise SystemExit(f"--device must be cpu or cuda, got {args.device!r}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     layer = LRU(args.d_model, args.d_state, r_min=0.9, r_max=0.999).to(device)

@@ -22,7 +22,7 @@ from replab.track.store import Store
 USAGE = """usage: replab COMMAND [options]
 
 commands:
-  list                          every experiment with its claim and source
+  list [-v]                     the experiments by family, one line each (-v: claims, sources)
   run NAME [--preset smoke|default|paper] [--seed N] [--device cpu|cuda] [--FIELD VALUE ...]
                                 train, write runs/<run-id>/report.md with figures, print the verdict
   run --resume RUN_ID           continue a killed run from its last checkpoint
@@ -136,14 +136,36 @@ def parse_overrides(exp: experiments.Experiment, preset: str, args: list[str]):
     return _parse(exp.config, args, prog=f"replab run {exp.name}", default=exp.preset(preset))
 
 
-def cmd_list(args: list[str]) -> int:
-    from rich.console import Console
-    from rich.table import Table
+@dataclass
+class ListArgs:
+    verbose: bool = False
+    """each experiment's full claim and source"""
 
-    table = Table("experiment", "claim", "source", show_lines=True)
-    for name, exp in experiments.all_experiments().items():
-        table.add_row(name, exp.claim, exp.source)
-    Console().print(table)
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_list(args: list[str]) -> int:
+    """The experiments grouped by family, one line each (name and headline); -v adds claim and source."""
+    import shutil
+    import textwrap
+
+    a = _parse(ListArgs, [x if x != "-v" else "--verbose" for x in args], prog="replab list")
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    by_family: dict[str, list] = {}
+    for exp in experiments.all_experiments().values():
+        by_family.setdefault(exp.family, []).append(exp)
+    pad = max(len(e.name) for exps in by_family.values() for e in exps) + 2
+    for family, about in experiments.families().items():
+        print(_clip(f"{family}: {about}", width))
+        for exp in by_family.get(family, []):
+            print(_clip(f"  {exp.name:<{pad}}{exp.headline or exp.claim}", width))
+            if a.verbose:
+                for text in (exp.claim, f"({exp.source})"):
+                    print(textwrap.fill(text, width, initial_indent=" " * 4, subsequent_indent=" " * 4))
+        print()
+    print("'replab list -v': claims and sources; 'replab run NAME --help': its fields.")
     return 0
 
 

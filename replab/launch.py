@@ -190,7 +190,7 @@ def _cpu_seconds() -> float:
 def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     """Build the experiment's report from `results`, write it, and record the verdict and summary."""
     record = store.get_run(run_id)
-    report = exp.report(results)
+    report = exp.make_report(results)
     header = {
         "run": run_id,
         "experiment": exp.name,

@@ -4,8 +4,8 @@ import torch
 
 from replab.data.digits import load_digits
 from replab.data.glyphs import load_glyphs, make_glyphs
-from replab.experiments.tunnel import Config, parse_model
-from replab.experiments.tunnel_report import analyse, tunnel_stats
+from replab.experiments.tunnel._report import analyse, tunnel_stats
+from replab.experiments.tunnel.tunnel import Config, parse_model
 from replab.nn.deep import DeepCNN, DeepMLP, layer_names
 
 

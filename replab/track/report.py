@@ -31,8 +31,9 @@ class Figure:
 @dataclass
 class Report:
     title: str
-    claim: str
-    source: str
+    claim: str = ""
+    """Empty: `Experiment.make_report` fills in the experiment's claim (and title, source)."""
+    source: str = ""
     checks: list[Check] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)

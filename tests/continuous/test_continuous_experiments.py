@@ -2,15 +2,15 @@
 
 import pytest
 
-from replab.experiments._curl_pointmass_report import report as pm_report
-from replab.experiments.curl_pointmass import Config as PMConfig
-from replab.experiments.curl_reward_free import ENCODERS
-from replab.experiments.curl_reward_free import report as rf_report
+from replab.experiments.continuous._curl_pointmass_report import report as pm_report
+from replab.experiments.continuous.curl_pointmass import Config as PMConfig
+from replab.experiments.continuous.curl_reward_free import ENCODERS
+from replab.experiments.continuous.curl_reward_free import report as rf_report
 
 
 def test_reward_free_probe_uses_the_probe_layer():
     # the experiment's probe is replab.probe.regression.ridge_probe (tested in test_regression_probe.py)
-    import replab.experiments.curl_reward_free as rf
+    import replab.experiments.continuous.curl_reward_free as rf
     from replab.probe.regression import ridge_probe
 
     assert rf.ridge_probe is ridge_probe and not hasattr(rf, "ridge_r2")
@@ -50,7 +50,7 @@ def test_reward_free_report_checks():
 
 
 def test_rad_job_options_follow_the_track_a_geometry():
-    from replab.experiments._continuous_parts import aug_options
+    from replab.experiments.continuous._parts import aug_options
 
     assert aug_options(None, 38, 32) is None
     assert aug_options("crop-translate", 38, 32) == {"crop_size": 32, "translate_size": 38}
@@ -59,7 +59,7 @@ def test_rad_job_options_follow_the_track_a_geometry():
 
 
 def test_rad_matrix_cells_and_report_checks():
-    from replab.experiments.rad_augmentations import AUGS, Config, pairs, report
+    from replab.experiments.continuous.rad_augmentations import AUGS, Config, pairs, report
 
     assert pairs(("crop", "flip", "rand_conv"), ()) == [
         ("crop", "crop"),

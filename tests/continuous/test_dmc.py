@@ -6,9 +6,9 @@ import functools
 import numpy as np
 import pytest
 
-from replab.experiments._curl_dmc_report import report
-from replab.experiments._curl_dmc_scores import PUBLISHED, TASKS, published
-from replab.experiments.curl_dmc import Config, agent_setup, make_jobs
+from replab.experiments.continuous._curl_dmc_report import report
+from replab.experiments.continuous._curl_dmc_scores import PUBLISHED, TASKS, published
+from replab.experiments.continuous.curl_dmc import Config, agent_setup, make_jobs
 
 
 @functools.cache

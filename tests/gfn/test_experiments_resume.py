@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from replab.experiments import _gfn_units, gfn_ablations, gfn_hypergrid
+from replab.experiments.gfn import _units as _gfn_units
+from replab.experiments.gfn import gfn_ablations, gfn_hypergrid
 from replab.track.run import Run
 from replab.track.store import Store
 

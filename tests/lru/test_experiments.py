@@ -2,7 +2,8 @@
 
 import pytest
 
-from replab.experiments import _lru_tasks, lru_ladder, lru_length
+from replab.experiments.lru import _tasks as _lru_tasks
+from replab.experiments.lru import lru_ladder, lru_length
 from replab.track.run import Run
 from replab.track.store import Store
 

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
-from replab.experiments import _plasticity_tasks as T
-from replab.experiments._plasticity_report import claim1, claim2, claim3, claim4, report
-from replab.experiments.plasticity_nonstationary import SMOKE, Config
+from replab.experiments.plasticity import _tasks as T
+from replab.experiments.plasticity._nonstationary_report import claim1, claim2, claim3, claim4, report
+from replab.experiments.plasticity.plasticity_nonstationary import SMOKE, Config
 
 
 def test_config_validates_names_and_ranges():

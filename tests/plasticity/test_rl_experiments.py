@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from replab.experiments._erank_report import phases, rho
-from replab.experiments.effective_rank_offline import Config as ErankConfig
-from replab.experiments.effective_rank_offline import settings
-from replab.experiments.plasticity_injection import SMOKE, Config, make_jobs
+from replab.experiments.plasticity._erank_report import phases, rho
+from replab.experiments.plasticity.effective_rank_offline import Config as ErankConfig
+from replab.experiments.plasticity.effective_rank_offline import settings
+from replab.experiments.plasticity.plasticity_injection import SMOKE, Config, make_jobs
 
 pytest.importorskip("minatar")
 
@@ -46,7 +46,7 @@ def test_configs_validate_and_enumerate():
 
 
 def test_injection_job_measures_zero_delta_q_and_identical_return():
-    from replab.experiments._injection_parts import injection_job
+    from replab.experiments.plasticity._injection_parts import injection_job
 
     tiny = dataclasses.replace(SMOKE, agent_steps=120, inject_step=60, learn_start=20, epsilon_decay=50,
                                eval_max_episode_steps=30, measure_states=32, probe_steps=2)  # fmt: skip
@@ -61,7 +61,7 @@ def test_injection_job_measures_zero_delta_q_and_identical_return():
 
 
 def test_offline_dataset_round_trip(tmp_path):
-    from replab.experiments._erank_parts import collect, load_replay, train_behaviour
+    from replab.experiments.plasticity._erank_parts import collect, load_replay, train_behaviour
 
     cfg = {**ErankConfig().__dict__, "env": "minatar:breakout", "behaviour_steps": 50, "behaviour_learn_start": 10,
            "eval_episodes": 1, "eval_max_episode_steps": 20}  # fmt: skip

@@ -3,8 +3,8 @@
 import pytest
 
 from replab.envs.atari_scores import SCORES
-from replab.experiments import atari100k
-from replab.experiments._atari100k_report import report
+from replab.experiments.discrete import atari100k
+from replab.experiments.discrete._atari100k_report import report
 
 
 def _results(steps: int, max_frames: int = 108_000) -> dict:

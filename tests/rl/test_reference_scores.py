@@ -22,7 +22,7 @@ def test_curl_beats_eff_rainbow_on_18_games_not_19():
 
 
 def test_jobs_are_paired_across_methods():
-    from replab.experiments import atari100k, curl_minatar
+    from replab.experiments.discrete import atari100k, curl_minatar
 
     for module in (curl_minatar, atari100k):
         jobs = module.make_jobs(module.DEFAULT, run_seed=3)

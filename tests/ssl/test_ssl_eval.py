@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from replab.experiments._ssl_eval import label_subset, steps_for, train_classifier
-from replab.experiments.semppl import _cycle
+from replab.experiments.ssl._eval import label_subset, steps_for, train_classifier
+from replab.experiments.ssl.semppl import _cycle
 
 
 def test_label_subset_is_stratified_with_one_per_class():

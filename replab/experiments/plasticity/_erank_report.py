@@ -1,0 +1,156 @@
+"""The effective-rank-offline report: Spearman ρ(srank, return) within each run and across the sweep,
+rank phases, and figures (phases plot, sweep scatter, within-run ρ). A pure function of the results."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from replab.track.report import Check, Figure, Report, markdown_table, pyplot
+
+CHANGE = 0.10  # a phase is a relative change of srank of at least 10%, fixed before the runs
+FINAL_POINTS = 3  # the final return is the mean over the last 3 measurements (5 episodes each)
+
+
+def rho(a, b) -> tuple[float, float]:
+    """Spearman ρ and p; (nan, nan) when either side is constant or too short."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan"), float("nan")
+    r = spearmanr(a, b)
+    return float(r.statistic), float(r.pvalue)
+
+
+def phases(s: list[float]) -> tuple[bool, bool, bool]:
+    """(drop, rise, late drop) of an srank trajectory s_0 … s_end: a drop is a point s_i <= 0.9·s_0; a
+    rise a later s_j >= 1.1·s_i after such a drop; a late drop an end s_end <= 0.9·s_j after such a rise
+    (each a relative change of at least `CHANGE`)."""
+    s = np.asarray(s, float)
+    n, lo, hi = len(s), 1 - CHANGE, 1 + CHANGE
+    drops = [i for i in range(1, n) if s[i] <= lo * s[0]]
+    rises = [(i, j) for i in drops for j in range(i + 1, n) if s[j] >= hi * s[i]]
+    late = any(j < n - 1 and s[-1] <= lo * s[j] for _, j in rises)
+    return bool(drops), bool(rises), bool(late)
+
+
+def finals(r: dict) -> tuple[float, float]:
+    pts = r["points"]
+    return float(pts[-1]["srank"]), float(np.mean([p["return"] for p in pts[-FINAL_POINTS:]]))
+
+
+def report(results: dict) -> Report:
+    runs = sorted(results["done"].values(), key=lambda r: r["key"])
+    rep = Report("")
+    if len(runs) < 3:
+        rep.checks.append(Check("runs finished", None, f"{len(runs)} runs: too few to correlate"))
+        return rep
+    rows, within, ph = [], [], []
+    for r in runs:
+        s = [p["srank"] for p in r["points"]]
+        ret = [p["return"] for p in r["points"]]
+        w, p = rho(s, ret)
+        within.append((w, p))
+        ph.append(phases(s))
+        fs, fr = finals(r)
+        rows.append([r["dataset"], r["setting"], s[0], min(s), fs, r["points"][-1]["dead"], fr, w, p,
+                     "/".join("↓↑↓"[i] if f else "-" for i, f in enumerate(ph[-1]))])  # fmt: skip
+    w_rho = np.array([w for w, _ in within])
+    w_p = np.array([p for _, p in within])
+    sig_pos = int(np.sum((w_rho > 0) & (w_p < 0.05)))
+    frac_sig = sig_pos / len(runs)
+    fin_s = [finals(r)[0] for r in runs]
+    fin_r = [finals(r)[1] for r in runs]
+    sweep_rho, sweep_p = rho(fin_s, fin_r)
+    median_within = float(np.nanmedian(np.abs(w_rho))) if np.isfinite(w_rho).any() else float("nan")
+    three = sum(all(x) for x in ph)
+
+    c1 = Check("(1) association in restricted settings (within-run ρ > 0, p < 0.05 in >= 25% of runs)",
+               frac_sig >= 0.25,
+               f"{sig_pos}/{len(runs)} runs ({frac_sig:.0%}); within-run ρ median {np.nanmedian(w_rho):+.2f}, "
+               f"range [{np.nanmin(w_rho):+.2f}, {np.nanmax(w_rho):+.2f}], "
+               f"{int(np.sum(np.isnan(w_rho)))} undefined (constant srank or return)")  # fmt: skip
+    c2 = Check("(2) weakens across the sweep (|ρ_sweep| < median within-run |ρ|)",
+               None if np.isnan(sweep_rho) or np.isnan(median_within) else abs(sweep_rho) < median_within,
+               f"ρ(final srank, final return) over {len(runs)} runs = {sweep_rho:+.2f} (p = {sweep_p:.2g}); "
+               f"median within-run |ρ| = {median_within:.2f}")  # fmt: skip
+    c3 = Check("(3) distinct phases (drop → rise → late drop in >= 25% of runs)", three / len(runs) >= 0.25,
+               f"{three}/{len(runs)} runs show all three; drop {sum(x[0] for x in ph)}, drop→rise "
+               f"{sum(x[1] for x in ph)}")  # fmt: skip
+    rep.checks += [c1, c2, c3]
+
+    slices = []
+    cfg = results["config"]
+    for factor, key in (("dataset", "dataset"), ("lr", "lr"), ("width", "w"), ("target period", "tu"),
+                        ("n-step", "n")):  # fmt: skip
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(runs):
+            v = r["dataset"] if key == "dataset" else _field(r["setting"], key)
+            groups.setdefault(v, []).append(i)
+        for v, idx in sorted(groups.items()):
+            a, p = rho([fin_s[i] for i in idx], [fin_r[i] for i in idx])
+            slices.append([f"{factor} = {v}", len(idx), a, p])
+    slices.append(["whole sweep", len(runs), sweep_rho, sweep_p])
+    # srank is bounded by the width, so width confounds the pooled correlation: also report srank / width
+    norm = [fin_s[i] / float(_field(r["setting"], "w")) for i, r in enumerate(runs)]
+    slices.append(["whole sweep, srank / width (not a check)", len(runs), *rho(norm, fin_r)])
+    rep.sections.append(("Across-run correlations of (final srank, final return), per slice and whole sweep",
+                         markdown_table(["slice", "runs", "Spearman ρ", "p"], slices)))  # fmt: skip
+    rep.sections.append(("Per run (within-run ρ over the measurements; phases ↓ drop, ↑ rise, ↓ late drop)",
+                         markdown_table(["dataset", "setting", "srank start", "srank min", "srank end",
+                                         "dead end", "final return", "ρ within", "p", "phases"], rows)))  # fmt: skip
+    ds = results.get("datasets", {})
+    beh = results.get("behaviour_evals", [])
+    rep.sections.append(("Datasets", markdown_table(
+        ["dataset", "ε", "transitions", "episodes", "mean episode return"],
+        [[k, v["epsilon"], v["steps"], v["episodes"], v["mean_return"]] for k, v in ds.items()])
+        + f"\n\nBehaviour agent evaluations (agent step, mean score): {beh}. srank δ = {cfg['delta']} "
+        f"on {cfg['rank_states']} dataset states; final return = mean of the last {FINAL_POINTS} measurements."))  # fmt: skip
+    rep.figures += figures(runs, fin_s, fin_r, w_rho)
+    rep.summary.update({"sweep_rho": sweep_rho, "sweep_p": sweep_p, "median_within_abs_rho": median_within,
+                        "frac_within_sig_pos": frac_sig, "frac_three_phases": three / len(runs)})  # fmt: skip
+    return rep
+
+
+def _field(setting: str, key: str) -> str:
+    for part in setting.split("_"):
+        if part.startswith(key) and part[len(key) :][:1].isdigit():
+            return part[len(key) :]
+    return "?"
+
+
+def figures(runs, fin_s, fin_r, w_rho) -> list[Figure]:
+    plt = pyplot()
+    datasets = sorted({r["dataset"] for r in runs})
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 6.4), squeeze=False, sharex=True)
+    lrs = sorted({_field(r["setting"], "lr") for r in runs}, key=float)
+    colors = dict(zip(lrs, plt.cm.viridis(np.linspace(0, 0.9, len(lrs)))))
+    for j, d in enumerate(datasets):
+        for r in runs:
+            if r["dataset"] != d:
+                continue
+            u = [p["update"] for p in r["points"]]
+            s = np.array([p["srank"] for p in r["points"]], float)
+            c = colors[_field(r["setting"], "lr")]
+            axes[0][j].plot(u, s / max(s[0], 1), color=c, alpha=0.7, lw=1)
+            axes[1][j].plot(u, [p["return"] for p in r["points"]], color=c, alpha=0.7, lw=1)
+        axes[0][j].set_title(f"{d}: srank / srank at update 0 (colour: lr)")
+        axes[1][j].set_title(f"{d}: return")
+        axes[1][j].set_xlabel("offline updates")
+    for lr, c in colors.items():
+        axes[0][0].plot([], [], color=c, label=f"lr {lr}")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig2, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    for d, m in zip(datasets, "os^v"):
+        idx = [i for i, r in enumerate(runs) if r["dataset"] == d]
+        ax[0].scatter([fin_s[i] for i in idx], [fin_r[i] for i in idx], marker=m, label=d)
+    ax[0].set_xlabel("final srank")
+    ax[0].set_ylabel("final return")
+    ax[0].legend(fontsize=7)
+    ax[0].set_title("across the sweep")
+    ax[1].hist(w_rho[np.isfinite(w_rho)], bins=np.linspace(-1, 1, 21))
+    ax[1].set_xlabel("within-run Spearman ρ(srank_t, return_t)")
+    ax[1].set_title("restricted settings (one run each)")
+    fig2.tight_layout()
+    return [Figure("phases", fig, "srank (normalised) and return over offline training, every run"),
+            Figure("correlations", fig2, "final srank vs final return; within-run correlations")]  # fmt: skip

@@ -105,15 +105,43 @@ def _split_override(key: str) -> tuple[str, str]:
     )
 
 
+def parse_spec(spec: str) -> tuple[list[str], dict]:
+    """Names and options of a spec: "crop-flip" → (["crop", "flip"], {}); arguments may be written inline
+    after a colon, "shift:pad=1" or "crop:size=32-flip:p=0.2" → options {"shift_pad": 1} etc."""
+    names, options = [], {}
+    for item in (i for i in spec.strip().split("-") if i):
+        name, _, args = item.partition(":")
+        names.append(name)
+        for arg in (a for a in args.split(",") if a):
+            key, eq, value = arg.partition("=")
+            if not eq:
+                raise ValueError(
+                    f"augmentation argument {arg!r} in {spec!r} must be key=value, e.g. shift:pad=4"
+                )
+            options[f"{name}_{key}"] = _number(value)
+    return names, options
+
+
+def _number(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
 def from_spec(spec: str, *, rad_order: bool = True, **options) -> Compose:
     """A `Compose` from RAD's spelling: names joined by '-', e.g. "crop-rotate-flip" or "translate".
 
     Names: crop, translate, window, shift, cutout, cutout_color, grayscale, flip, rotate, rand_conv,
-    color_jitter, no_aug. Arguments as `<name>_<argument>=value`: `crop_size=84`, `translate_size=108`,
-    `flip_p=0.2`, `cutout_min_cut=10`. With `rad_order` (the default, as RAD's `sample_rad`) the crop,
-    translate, window, shift and cutout family run first, in spec order, then the rest in spec order.
+    color_jitter, no_aug. Arguments inline (`"shift:pad=1"`, `"crop:size=32-flip:p=0.2"`) or as
+    `<name>_<argument>=value`: `crop_size=84`, `translate_size=108`, `flip_p=0.2`, `cutout_min_cut=10`.
+    With `rad_order` (the default, as RAD's `sample_rad`) the crop, translate, window, shift and cutout
+    family run first, in spec order, then the rest in spec order.
     """
-    names = [n for n in spec.strip().split("-") if n]
+    names, inline = parse_spec(spec)
+    options = {**inline, **options}
     if not names:
         raise ValueError(f"empty augmentation spec {spec!r}; known names: {', '.join(REGISTRY)}")
     for name in names:

@@ -87,6 +87,7 @@ def inject_plasticity(
     optimizer: torch.optim.Optimizer | None = None,
     reset_optimizer_state: bool = False,
     generator: torch.Generator | None = None,
+    init: Callable[[nn.Module], None] | None = None,
 ) -> nn.Module:
     """Inject plasticity into `model.<head>` in place and return `model` (Nikishin et al. 2023 §3).
 
@@ -94,7 +95,8 @@ def inject_plasticity(
     `InjectedHead`: the old head frozen, plus a fresh head θ'₁ (trained) minus its frozen copy θ'₂.
     The fresh head is the old head's architecture re-initialised from `generator` (`grow=1`), the same
     MLP with hidden widths × `grow` (growth: `widen`, or the head's own `widen(factor)` method when it
-    has one), or `fresh` (a module or a factory). Injecting into an
+    has one), or `fresh` (a module or a factory); re-drawn with `init` (an agent's own initialiser)
+    when given. Injecting into an
     already injected head uses its fresh head's architecture.
 
     Optimiser (`optimizer` given): the old head's parameters leave it (they are frozen) and θ'₁'s join
@@ -124,9 +126,9 @@ def inject_plasticity(
     elif grow != 1.0:
         # a head class may know how to widen itself (e.g. a dueling Q head): `head.widen(factor)`
         wide = template.widen(grow) if hasattr(template, "widen") else widen(template, grow)
-        new = reinitialize(wide, generator)
+        new = reinitialize(wide, generator, init)
     else:
-        new = reinitialize(copy.deepcopy(template), generator)
+        new = reinitialize(copy.deepcopy(template), generator, init)
         for p in new.parameters():
             p.requires_grad_(True)
     ref = next(template.parameters(), None)

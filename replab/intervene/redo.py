@@ -5,11 +5,20 @@ A unit i of a layer is τ-dormant when its normalised score s_i = E_x|h_i(x)| / 
 weights from the initialiser, sets its bias to 0 and zeroes its outgoing weights, so the network's output
 is unchanged by the recycled unit; the optimiser moments of the recycled weights are zeroed (dopamine
 `labs/redo/weight_recyclers.py`, `NeuronRecycler`; anchors §1.8).
+
+Outgoing weights are found by data flow, not by the order of the layers: a unit's activation can feed
+several weight layers (a dueling head's value and advantage streams; SAC's tied convs, read by the
+critic's and the actor's heads) through reshapes (flatten, channels-last permutes, concatenation). Two
+extra forward passes replace the activation by its unit indices (and the indices + K) and read which input
+columns of which weight layers carry them; every weight layer's output is replayed from the clean pass, so
+only direct paths count. A path through anything else (a normalisation after the activation) is refused.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -21,117 +30,213 @@ from replab.intervene.reset import reinitialize
 from replab.probe.units import unit_scores
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv2d)
+_CODE_OFFSET = 1024.0  # the second coded pass adds this: columns that moved by exactly it carry the code
 
 
-def _trace(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, torch.Tensor]]:
-    """Leaf modules in call order with their outputs, from one eval-mode forward pass (mode restored)."""
-    calls = []
+@dataclass
+class Recyclable:
+    """A weight layer whose units can be recycled: its activations on the scoring inputs, and for each
+    consumer (a weight layer reading those activations) the unit behind each of its input columns
+    (conv consumers: input channels), -1 where a column does not come from this layer."""
+
+    name: str
+    activations: torch.Tensor
+    consumers: dict[str, torch.Tensor]
+
+
+def _forward(model: nn.Module, x) -> None:
+    """`model(x)` (`model(*x)` for a tuple), or `x()` when x is a callable that runs the forward itself
+    (an agent's passes over a batch)."""
+    if callable(x) and not isinstance(x, torch.Tensor):
+        x()
+    elif isinstance(x, tuple):
+        model(*x)
+    else:
+        model(x)
+
+
+def _passes(model: nn.Module, x, replace: Callable | None = None):
+    """One eval-mode, no-grad forward with hooks on every leaf module (mode and RNG state restored).
+
+    Returns [(name, module, input, output)] per call, in call order. `replace(index, module, output)`
+    may return a tensor that replaces a call's output."""
+    calls: list = []
     leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
-    hooks = [
-        m.register_forward_hook(lambda mod, i, o, n=n: calls.append((n, mod, o.detach()))) for n, m in leaves
-    ]
+
+    def hook(mod, inputs, output, name):
+        new = replace(len(calls), mod, output) if replace is not None else None
+        inp = inputs[0].detach().clone() if inputs and torch.is_tensor(inputs[0]) else None
+        calls.append((name, mod, inp, (output if new is None else new).detach().clone()))
+        return new
+
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n)) for n, m in leaves]
     modes = {m: m.training for m in model.modules()}
     model.eval()
+    devices = sorted({p.device.index for p in model.parameters() if p.device.type == "cuda"})
     try:
-        with torch.no_grad():
-            model(x)
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            _forward(model, x)
     finally:
-        for h in hooks:
+        for h in handles:
             h.remove()
         for m, mode in modes.items():
             m.training = mode
     return calls
 
 
-def recyclable_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, str, torch.Tensor]]:
-    """(layer, next layer, activations) for each weight layer whose activation feeds the next weight
-    layer in call order; the last weight layer (the output) has no outgoing weights and is never recycled."""
+def _column_units(layer: nn.Module, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor | None:
+    """Unit index behind each input column (Linear) or channel (Conv2d) of `layer` from its inputs in the
+    two coded passes; None when no column carries the code. Raises if a column carries it inexactly."""
+    a, b = x0[0], x1[0]  # every example carries the same code
+    if isinstance(layer, nn.Conv2d):  # (C, H, W): one unit per input channel, the same over space
+        a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+        if not (torch.equal(a, a[:, :1].expand_as(a)) and torch.equal(b, b[:, :1].expand_as(b))):
+            return None if torch.equal(a, b) else _refuse()
+        a, b = a[:, 0], b[:, 0]
+    diff = b - a
+    coded = diff == _CODE_OFFSET
+    if not coded.any():
+        return None
+    if not torch.all(coded | (diff == 0)):
+        _refuse()
+    units = torch.full(a.shape, -1, dtype=torch.long, device=a.device)
+    units[coded] = (a[coded] - 1).round().long()
+    return units
+
+
+def _refuse():
+    raise ValueError(
+        "redo found a unit's activation reaching a weight layer through more than reshapes (a normalisation "
+        "or arithmetic after the activation): zeroing its outgoing weights would not keep the function"
+    )
+
+
+def recyclable_layers(model: nn.Module, x) -> list[Recyclable]:
+    """Every weight layer of `model` whose units pass through an activation (directly, with no
+    normalisation in between) and reach at least one other weight layer, with their consumers.
+
+    `x`: the inputs to score the units on (`model(x)`; a tuple is unpacked), or a callable that runs the
+    forward passes itself (e.g. an agent's critic and actor on one batch). The output layer has no
+    consumers and is never recycled."""
     if any(isinstance(m, InjectedHead) for m in model.modules()):
         raise ValueError("redo does not support injected heads (their units feed three heads)")
-    calls = _trace(model, x)
-    names = [n for n, _, _ in calls]
-    if len(set(names)) != len(names):
-        raise ValueError("redo needs a feed-forward network in which every module is called once")
+    calls = _passes(model, x)
+    # each weight-layer call → the first activation call before the next weight-layer call
+    acts: dict[str, list[int]] = {}
+    weight_calls = [i for i, c in enumerate(calls) if isinstance(c[1], WEIGHT_LAYERS)]
+    for a, b in zip(weight_calls, weight_calls[1:] + [len(calls)]):
+        between = calls[a + 1 : b]
+        first = next((j for j, c in enumerate(between) if isinstance(c[1], ACTIVATIONS)), None)
+        if first is None or any(_is_norm(c[1]) for c in between[:first]):
+            continue  # no activation, or normalised before it: recycling would move its siblings
+        acts.setdefault(calls[a][0], []).append(a + 1 + first)
+    clean = {i: c[3] for i, c in enumerate(calls) if isinstance(c[1], WEIGHT_LAYERS)}
     out = []
-    weight_idx = [i for i, (_, m, _) in enumerate(calls) if isinstance(m, WEIGHT_LAYERS)]
-    for a, b in zip(weight_idx[:-1], weight_idx[1:]):
-        acts = [o for _, m, o in calls[a + 1 : b] if isinstance(m, ACTIVATIONS)]
-        if acts:
-            out.append((calls[a][0], calls[b][0], acts[0]))
+    for name, indices in acts.items():
+        coded = [_passes(model, x, _coder(set(indices), clean, offset)) for offset in (0.0, _CODE_OFFSET)]
+        consumers: dict[str, torch.Tensor] = {}
+        for (n, mod, x0, _), (_, _, x1, _) in zip(*coded):
+            if not isinstance(mod, WEIGHT_LAYERS) or x0 is None:
+                continue
+            units = _column_units(mod, x0, x1)
+            if units is not None:
+                consumers.setdefault(n, units)
+        if consumers:
+            out.append(Recyclable(name, calls[indices[0]][3], consumers))
     return out
 
 
-def _unit_mask(weight: torch.Tensor, dead: torch.Tensor, incoming: bool) -> torch.Tensor:
-    """Boolean mask (weight's shape) of the rows (incoming) or columns (outgoing) of the dead units.
+def _is_norm(m: nn.Module) -> bool:
+    return isinstance(m, nn.LayerNorm | nn.GroupNorm | nn.modules.batchnorm._BatchNorm)
 
-    An outgoing Linear after a flattened conv has C·k inputs; PyTorch flattens (C, H, W) channel-major,
-    so unit c owns the contiguous columns c·k … (c+1)·k − 1 (dopamine repeats the mask the same way)."""
-    if incoming:
-        return dead.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight)
-    per_unit = weight.shape[1] // dead.numel()
-    if per_unit * dead.numel() != weight.shape[1]:
-        raise ValueError(
-            f"outgoing layer has {weight.shape[1]} inputs, not a multiple of {dead.numel()} units"
-        )
-    cols = dead.repeat_interleave(per_unit)
+
+def _coder(indices: set[int], clean: dict[int, torch.Tensor], offset: float):
+    """Replace the activation calls `indices` by unit codes (unit + 1 + offset) and every weight layer's
+    output by its clean output (so codes travel only along direct paths)."""
+
+    def replace(i, mod, output):
+        if i in indices:
+            shape = [1, output.shape[1]] + [1] * (output.dim() - 2)
+            code = torch.arange(output.shape[1], dtype=output.dtype, device=output.device).view(shape)
+            return (code + 1 + offset).expand_as(output).clone()
+        if i in clean:
+            return clean[i].clone()
+        return None
+
+    return replace
+
+
+def _incoming_mask(weight: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
+    """Boolean mask (weight's shape) of the rows of the dead units."""
+    return dead.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight)
+
+
+def _outgoing_mask(weight: torch.Tensor, units: torch.Tensor, dead: torch.Tensor) -> torch.Tensor:
+    """Boolean mask (weight's shape) of the input columns (channels) that carry a dead unit."""
+    if units.numel() != weight.shape[1]:
+        raise ValueError(f"a consumer has {weight.shape[1]} inputs but {units.numel()} were traced")
+    cols = (units >= 0) & dead[units.clamp(min=0)]
     return cols.view(1, -1, *([1] * (weight.dim() - 2))).expand_as(weight)
 
 
 def redo(
     model: nn.Module,
-    x: torch.Tensor,
+    x,
     tau: float = 0.1,
     *,
     layers: list[str] | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer=None,
     reset_optimizer_state: bool = True,
     generator: torch.Generator | None = None,
+    init: Callable[[nn.Module], None] | None = None,
 ) -> dict[str, int]:
-    """Recycle the τ-dormant units of `model`, measured on inputs `x` (B, ...), in place; return
-    {layer: number of units recycled}.
+    """Recycle the τ-dormant units of `model`, measured on inputs `x`, in place; return {layer: number of
+    units recycled}.
 
-    τ defaults to 0.1, the paper's value for DQN on Atari [K: Sokar et al. 2023 §4; make sure for other
-    agents]. `layers` restricts recycling to these weight layers (default: all but the output layer).
-    Units are scored on one eval-mode forward pass of `x`. Incoming weights come from the layer's own
-    default initialiser (dopamine uses its networks' xavier-uniform initialiser) drawn from `generator`.
-    With `optimizer` and `reset_optimizer_state=True` (default, as dopamine) the moments of the
+    `x` (B, ...) is passed to `model` (a tuple is unpacked), or is a callable running the forward passes
+    (an agent's networks on one batch: shared layers then have every consumer found). τ defaults to 0.1,
+    the paper's value for DQN on Atari [K: Sokar et al. 2023 §4; make sure for other agents]. `layers`
+    restricts recycling to these weight layers (default: all with consumers). Units are scored on one
+    eval-mode forward pass. Incoming weights come from the layer's default initialiser, or `init` (an
+    agent's own; dopamine uses its networks' xavier-uniform initialiser), drawn from `generator`. With
+    `optimizer` (one or several) and `reset_optimizer_state=True` (default, as dopamine) the moments of the
     recycled incoming and outgoing weights are zeroed (step counts and bias moments kept, as dopamine).
-    Supports feed-forward chains (MLPs, CNNs, a Q-network's encoder + head) of Linear/Conv2d layers whose
-    units reach the next weight layer through element-wise ops, norms, pooling or flatten.
     """
     if tau < 0:
         raise ValueError(f"tau must be >= 0, got {tau}")
     found = recyclable_layers(model, x)
     if layers is not None:
-        unknown = sorted(set(layers) - {a for a, _, _ in found})
+        unknown = sorted(set(layers) - {r.name for r in found})
         if unknown:
-            raise ValueError(f"layers {unknown} cannot be recycled; choose from {[a for a, _, _ in found]}")
-        found = [f for f in found if f[0] in layers]
+            raise ValueError(f"layers {unknown} cannot be recycled; choose from {[r.name for r in found]}")
+        found = [r for r in found if r.name in layers]
     counts, plan = {}, []
-    for name, next_name, acts in found:
-        layer, nxt = model.get_submodule(name), model.get_submodule(next_name)
-        dead = (unit_scores(acts) <= tau).to(layer.weight.device)
+    for r in found:
+        layer = model.get_submodule(r.name)
+        dead = (unit_scores(r.activations) <= tau).to(layer.weight.device)
         if dead.numel() != layer.weight.shape[0]:
             raise ValueError(
-                f"{name} has {layer.weight.shape[0]} units but its activation has {dead.numel()}"
+                f"{r.name} has {layer.weight.shape[0]} units but its activation has {dead.numel()}"
             )
-        counts[name] = int(dead.sum())
-        if counts[name]:
-            plan.append((layer, nxt, dead))
+        counts[r.name] = int(dead.sum())
+        if counts[r.name]:
+            plan.append((layer, r, dead))
     # All incoming re-initialisations first, then all outgoing zeroings (dopamine's order), so a weight
     # between two recycled units ends at 0 and the network's function is unchanged.
     with torch.no_grad():
         for layer, _, dead in plan:
-            fresh = reinitialize(copy.deepcopy(layer), generator)
-            mask = _unit_mask(layer.weight, dead, True)
+            fresh = reinitialize(copy.deepcopy(layer), generator, init)
+            mask = _incoming_mask(layer.weight, dead)
             layer.weight[mask] = fresh.weight[mask]
             if layer.bias is not None:
                 layer.bias[dead] = 0
             if reset_optimizer_state:
                 zero_state_where(optimizer, layer.weight, mask)
-        for _, nxt, dead in plan:
-            mask = _unit_mask(nxt.weight, dead, False)
-            nxt.weight[mask] = 0
-            if reset_optimizer_state:
-                zero_state_where(optimizer, nxt.weight, mask)
+        for _, r, dead in plan:
+            for consumer, units in r.consumers.items():
+                nxt = model.get_submodule(consumer)
+                mask = _outgoing_mask(nxt.weight, units.to(dead.device), dead)
+                nxt.weight[mask] = 0
+                if reset_optimizer_state:
+                    zero_state_where(optimizer, nxt.weight, mask)
     return counts

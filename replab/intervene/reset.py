@@ -11,7 +11,7 @@ Both change the model in place and return it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -34,9 +34,16 @@ def seeded(module: nn.Module, generator: torch.Generator | None) -> Iterator[Non
         yield
 
 
-def reinitialize(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
-    """Call `reset_parameters()` of every submodule of `module` (in place), drawing from `generator`.
+def reinitialize(
+    module: nn.Module,
+    generator: torch.Generator | None = None,
+    init: Callable[[nn.Module], None] | None = None,
+) -> nn.Module:
+    """Re-draw every parameter of `module` in place from its initialiser, drawing from `generator`.
 
+    Each submodule's `reset_parameters()` runs first; then `init(submodule)` when given: the agent's or
+    network's own initialiser (SAC's orthogonal / delta-orthogonal `weight_init`), which overrides the
+    default for the layer types it knows and leaves the others (LayerNorm) at their default.
     Raises ValueError if a submodule owns parameters but has no `reset_parameters` (it could not be reset).
     """
     stuck = [
@@ -50,6 +57,8 @@ def reinitialize(module: nn.Module, generator: torch.Generator | None = None) ->
         for m in module.modules():
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
+            if init is not None:
+                init(m)
     return module
 
 
@@ -59,8 +68,10 @@ def reset(
     optimizer: torch.optim.Optimizer | None = None,
     reset_optimizer_state: bool = True,
     generator: torch.Generator | None = None,
+    init: Callable[[nn.Module], None] | None = None,
 ) -> nn.Module:
-    """Re-initialise every parameter of `module` in place with its default initialiser; return it.
+    """Re-initialise every parameter of `module` in place with its initialiser (`reinitialize`: the
+    default one, or `init` — an agent's own); return it.
 
     Pass the sub-module to reset (`reset(qnet.head)`, `reset(model.head)`). Buffers with a reset (BatchNorm
     statistics) are reset too. With `optimizer` and `reset_optimizer_state=True` (default, as dopamine's
@@ -68,7 +79,7 @@ def reset(
     with False their moments are kept. The parameter tensors stay the same objects, so the optimiser keeps
     stepping them.
     """
-    reinitialize(module, generator)
+    reinitialize(module, generator, init)
     if reset_optimizer_state:
         forget_state(optimizer, module.parameters())
     return module
@@ -83,11 +94,12 @@ def shrink_perturb(
     optimizer: torch.optim.Optimizer | None = None,
     reset_optimizer_state: bool = False,
     generator: torch.Generator | None = None,
+    init: Callable[[nn.Module], None] | None = None,
 ) -> nn.Module:
     """θ ← shrink·θ + noise·ε for every trainable parameter, in place (Ash & Adams 2020); return `model`.
 
     `noise_source="init"` (default, Ash & Adams' code): ε is a fresh draw of the model's own initialiser,
-    so the perturbation has each layer's initial scale; `"gaussian"`: ε ~ N(0, 1). Frozen parameters
+    so the perturbation has each layer's initial scale (`init`: the agent's own initialiser); `"gaussian"`: ε ~ N(0, 1). Frozen parameters
     (`requires_grad=False`, e.g. an injected network's old head) are left alone. The optimiser state is
     kept by default (the parameters are moved, not replaced); `reset_optimizer_state=True` drops it all.
     """
@@ -98,7 +110,7 @@ def shrink_perturb(
     if noise_source not in NOISE_SOURCES:
         raise ValueError(f"noise_source must be one of {NOISE_SOURCES}, got {noise_source!r}")
     if noise_source == "init":
-        fresh = reinitialize(copy.deepcopy(model), generator)
+        fresh = reinitialize(copy.deepcopy(model), generator, init)
         eps = dict(fresh.named_parameters())
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from replab.intervene.inject import inject_plasticity
+from replab.intervene.layernorm import add_layernorm
 from replab.intervene.redo import redo
 from replab.intervene.reset import reset, shrink_perturb
 
@@ -54,7 +55,7 @@ class Inject:
     reset_optimizer_state: bool = False
     name = "inject"
 
-    def __call__(self, model, *, optimizer, batch, generator) -> dict:
+    def __call__(self, model, *, optimizer, batch, generator, init=None) -> dict:
         inject_plasticity(
             model,
             self.head,
@@ -62,6 +63,7 @@ class Inject:
             optimizer=optimizer,
             reset_optimizer_state=self.reset_optimizer_state,
             generator=generator,
+            init=init,
         )
         return {}
 
@@ -74,10 +76,14 @@ class Reset:
     reset_optimizer_state: bool = True
     name = "reset"
 
-    def __call__(self, model, *, optimizer, batch, generator) -> dict:
+    def __call__(self, model, *, optimizer, batch, generator, init=None) -> dict:
         target = model.get_submodule(self.module)
         reset(
-            target, optimizer=optimizer, reset_optimizer_state=self.reset_optimizer_state, generator=generator
+            target,
+            optimizer=optimizer,
+            reset_optimizer_state=self.reset_optimizer_state,
+            generator=generator,
+            init=init,
         )
         return {}
 
@@ -92,7 +98,7 @@ class ShrinkPerturb:
     reset_optimizer_state: bool = False
     name = "shrink_perturb"
 
-    def __call__(self, model, *, optimizer, batch, generator) -> dict:
+    def __call__(self, model, *, optimizer, batch, generator, init=None) -> dict:
         shrink_perturb(
             model,
             self.shrink,
@@ -101,6 +107,7 @@ class ShrinkPerturb:
             optimizer=optimizer,
             reset_optimizer_state=self.reset_optimizer_state,
             generator=generator,
+            init=init,
         )
         return {}
 
@@ -113,7 +120,7 @@ class ReDo:
     reset_optimizer_state: bool = True
     name = "redo"
 
-    def __call__(self, model, *, optimizer, batch, generator) -> dict:
+    def __call__(self, model, *, optimizer, batch, generator, init=None) -> dict:
         if batch is None:
             raise ValueError("the redo action needs a batch of inputs: schedule.apply(..., batch=x)")
         counts = redo(
@@ -123,11 +130,31 @@ class ReDo:
             optimizer=optimizer,
             reset_optimizer_state=self.reset_optimizer_state,
             generator=generator,
+            init=init,
         )
         return {"recycled": sum(counts.values())}
 
 
-ACTIONS = {"inject": Inject, "reset": Reset, "shrink_perturb": ShrinkPerturb, "redo": ReDo}
+@dataclass
+class LayerNorm:
+    """`add_layernorm(model, inplace=True)`: a normalisation before every hidden activation (Lyle et al.
+    2023). The model gains parameters: the optimiser must be rebuilt (the agent protocol does it)."""
+
+    eps: float = 1e-5
+    name = "layernorm"
+
+    def __call__(self, model, *, optimizer, batch, generator, init=None) -> dict:
+        add_layernorm(model, inplace=True, eps=self.eps)
+        return {}
+
+
+ACTIONS = {
+    "inject": Inject,
+    "reset": Reset,
+    "shrink_perturb": ShrinkPerturb,
+    "redo": ReDo,
+    "layernorm": LayerNorm,
+}
 _SPEC = re.compile(r"^(?P<name>\w+)(?::(?P<args>[^@]*))?@(?:(?P<at>\d+)|every(?P<every>\d+))$")
 
 
@@ -186,7 +213,7 @@ class Schedule:
     @classmethod
     def parse(cls, specs: Sequence[str], **kwargs) -> Schedule:
         """Build from strings `name[:key=value,...]@T` (once at step T) or `...@everyF` (every F steps),
-        with name in inject, reset, shrink_perturb, redo — e.g. `inject:grow=2@60000`."""
+        with name in inject, reset, shrink_perturb, redo, layernorm — e.g. `inject:grow=2@60000`."""
         schedule = cls(**kwargs)
         for spec in specs:
             m = _SPEC.match(spec.replace(" ", ""))

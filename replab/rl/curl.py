@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from replab.losses.info_nce import info_nce
+from replab.rl.agent import Shadow
 
 SIMILARITIES = ("bilinear", "cosine")
 KEYS = ("ema", "shared")
@@ -86,7 +87,7 @@ class CURL(nn.Module):
         self.momentum, self.double_step_encoder = momentum, double_step_encoder
         self.projection = projection if projection is not None else nn.Identity()
         self.W = nn.Parameter(torch.rand(z_dim, z_dim))  # CURL §3.4 pseudo-code: W = rand(z_dim, z_dim)
-        self._external_key = key_encoder is not None
+        self.external_key = key_encoder is not None
         self.key_encoder = key_encoder if key_encoder is not None else copy.deepcopy(encoder)
         self.key_projection = copy.deepcopy(self.projection)
         for p in list(self.key_encoder.parameters()) + list(self.key_projection.parameters()):
@@ -128,13 +129,13 @@ class CURL(nn.Module):
                 k = self.key_projection(self.key_encoder(x_k))
         return q, k.detach()
 
-    def loss(self, batch, z_q: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, batch, *, features: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         """InfoNCE of `batch.obs` (eq. 3.4); metrics: the loss and the contrastive top-1 accuracy.
 
-        z_q: (B, F) f_q(x_q) with gradients, computed by the agent on its own augmentation of `batch.obs`
-        (SAC's obs_anchor, which the critic also reads, seed001 §2.2 2a/e [R]); then only the key's
-        augmentation x_k = aug(obs) is drawn here. None: both are drawn here (the thesis pseudo-code)."""
-        q, k = self._query_key(batch.obs, z_q)
+        features: (B, F) f_q(x_q) with gradients, computed by the agent on its own augmentation of
+        `batch.obs` (SAC's obs_anchor, which the critic also reads, seed001 §2.2 2a/e [R]); then only the
+        key's augmentation x_k = aug(obs) is drawn here. None: both are drawn here (the thesis pseudo-code)."""
+        q, k = self._query_key(batch.obs, features)
         cosine = self.similarity == "cosine"
         loss = info_nce(
             q, k, weight=None if cosine else self.W, temperature=self.temperature, normalize=cosine
@@ -143,13 +144,23 @@ class CURL(nn.Module):
             acc = (self._scores(q, k).argmax(1) == torch.arange(len(q), device=q.device)).float().mean()
         return loss, {"loss/curl": float(loss.detach()), "train/curl_accuracy": float(acc)}
 
+    def shadows(self) -> list[Shadow]:
+        """The key networks it updates itself (agent protocol): the key projection, and the key encoder
+        unless it is updated elsewhere (SAC: the target critic's encoder) or keys are `shared`."""
+        if self.key != "ema" or self.momentum is None:
+            return []
+        out = [Shadow(self.projection, self, "key_projection", "ema", 1 - self.momentum)]
+        if not self.external_key:
+            out.append(Shadow(self.encoder, self, "key_encoder", "ema", 1 - self.momentum))
+        return out
+
     @torch.no_grad()
     def update_key_encoder(self) -> None:
         """θ_k ← m θ_k + (1 − m) θ_q for the owned key encoder and key projection (no-op otherwise)."""
         if self.key != "ema" or self.momentum is None:
             return
         pairs = [(self.key_projection, self.projection)]
-        if not self._external_key:
+        if not self.external_key:
             pairs.append((self.key_encoder, self.encoder))
         targets = [p for t, _ in pairs for p in t.parameters()]
         sources = [p for _, s in pairs for p in s.parameters()]

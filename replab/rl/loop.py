@@ -12,12 +12,14 @@ Scores: an episode's score is `info["episode_score"]` when the environment repor
 score over all lives, reported when the game ends even if training episodes end at each life loss);
 environments without `lives` in their info score an episode by its (unclipped) return.
 
-Interventions (`schedule`, a `replab.intervene.Schedule`): at agent step t, after that step's updates,
-`schedule.apply(t, agent.online, optimizer=agent.optimizer, batch=...)` runs the interventions due
-(injection, reset, shrink-and-perturb, ReDo; each handles the optimiser state by its own flag), then
-the loop re-syncs the target network to a frozen copy of the changed online network (`mirror`): after
-an injection the target must have the online network's three-head structure (Nikishin et al. 2023,
-seed002 §2.2). Records of what ran go to `History.interventions`.
+The loop talks to the agent only through the agent protocol (`replab.rl.agent`), so every agent trains
+here. Interventions (`schedule`, a `replab.intervene.Schedule`): at agent step t, after that step's
+updates, `apply_schedule` runs the interventions due (injection, reset, shrink-and-perturb, ReDo, layer
+norm; each handles the optimiser state by its own flag) on the agent's networks, re-syncs every target
+network and key encoder that shadows a changed network (after an injection the target must have the
+online network's three-head structure, Nikishin et al. 2023, seed002 §2.2) and makes each optimiser own
+exactly the trainable parameters. Records of what ran go to `History.interventions`. A `monitor`
+(`replab.probe.Monitor`, or anything with `step(t)`) is called after each step's updates.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from replab.intervene.schedule import mirror
+from replab.rl.agent import apply_schedule
 
 
 @dataclass
@@ -75,7 +77,7 @@ def train(
     log_every: int = 1000,
     progress=None,
     schedule=None,
-    resync_target: bool = True,
+    monitor=None,
 ) -> History:
     """Train `agent` for `agent_steps` on `env`, storing transitions in `replay` (a `FrameReplay`).
 
@@ -85,8 +87,8 @@ def train(
     is annealed linearly from beta[0] to beta[1] between `learn_start` and the end (Schaul et al. 2016).
     `evaluate_fn(agent) -> scores` runs every `eval_every` agent steps and at the end.
     `schedule` (a `replab.intervene.Schedule`, steps in agent steps) runs after the updates of each
-    step; when an action that changes the model ran (not one with `modifies = False`) and `resync_target`, `agent.target` becomes `mirror(agent.online)` (ReDo
-    scores units on `replay.sample().obs`). It runs before that step's evaluation.
+    step, through `replab.rl.agent.apply_schedule` (ReDo scores units on a fresh `replay.sample()`), then
+    `monitor.step(t)`; both before that step's evaluation.
     """
     if agent_steps < 1:
         raise ValueError(f"agent_steps must be >= 1, got {agent_steps}")
@@ -147,17 +149,13 @@ def train(
                 metrics_n += 1
             hist.update_seconds += time.perf_counter() - tic
 
-        due = schedule.due(t) if schedule is not None else []
-        if due:
-            records = schedule.apply(
-                t, agent.online, optimizer=agent.optimizer, batch=lambda: replay.sample().obs
-            )
-            changed = any(getattr(a, "modifies", True) for a in due)  # measurements do not re-sync
-            if changed and resync_target and getattr(agent, "target", None) is not None:
-                agent.target = mirror(agent.online)
+        if schedule is not None and schedule.due(t):
+            records = apply_schedule(schedule, t, agent, batch=replay.sample)
             hist.interventions.extend(records)
             if run is not None:
                 run.log({"train/interventions": len(hist.interventions)}, t)
+        if monitor is not None:
+            monitor.step(t)
 
         if evaluate_fn is not None and ((eval_every and t % eval_every == 0) or t == agent_steps):
             scores = evaluate_fn(agent)

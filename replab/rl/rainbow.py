@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from replab.rl.agent import Shadow, aux_shadows, sync_optimizers, unique
 from replab.rl.qnet import ENCODERS, QHead, QNetwork, Scale, feature_dim
 
 
@@ -142,11 +143,16 @@ def _pick(out: Tensor, action: Tensor) -> Tensor:
 
 
 class Rainbow:
-    """A value-based agent: `act(obs, explore=...)`, `update(batch, step) -> metrics`.
+    """A value-based agent of the agent protocol (`replab.rl.agent`): `act(obs, explore=...)`,
+    `update(batch, step) -> metrics`.
 
     `obs_shape` is the stacked observation `(C, H, W)`; `aux` are auxiliary objectives (e.g. `CURL`)
-    with their loss coefficients, as [(objective, coef), ...].
+    with their loss coefficients, as [(objective, coef), ...] (more with `add_aux`).
     """
+
+    initializer = None
+    """Re-drawn weights use each layer's own `reset_parameters` (PyTorch's default; Fortunato et al.'s for
+    noisy layers): the initialisers the networks are built with."""
 
     def __init__(
         self,
@@ -188,15 +194,48 @@ class Rainbow:
         self.reset_optimizer()
 
     def reset_optimizer(self) -> None:
-        """(Re)build Adam over the online network and the auxiliary objectives (after network surgery)."""
-        params = list(self.online.parameters())
-        seen = {id(p) for p in params}
-        for objective, _ in self.aux:
-            params += [p for p in objective.parameters() if id(p) not in seen and not seen.add(id(p))]
+        """(Re)build Adam, with no state, over the online network and the auxiliary objectives."""
+        params = self.owned_parameters()["optimizer"]
         try:  # the fused kernel is several times faster on CPU for these small networks
             self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps, fused=True)
         except (RuntimeError, TypeError):
             self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr, eps=self.cfg.adam_eps)
+
+    # -- the agent protocol (replab.rl.agent) -----------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return {"online": self.online}
+
+    def parts(self) -> dict[str, list[str]]:
+        return {"encoder": ["online.encoder"], "head": ["online.head"]}
+
+    def shadows(self) -> list[Shadow]:
+        """The target network (a copy every `target_update` updates) and the auxiliary objectives' key
+        networks (CURL: an EMA of the encoder and projection)."""
+        own = Shadow(self.online, self, "target", "copy", period=self.cfg.target_update)
+        return [own, *aux_shadows(self.aux)]
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def owned_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """One Adam steps the online network and every auxiliary objective's parameters."""
+        return {
+            "optimizer": unique(
+                [*self.online.parameters(), *(p for o, _ in self.aux for p in o.parameters())]
+            )
+        }
+
+    def add_aux(self, objective, coef: float = 1.0) -> None:
+        """Attach an auxiliary objective; its parameters join the optimiser (the others keep their state)."""
+        self.aux.append((objective, coef))
+        sync_optimizers(self)
+
+    @torch.no_grad()
+    def trace(self, batch) -> None:
+        self.online(batch.obs)
+
+    def on_change(self) -> None:
+        """Nothing cached: the update reads the optimiser's param groups and `self.target` each time."""
 
     # -- acting ---------------------------------------------------------------------------------------
     def q_values(self, net: QNetwork, obs: Tensor) -> Tensor:

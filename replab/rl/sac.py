@@ -14,12 +14,14 @@ One `update(batch, step)`, in the reference order (§2.2 step 2):
      (with CURL that pass is the CURL query's, see e). The actor loss's backward computes only the
      actor's gradients (`inputs=`): the critic's weight gradients, never stepped, are not computed.
   d. every `target_update_freq` updates: Q̄ heads ← τ_Q (0.01); target encoder ← τ_enc (0.05).
-  e. CURL (if on), every update: InfoNCE with queries z_a = critic.encoder(obs_anchor), obs_anchor being
-     the critic's own crop from a (§2.2 2a/e [R]), keys from the target critic's encoder on an
-     independent crop obs_pos under no-grad (`replab.rl.curl.CURL`). The convs don't change between the
-     critic step and this loss, so the query's conv pass (with grad) is computed once, before the actor
-     step, and serves c detached. `curl_anchor="own"`: the query gets its own crop (the thesis's
-     pseudo-code x_q = aug(x); needed when the RL augmentation differs from CURL's, e.g. no_aug_for_rl).
+  e. auxiliary objectives (`aux`, e.g. CURL), every update: L_aux = Σ coef · objective.loss(batch,
+     features=z_a), one backward, then the encoder and the objectives' parameters step. CURL: InfoNCE
+     with queries z_a = critic.encoder(obs_anchor), obs_anchor being the critic's own crop from a (§2.2
+     2a/e [R]), keys from the target critic's encoder on an independent crop obs_pos under no-grad
+     (`replab.rl.curl.CURL`). The convs don't change between the critic step and this loss, so the
+     query's conv pass (with grad) is computed once, before the actor step, and serves c detached.
+     `curl_anchor="own"`: no z_a is passed, so CURL's query gets its own crop (the thesis's pseudo-code
+     x_q = aug(x); needed when the RL augmentation differs from CURL's, e.g. no_aug_for_rl).
 Each obs tensor is converted to float x/255 once (`PixelEncoder.prepare`) for all the passes reading it.
 The update counter (not the env step) drives the frequencies, so `updates_per_step > 1` keeps them.
 
@@ -27,8 +29,9 @@ Optimizers (which steps what) and stopped gradients:
   critic_opt (Adam lr, β (0.9, 0.999)): critic encoder (convs + head + LN) and Q1, Q2.
   actor_opt  (same): the actor's own encoder head + LN and its MLP, never the tied convs (detached).
   alpha_opt  (Adam alpha_lr, β (0.5, 0.999)): log α.
-  encoder_opt (CURL only, lr): the critic encoder, with the CURL loss's gradient.
-  curl_opt   (CURL only, lr): W (+ the critic encoder with `double_step_encoder`, the reference quirk).
+  encoder_opt (with aux, lr): the critic encoder, with the auxiliary losses' gradient.
+  aux_opt    (with aux, lr): every objective's `parameters()` — CURL's W (+ the critic encoder with
+             `double_step_encoder`, the reference quirk).
   The target critic is never optimised (EMA only); targets and CURL keys are computed under no-grad;
   `detach_conv_from_critic` (Fig. 3.9 ablation) stops the critic's gradient before the convs.
 """
@@ -43,15 +46,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from replab.augment import Augment
+from replab.augment.compose import parse_spec
+from replab.rl.agent import Shadow, aux_shadows, sync_optimizers, unique
 from replab.rl.curl import CURL
-from replab.rl.sac_nets import Actor, Critic, PixelEncoder, StateEncoder
+from replab.rl.sac_nets import Actor, Critic, PixelEncoder, StateEncoder, weight_init
 
 CURL_ANCHORS = ("critic", "own")
-
-
-class _Obs:
-    def __init__(self, obs: Tensor):
-        self.obs = obs
 
 
 class SAC(nn.Module):
@@ -60,7 +60,8 @@ class SAC(nn.Module):
     obs_shape: (k·C, H, W) stored pixel stacks (uint8) or (D,) states. frames: k (augmentations share one
     draw per stack). augment: an augmentation spec (`"crop"`, `"translate"`, `"crop-flip"`, ...) with
     `augment_options` such as {"crop_size": 32}; evaluation uses its deterministic view (centre crop).
-    curl: add the CURL loss (needs `curl_augment`, default "crop" with the same options). curl_anchor:
+    aux: auxiliary objectives [(objective, coef)] (more with `add_aux`). curl: add the CURL loss with
+    `curl_coef` (needs `curl_augment`, default "crop" with the same options). curl_anchor:
     "critic" (default, §2.2 2a/e [R]): the query encodes the critic's augmented obs, so `augment` must equal
     `curl_augment`; "own": the query's own draw of `curl_augment` (the previous behaviour of this code).
     """
@@ -73,7 +74,9 @@ class SAC(nn.Module):
         frames: int = 3,
         augment: str | None = None,
         augment_options: dict | None = None,
+        aux: list | None = None,
         curl: bool = False,
+        curl_coef: float = 1.0,
         curl_augment: str = "crop",
         curl_similarity: str = "bilinear",
         curl_key: str = "ema",
@@ -128,7 +131,7 @@ class SAC(nn.Module):
         # random_conv works on normalised floats (seed001 §3.8): such a spec runs on x/255 and its output is
         # scaled back to [0, 255] for the encoder's x/255 (RAD's code convolves the [0, 255] floats; the same
         # numbers, since the convolution has no bias and no clamp)
-        self._aug_in_unit_range = bool(augment) and "rand_conv" in augment.split("-")
+        self._aug_in_unit_range = bool(augment) and "rand_conv" in parse_spec(augment)[0]
         if self.pixels:
             probe = torch.zeros(1, *obs_shape, dtype=torch.uint8)
             net_shape = tuple(self._view(probe).shape[1:])
@@ -152,14 +155,15 @@ class SAC(nn.Module):
         self.critic_tau, self.encoder_tau = critic_tau, encoder_tau
         self.actor_update_freq, self.target_update_freq = actor_update_freq, target_update_freq
         self.detach_conv_from_critic = detach_conv_from_critic
-        self.curl, self.curl_anchor = None, curl_anchor
+        self.curl_anchor, self.lr = curl_anchor, lr
+        self.aux = []
         if curl:
             prefix = curl_augment.split("-")[0] + "_"
             curl_opts = (
                 opts if curl_augment == augment else {k: v for k, v in opts.items() if k.startswith(prefix)}
             )
             self.curl_aug = Augment(curl_augment, frames=frames, seed=seed + 1, **curl_opts)
-            self.curl = CURL(
+            objective = CURL(
                 self.critic.encoder,
                 feature_dim,
                 augment=self.curl_aug,
@@ -169,38 +173,109 @@ class SAC(nn.Module):
                 similarity=curl_similarity,
                 double_step_encoder=double_step_encoder,
             )
+            self.aux.append((objective, curl_coef))
+        self.aux += list(aux or [])  # a plain list: the objectives are not submodules of the agent
         self.to(self.device)
-        conv_ids = {id(p) for p in self.critic.encoder.convs.parameters()}
+        for objective, _ in self.aux:
+            if isinstance(objective, nn.Module):
+                objective.to(self.device)
         # fused Adam: the same update in one kernel per optimizer (CPU and CUDA), not a Python loop per tensor
-        adam = dict(lr=lr, betas=(0.9, 0.999), fused=self.device.type in ("cpu", "cuda"))
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), **adam)
-        self._actor_params = [p for p in self.actor.parameters() if id(p) not in conv_ids]
-        self.actor_opt = torch.optim.Adam(self._actor_params, **adam)
+        self._adam = dict(lr=lr, betas=(0.9, 0.999), fused=self.device.type in ("cpu", "cuda"))
+        owned = self.owned_parameters()
+        self.critic_opt = torch.optim.Adam(owned["critic_opt"], **self._adam)
+        self.actor_opt = torch.optim.Adam(owned["actor_opt"], **self._adam)
         self.alpha_opt = torch.optim.Adam(
-            [self.log_alpha], lr=alpha_lr, betas=(alpha_beta1, 0.999), fused=adam["fused"]
+            [self.log_alpha], lr=alpha_lr, betas=(alpha_beta1, 0.999), fused=self._adam["fused"]
         )
-        if self.curl is not None:
-            self.encoder_opt = torch.optim.Adam(self.critic.encoder.parameters(), **adam)
-            self.curl_opt = torch.optim.Adam(self.curl.parameters(), **adam)
-        # (τ, target params, source params) of the soft update (§2.2 d): the Q heads, the encoder
-        heads = [self.critic_target.q1, self.critic_target.q2], [self.critic.q1, self.critic.q2]
-        self._ema_groups = [
-            (
-                critic_tau,
-                [p for m in heads[0] for p in m.parameters()],
-                [p for m in heads[1] for p in m.parameters()],
-            ),
-            (
-                encoder_tau,
-                list(self.critic_target.encoder.parameters()),
-                list(self.critic.encoder.parameters()),
-            ),
-        ]
+        self.encoder_opt = self.aux_opt = None
+        if self.aux:
+            self.encoder_opt = torch.optim.Adam(owned["encoder_opt"], **self._adam)
+            self.aux_opt = torch.optim.Adam(owned["aux_opt"], **self._adam)
+        self.on_change()
         self.updates = 0
 
     @property
     def alpha(self) -> Tensor:
         return self.log_alpha.exp()
+
+    @property
+    def curl(self) -> CURL | None:
+        """The CURL objective among `aux` (None without one)."""
+        return next((o for o, _ in self.aux if isinstance(o, CURL)), None)
+
+    # -- the agent protocol (replab.rl.agent) -----------------------------------------------------------
+    initializer = staticmethod(weight_init)
+    """Re-drawn weights use SAC's own init [R]: orthogonal Linear, delta-orthogonal Conv2d."""
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"critic": self.critic, "actor": self.actor}
+
+    def parts(self) -> dict[str, list[str]]:
+        """encoder: the critic's (the actor ties its convs); head: both Q heads and the actor's MLP."""
+        return {"encoder": ["critic.encoder"], "head": ["critic.q1", "critic.q2", "actor.trunk"]}
+
+    def shadows(self) -> list[Shadow]:
+        """The target critic: Q heads EMA'd with critic_tau, the encoder with encoder_tau (§2.2 d), every
+        `target_update_freq` updates; plus the auxiliary objectives' own key networks."""
+        pairs = [("q1", self.critic_tau), ("q2", self.critic_tau), ("encoder", self.encoder_tau)]
+        own = [
+            Shadow(getattr(self.critic, name), owner, name, "ema", tau, self.target_update_freq)
+            for (name, tau), owner in zip(pairs, [self.critic_target] * 3)
+        ]
+        return own + aux_shadows(self.aux)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        opts = {"critic_opt": self.critic_opt, "actor_opt": self.actor_opt, "alpha_opt": self.alpha_opt}
+        if self.encoder_opt is not None:
+            opts |= {"encoder_opt": self.encoder_opt, "aux_opt": self.aux_opt}
+        return opts
+
+    def owned_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """critic_opt: the critic; actor_opt: the actor but the tied convs; alpha_opt: log α; with aux,
+        encoder_opt: the critic's encoder and aux_opt: the objectives' parameters."""
+        conv_ids = {id(p) for p in self.critic.encoder.convs.parameters()}
+        owned = {
+            "critic_opt": unique(self.critic.parameters()),
+            "actor_opt": [p for p in unique(self.actor.parameters()) if id(p) not in conv_ids],
+            "alpha_opt": [self.log_alpha],
+        }
+        if self.aux:
+            owned["encoder_opt"] = unique(self.critic.encoder.parameters())
+            owned["aux_opt"] = unique(p for o, _ in self.aux for p in o.parameters())
+        return owned
+
+    def add_aux(self, objective, coef: float = 1.0) -> None:
+        """Attach an auxiliary objective: its loss joins e. of every update, its parameters aux_opt."""
+        if isinstance(objective, nn.Module):
+            objective.to(self.device)
+        self.aux.append((objective, coef))
+        if self.encoder_opt is None:
+            owned = self.owned_parameters()
+            self.encoder_opt = torch.optim.Adam(owned["encoder_opt"], **self._adam)
+            self.aux_opt = torch.optim.Adam(owned["aux_opt"], **self._adam)
+        sync_optimizers(self)
+        self.on_change()
+
+    @torch.no_grad()
+    def trace(self, batch) -> None:
+        """The critic on (obs, action) and the actor on obs, in their deterministic view."""
+        obs = self._view(batch.obs)
+        self.critic(obs, batch.action.float())
+        self.actor(obs, sample=False)
+
+    def on_change(self) -> None:
+        """Rebuild the cached parameter lists after network surgery: the actor's own parameters, the soft
+        update's (τ, targets, sources) groups, and CURL's keys (the target critic's encoder)."""
+        conv_ids = {id(p) for p in self.critic.encoder.convs.parameters()}
+        self._actor_params = [p for p in self.actor.parameters() if p.requires_grad and id(p) not in conv_ids]
+        groups: dict[float, tuple[list, list]] = {}
+        for shadow in self.shadows()[:3]:
+            targets, sources = groups.setdefault(shadow.tau, ([], []))
+            targets += list(shadow.target.parameters())
+            sources += list(shadow.online.parameters())
+        self._ema_groups = [(tau, t, s) for tau, (t, s) in groups.items()]
+        if self.curl is not None and self.curl.external_key:
+            self.curl.key_encoder = self.critic_target.encoder
 
     def _view(self, obs: Tensor, train: bool = False) -> Tensor:
         """The network's input: a random augmentation in training, its deterministic view otherwise."""
@@ -248,7 +323,7 @@ class SAC(nn.Module):
         # serves the CURL query on obs_anchor (with grad, §2.2 e) and, detached, the actor step's actor and
         # critic heads (§2.2 c, both detached before the convs): the reference's three passes, same values
         query_conv = None
-        if self.curl is not None and self.curl_anchor == "critic":
+        if self.aux and self.curl_anchor == "critic":
             query_conv = enc.conv_features(x, prepared=True)
         if self.updates % self.actor_update_freq == 0:
             if query_conv is not None:
@@ -273,15 +348,21 @@ class SAC(nn.Module):
         if self.updates % self.target_update_freq == 0:
             self.soft_update()
 
-        if self.curl is not None:
-            z_q = enc(None, conv=query_conv) if query_conv is not None else None
-            curl_loss, cm = self.curl.loss(_Obs(batch.obs), z_q=z_q)
+        if self.aux:
+            features = enc(None, conv=query_conv) if query_conv is not None else None
+            aux_loss = None
+            for objective, coef in self.aux:
+                loss, am = objective.loss(batch, features=features)
+                aux_loss = coef * loss if aux_loss is None else aux_loss + coef * loss
+                m.update(am)
             self.encoder_opt.zero_grad(set_to_none=True)
-            self.curl_opt.zero_grad(set_to_none=True)
-            curl_loss.backward()
+            self.aux_opt.zero_grad(set_to_none=True)
+            aux_loss.backward()
             self.encoder_opt.step()
-            self.curl_opt.step()
-            m.update(cm)
+            self.aux_opt.step()
+            for objective, _ in self.aux:
+                if hasattr(objective, "update_key_encoder"):
+                    objective.update_key_encoder()
         return m
 
     @torch.no_grad()

@@ -71,11 +71,11 @@ def test_curl_keys_come_from_the_target_encoder_and_get_no_gradient():
     agent.update(batch(), 1)
     assert all(p.grad is None for p in agent.critic_target.parameters())
     assert agent.curl.W.grad is not None
-    owned = {id(p) for g in agent.curl_opt.param_groups for p in g["params"]}
+    owned = {id(p) for g in agent.aux_opt.param_groups for p in g["params"]}
     assert owned == {id(agent.curl.W)}  # W only; the encoder is stepped once, by encoder_opt
     quirk = SAC((9, 20, 20), 2, augment="crop", augment_options={"crop_size": 16}, curl=True,
                 double_step_encoder=True, **SMALL)  # fmt: skip
-    owned = {id(p) for g in quirk.curl_opt.param_groups for p in g["params"]}
+    owned = {id(p) for g in quirk.aux_opt.param_groups for p in g["params"]}
     assert {id(p) for p in quirk.critic.encoder.parameters()} <= owned
 
 
@@ -190,10 +190,10 @@ def _reference_update(agent, b):
     else:  # the thesis pseudo-code: two crops drawn by CURL itself
         loss, _ = agent.curl.loss(type("B", (), {"obs": b.obs})())
     agent.encoder_opt.zero_grad()
-    agent.curl_opt.zero_grad()
+    agent.aux_opt.zero_grad()
     loss.backward()
     agent.encoder_opt.step()
-    agent.curl_opt.step()
+    agent.aux_opt.step()
 
 
 @pytest.mark.parametrize(

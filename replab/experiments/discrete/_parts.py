@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from replab import seeding
+from replab.augment import Augment
 from replab.envs import make
 from replab.experiments import _jobs
+from replab.experiments.discrete._config import SHARED_FIELDS
 from replab.rl.buffers import FrameReplay
 from replab.rl.curl import CURL, curl_projection
 from replab.rl.evaluate import evaluate
@@ -19,13 +21,12 @@ from replab.rl.loop import train
 from replab.rl.qnet import feature_dim
 from replab.rl.rainbow import Rainbow, RainbowConfig
 
-METHODS = ("rainbow", "curl")
-
 
 def build_agent(job: dict, obs_shape, n_actions: int, device: str) -> Rainbow:
     """Data-efficient Rainbow (job["rainbow"] overrides of `RainbowConfig`), plus CURL when
-    job["method"] == "curl": random shift (replicate pad job["curl_pad"]), the reference code's head
-    Linear→LN→ReLU→Linear→LN on the encoder's features, W of 128×128, EMA keys (momentum m)."""
+    job["method"] == "curl": the augmentation spec job["curl_augment"] (DrQ's random shift, replicate pad),
+    the reference code's head Linear→LN→ReLU→Linear→LN on the encoder's features, W of 128×128, EMA keys
+    (momentum m)."""
     cfg = RainbowConfig(**job["rainbow"])
     seed = job["init_seed"]
     torch.manual_seed(seed)  # layer initialisers draw from the global generator: same Q-net for both methods
@@ -34,14 +35,8 @@ def build_agent(job: dict, obs_shape, n_actions: int, device: str) -> Rainbow:
         obs_shape, n_actions, cfg, device=device, generator=noise, rng=np.random.default_rng(seed)
     )
     if job["method"] == "curl":
-        from replab.augment import random_shift
-
         aug_gen = torch.Generator(device="cpu").manual_seed(seeding.derive_seed(seed, "augment"))
-        pad, frames = job["curl_pad"], job["frame_stack"]
-
-        def augment(x):
-            return random_shift(x, pad, generator=aug_gen, frames=frames)
-
+        augment = Augment(job["curl_augment"], frames=job["frame_stack"], generator=aug_gen)
         enc = agent.online.encoder
         width = feature_dim(enc, obs_shape)
         curl = CURL(
@@ -52,8 +47,7 @@ def build_agent(job: dict, obs_shape, n_actions: int, device: str) -> Rainbow:
             momentum=job["curl_momentum"],
             temperature=job["curl_temperature"],
         ).to(device)
-        agent.aux = [(curl, job["curl_coef"])]
-        agent.reset_optimizer()
+        agent.add_aux(curl, job["curl_coef"])
     return agent
 
 
@@ -142,13 +136,6 @@ def run_logged(jobs: list[dict], state: dict, run, workers: int, description: st
     _jobs.run_pending(
         run, state, jobs, train_job, workers=workers, description=description, on_result=on_result
     )
-
-
-SHARED_FIELDS = (
-    "agent_steps", "learn_start", "eval_every", "eval_episodes", "eval_epsilon", "frame_stack", "n_step",
-    "gamma", "batch_size", "replay_capacity", "prioritized", "reward_clip", "curl_momentum", "curl_pad",
-    "curl_dim", "curl_hidden", "curl_temperature",
-)  # fmt: skip
 
 
 def make_job(

@@ -14,88 +14,34 @@ from dataclasses import dataclass
 from replab.envs.atari_scores import ATARI100K_GAMES, CURL_COEF_0_05
 from replab.experiments import Experiment
 from replab.experiments.discrete._atari100k_report import report
-from replab.experiments.discrete._parts import METHODS, make_job, run_logged
+from replab.experiments.discrete._config import AgentConfig, rainbow_settings
+from replab.experiments.discrete._parts import make_job, run_logged
 
 
 @dataclass
-class Config:
+class Config(AgentConfig):
     games: tuple[str, ...] = ("Pong", "RoadRunner", "Jamesbond")
     """Atari100k games (ALE names; the 26 are in replab.envs.atari_scores.ATARI100K_GAMES)."""
-    methods: tuple[str, ...] = METHODS
-    """rainbow (Efficient Rainbow) and curl (the same agent + the CURL loss)."""
     seeds: int = 1
     """Seeds per (game, method) (the thesis: 20)."""
     agent_steps: int = 10_000
     """Agent steps per job (Atari100k: 100k agent steps = 400k frames)."""
-    learn_start: int = 1600
-    """Minimum replay size before sampling (Table 3.4: 1600)."""
-    eval_every: int = 0
-    """Agent steps between evaluations (0: only at the end)."""
-    eval_episodes: int = 10
-    """Evaluation episodes (whole games)."""
-    eval_epsilon: float = 0.0
-    """ε of the evaluation policy (noisy nets in eval mode; the reference code uses 0.001)."""
     max_frames: int = 108_000
     """Episode cap in emulator frames (Table 3.4: 108k)."""
     noop_max: int = 30
-    frame_stack: int = 4
-    n_step: int = 20
-    gamma: float = 0.99
-    batch_size: int = 32
-    replay_capacity: int = 100_000
-    prioritized: bool = True
-    priority_beta: float = 0.4
-    lr: float = 1e-4
-    adam_eps: float = 1.5e-5
-    """Adam ε (thesis 0.000015; reference code 1.5e-4)."""
-    target_update: int = 2000
-    hidden: int = 256
-    noisy_sigma0: float = 0.1
-    reward_clip: float = 1.0
-    curl_coef: float = 1.0
-    """CURL loss weight (Table 3.4 text: 1)."""
     curl_coef_special: float = 0.05
     """CURL loss weight on Pong, Freeway, Boxing, PrivateEye: the thesis's 0.05 (reference code: 0.01)."""
-    curl_momentum: float = 0.999
-    curl_pad: int = 4
-    """Random shift by up to 4 pixels (replicate pad 4, crop 84) [R]."""
-    curl_dim: int = 128
-    curl_hidden: int = 256
-    curl_temperature: float = 10.0
-    """Logits divided by it: the reference code's ×0.1 (the thesis has no scaling: 1.0)."""
-    workers: int = 2
 
     def __post_init__(self):
         bad = [g for g in self.games if g not in ATARI100K_GAMES]
         if bad or not self.games:
             raise ValueError(f"games must be Atari100k games {ATARI100K_GAMES}, got {bad or self.games}")
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {self.methods}")
-        for name in (
-            "seeds",
-            "agent_steps",
-            "eval_episodes",
-            "frame_stack",
-            "n_step",
-            "batch_size",
-            "workers",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.learn_start < self.agent_steps:
-            raise ValueError(f"learn_start must be in [0, agent_steps), got {self.learn_start}")
+        super().__post_init__()
 
 
 def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
     common = dict(frame_stack=cfg.frame_stack, noop_max=cfg.noop_max, max_frames=cfg.max_frames)
-    rainbow = dict(
-        encoder="der",
-        hidden=cfg.hidden,
-        lr=cfg.lr,
-        adam_eps=cfg.adam_eps,
-        target_update=cfg.target_update,
-        noisy_sigma0=cfg.noisy_sigma0,
-    )
+    rainbow = rainbow_settings(cfg, "der")
     jobs = []
     for game in cfg.games:
         coef = cfg.curl_coef_special if game in CURL_COEF_0_05 else cfg.curl_coef

@@ -15,29 +15,22 @@ from replab import seeding
 from replab.envs import make
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
+from replab.experiments.discrete._config import AgentConfig, rainbow_settings
 from replab.experiments.discrete._curl_minatar_report import report
-from replab.experiments.discrete._parts import METHODS, make_job, run_logged
+from replab.experiments.discrete._parts import make_job, run_logged
 from replab.rl.evaluate import random_policy_scores
 
 
 @dataclass
-class Config:
+class Config(AgentConfig):
     games: tuple[str, ...] = ("breakout", "asterix", "space_invaders")
     """MinAtar games (Track B: Breakout, Asterix, SpaceInvaders)."""
-    methods: tuple[str, ...] = METHODS
-    """rainbow (the base agent) and curl (the same agent + the CURL loss)."""
     seeds: int = 2
     """Seeds per (game, method)."""
     agent_steps: int = 20_000
     """Agent steps per job (= env steps = frames on MinAtar)."""
-    learn_start: int = 1600
-    """Agent steps before the first update (Table 3.4: 1600)."""
     eval_every: int = 5000
     """Agent steps between evaluations for the learning curves (0: only at the end)."""
-    eval_episodes: int = 10
-    """Evaluation episodes (Table 3.3/3.4: 10)."""
-    eval_epsilon: float = 0.0
-    """ε of the evaluation policy (noisy nets in eval mode; the reference code uses 0.001)."""
     frame_stack: int = 2
     """Stacked frames (Track B: 2, so the stack-consistent augmentation path is exercised)."""
     sticky_action_prob: float = 0.1
@@ -46,57 +39,21 @@ class Config:
     """Time limit per episode (truncation, bootstrapped)."""
     n_step: int = 20
     """Multi-step return (Table 3.4: 20; Track B allows 10–20)."""
-    gamma: float = 0.99
-    batch_size: int = 32
-    replay_capacity: int = 100_000
-    prioritized: bool = True
-    priority_beta: float = 0.4
-    """Initial importance-weight exponent, annealed to 1 (Table 3.4: 0.4 → 1)."""
-    lr: float = 1e-4
-    adam_eps: float = 1.5e-5
-    """Adam ε (thesis 0.000015; reference code 1.5e-4)."""
-    target_update: int = 2000
     hidden: int = 128
     """Hidden units of the head (Track B: 128)."""
-    noisy_sigma0: float = 0.1
-    reward_clip: float = 1.0
     curl_coef: float = 1.0
     """Weight of the CURL loss (thesis: 1 except four Atari games)."""
-    curl_momentum: float = 0.999
-    """Key-encoder EMA m (Table 3.4: τ = 0.001)."""
-    curl_pad: int = 1
-    """Random shift: replicate pad then crop back to 10×10 (the analog of pad 4 on 84, [R])."""
-    curl_dim: int = 128
-    """Contrastive vector size and W's side (reference code: 128)."""
-    curl_hidden: int = 256
-    curl_temperature: float = 10.0
-    """Logits are divided by it: the reference code's ×0.1 scaling; the thesis has none (1.0)."""
+    curl_augment: str = "shift:pad=1"
+    """The CURL augmentation spec: a random shift, replicate pad 1 then crop back to 10×10 (the analog of
+    pad 4 on 84, [R])."""
     random_episodes: int = 20
     """Episodes of the uniform-random policy per game (normalisation)."""
-    workers: int = 2
-    """Worker processes (1 thread each); 1 runs the jobs in this process."""
 
     def __post_init__(self):
         bad = [g for g in self.games if g not in GAMES]
         if bad or not self.games:
             raise ValueError(f"games must be a non-empty subset of {GAMES}, got {self.games}")
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {self.methods}")
-        for name in (
-            "seeds",
-            "agent_steps",
-            "eval_episodes",
-            "frame_stack",
-            "n_step",
-            "batch_size",
-            "workers",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.learn_start < self.agent_steps:
-            raise ValueError(f"learn_start must be in [0, agent_steps), got {self.learn_start}")
-        if self.curl_pad < 0:
-            raise ValueError(f"curl_pad must be >= 0, got {self.curl_pad}")
+        super().__post_init__()
 
 
 def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
@@ -105,15 +62,7 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
         sticky_action_prob=cfg.sticky_action_prob,
         max_episode_steps=cfg.max_episode_steps,
     )
-    rainbow = dict(
-        encoder="minatar",
-        obs_scale=1.0,
-        hidden=cfg.hidden,
-        lr=cfg.lr,
-        adam_eps=cfg.adam_eps,
-        target_update=cfg.target_update,
-        noisy_sigma0=cfg.noisy_sigma0,
-    )
+    rainbow = rainbow_settings(cfg, "minatar", obs_scale=1.0)
     jobs = []
     for game in cfg.games:
         for seed in range(cfg.seeds):

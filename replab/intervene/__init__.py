@@ -8,7 +8,8 @@ optimiser's moments of those parameters are dropped or kept.
 - `reset`, `shrink_perturb` (Ash & Adams 2020), in place;
 - `add_layernorm` (Lyle et al. 2023's best intervention), a copy by default;
 - `redo` (Sokar et al. 2023, recycling dormant units), in place, outputs unchanged;
-- `Schedule`: interventions at given steps of any training loop, with hooks to re-sync target networks.
+- `Schedule`: interventions at given steps of any training loop (on agents: `replab.rl.agent.apply_schedule`,
+  which re-syncs their target networks and optimisers).
 """
 
 from replab.intervene.inject import InjectedHead, freeze, inject_plasticity, widen
@@ -18,6 +19,7 @@ from replab.intervene.reset import reinitialize, reset, shrink_perturb
 from replab.intervene.schedule import (
     ACTIONS,
     Inject,
+    LayerNorm,
     ReDo,
     Reset,
     Schedule,
@@ -30,6 +32,7 @@ __all__ = [
     "ACTIONS",
     "Inject",
     "InjectedHead",
+    "LayerNorm",
     "ReDo",
     "Reset",
     "Schedule",

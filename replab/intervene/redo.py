@@ -12,6 +12,7 @@ critic's and the actor's heads) through reshapes (flatten, channels-last permute
 extra forward passes replace the activation by its unit indices (and the indices + K) and read which input
 columns of which weight layers carry them; every weight layer's output is replayed from the clean pass, so
 only direct paths count. A path through anything else (a normalisation after the activation) is refused.
+Noisy linear layers (a mean and a noise scale per weight) are recycled in both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,23 @@ from replab.intervene.reset import reinitialize
 from replab.probe.units import unit_scores
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv2d)
+
+
+def _noisy(m: nn.Module) -> bool:
+    """A noisy linear layer (Fortunato et al. 2018; `replab.rl.qnet.NoisyLinear`), recognised by its
+    parameters: weight_mu/weight_sigma (out, in), bias_mu/bias_sigma (out,)."""
+    return hasattr(m, "weight_mu") and hasattr(m, "weight_sigma")
+
+
+def is_weight_layer(m: nn.Module) -> bool:
+    return isinstance(m, WEIGHT_LAYERS) or _noisy(m)
+
+
+def _weights(m: nn.Module) -> list[torch.Tensor]:
+    """The (out, in, ...) weight tensors of a layer: a noisy layer's mean and its noise scale."""
+    return [m.weight_mu, m.weight_sigma] if _noisy(m) else [m.weight]
+
+
 _CODE_OFFSET = 1024.0  # the second coded pass adds this: columns that moved by exactly it carry the code
 
 
@@ -123,20 +141,20 @@ def recyclable_layers(model: nn.Module, x) -> list[Recyclable]:
     calls = _passes(model, x)
     # each weight-layer call → the first activation call before the next weight-layer call
     acts: dict[str, list[int]] = {}
-    weight_calls = [i for i, c in enumerate(calls) if isinstance(c[1], WEIGHT_LAYERS)]
+    weight_calls = [i for i, c in enumerate(calls) if is_weight_layer(c[1])]
     for a, b in zip(weight_calls, weight_calls[1:] + [len(calls)]):
         between = calls[a + 1 : b]
         first = next((j for j, c in enumerate(between) if isinstance(c[1], ACTIVATIONS)), None)
         if first is None or any(_is_norm(c[1]) for c in between[:first]):
             continue  # no activation, or normalised before it: recycling would move its siblings
         acts.setdefault(calls[a][0], []).append(a + 1 + first)
-    clean = {i: c[3] for i, c in enumerate(calls) if isinstance(c[1], WEIGHT_LAYERS)}
+    clean = {i: c[3] for i, c in enumerate(calls) if is_weight_layer(c[1])}
     out = []
     for name, indices in acts.items():
         coded = [_passes(model, x, _coder(set(indices), clean, offset)) for offset in (0.0, _CODE_OFFSET)]
         consumers: dict[str, torch.Tensor] = {}
         for (n, mod, x0, _), (_, _, x1, _) in zip(*coded):
-            if not isinstance(mod, WEIGHT_LAYERS) or x0 is None:
+            if not is_weight_layer(mod) or x0 is None:
                 continue
             units = _column_units(mod, x0, x1)
             if units is not None:
@@ -213,30 +231,35 @@ def redo(
     counts, plan = {}, []
     for r in found:
         layer = model.get_submodule(r.name)
-        dead = (unit_scores(r.activations) <= tau).to(layer.weight.device)
-        if dead.numel() != layer.weight.shape[0]:
-            raise ValueError(
-                f"{r.name} has {layer.weight.shape[0]} units but its activation has {dead.numel()}"
-            )
+        units = _weights(layer)[0].shape[0]
+        dead = (unit_scores(r.activations) <= tau).to(_weights(layer)[0].device)
+        if dead.numel() != units:
+            raise ValueError(f"{r.name} has {units} units but its activation has {dead.numel()}")
         counts[r.name] = int(dead.sum())
         if counts[r.name]:
             plan.append((layer, r, dead))
     # All incoming re-initialisations first, then all outgoing zeroings (dopamine's order), so a weight
-    # between two recycled units ends at 0 and the network's function is unchanged.
+    # between two recycled units ends at 0 and the network's function is unchanged. A noisy layer's
+    # incoming rows re-draw both its mean and its noise scale, its mean bias is 0 and its bias noise scale
+    # fresh; its outgoing columns are zeroed in both (the noise term then carries nothing either).
     with torch.no_grad():
         for layer, _, dead in plan:
             fresh = reinitialize(copy.deepcopy(layer), generator, init)
-            mask = _incoming_mask(layer.weight, dead)
-            layer.weight[mask] = fresh.weight[mask]
-            if layer.bias is not None:
+            for w, w_fresh in zip(_weights(layer), _weights(fresh)):
+                mask = _incoming_mask(w, dead)
+                w[mask] = w_fresh[mask]
+                if reset_optimizer_state:
+                    zero_state_where(optimizer, w, mask)
+            if _noisy(layer):
+                layer.bias_mu[dead] = 0
+                layer.bias_sigma[dead] = fresh.bias_sigma[dead]
+            elif layer.bias is not None:
                 layer.bias[dead] = 0
-            if reset_optimizer_state:
-                zero_state_where(optimizer, layer.weight, mask)
         for _, r, dead in plan:
             for consumer, units in r.consumers.items():
-                nxt = model.get_submodule(consumer)
-                mask = _outgoing_mask(nxt.weight, units.to(dead.device), dead)
-                nxt.weight[mask] = 0
-                if reset_optimizer_state:
-                    zero_state_where(optimizer, nxt.weight, mask)
+                for w in _weights(model.get_submodule(consumer)):
+                    mask = _outgoing_mask(w, units.to(dead.device), dead)
+                    w[mask] = 0
+                    if reset_optimizer_state:
+                        zero_state_where(optimizer, w, mask)
     return counts

@@ -19,6 +19,8 @@ An agent (SAC, Rainbow/DQN, and the agents the later families add) implements
     initializer: Callable[[nn.Module], None] | None   the agent's own initialiser (None: PyTorch's default)
     trace(batch)                                  every online network's forward on a batch, as in an update
                                                   (ReDo scores units and finds their consumers with it)
+    view(obs) -> Tensor                           the networks' input for raw observations, deterministic
+                                                  (SAC: the centre crop of its augmentation)
     on_change()                                   rebuild what the agent caches about its modules
 
 `intervene(agent, action)` runs one intervention through the protocol, then re-syncs every shadow whose
@@ -38,6 +40,7 @@ from torch import nn
 
 from replab.intervene.optim_state import set_params
 from replab.intervene.schedule import ACTIONS, Inject, Reset, Schedule, mirror
+from replab.probe.monitor import Monitor
 
 RULES = ("copy", "ema")
 
@@ -88,6 +91,7 @@ class Agent(Protocol):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
     def owned_parameters(self) -> dict[str, list[nn.Parameter]]: ...
     def trace(self, batch) -> None: ...
+    def view(self, obs: torch.Tensor) -> torch.Tensor: ...
     def on_change(self) -> None: ...
 
 
@@ -134,6 +138,23 @@ def resolve(agent: Agent, path: str) -> list[tuple[str, str]]:
             )
         out.append((root, sub))
     return out
+
+
+class Encoded(nn.Module):
+    """`encoder(view(obs))`: an agent's representation of raw observations, as one module to probe."""
+
+    def __init__(self, encoder: nn.Module, view: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.encoder, self._view = encoder, view
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self._view(obs))
+
+
+def encoder_monitor(agent: Agent, obs: torch.Tensor, log: Callable[[dict, int], None], **kwargs) -> Monitor:
+    """A `Monitor` of the agent's encoder (`parts()["encoder"]`) on the fixed raw observations `obs`,
+    logged as `probe/<probe>/encoder`; `kwargs` go to `Monitor` (probes=, every=)."""
+    return Monitor(Encoded(part(agent, "encoder"), agent.view), obs, ["encoder"], log, **kwargs)
 
 
 def sync_optimizers(agent: Agent) -> None:

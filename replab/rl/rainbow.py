@@ -230,6 +230,10 @@ class Rainbow:
         self.aux.append((objective, coef))
         sync_optimizers(self)
 
+    def view(self, obs: Tensor) -> Tensor:
+        """Stored observations are the network's input (its encoder scales them)."""
+        return obs
+
     @torch.no_grad()
     def trace(self, batch) -> None:
         self.online(batch.obs)
@@ -323,7 +327,8 @@ class Rainbow:
         grad_norm = clip_grad_norm(params, self.cfg.grad_clip)
         self.optimizer.step()
         for objective, _ in self.aux:
-            objective.update_key_encoder()
+            if hasattr(objective, "update_key_encoder"):
+                objective.update_key_encoder()
         self.updates += 1
         if self.updates % self.cfg.target_update == 0:
             self.target.load_state_dict(self.online.state_dict())

@@ -256,6 +256,10 @@ class SAC(nn.Module):
         sync_optimizers(self)
         self.on_change()
 
+    def view(self, obs: Tensor) -> Tensor:
+        """The networks' input for raw observations: the deterministic view (centre crop)."""
+        return self._view(obs)
+
     @torch.no_grad()
     def trace(self, batch) -> None:
         """The critic on (obs, action) and the actor on obs, in their deterministic view."""

@@ -2,6 +2,7 @@
 
 import pytest
 
+from replab.experiments.lru import _config as _lru_config
 from replab.experiments.lru import _tasks as _lru_tasks
 from replab.experiments.lru import lru_ladder, lru_length
 from replab.track.run import Run
@@ -39,7 +40,7 @@ def test_ladder_resumes_without_retraining_finished_rungs(tmp_path, monkeypatch)
         calls.append(type(model.layers[0].recurrence).__name__)
         return real_train(model, task, **kw)
 
-    monkeypatch.setattr(lru_ladder, "train", counting_train)
+    monkeypatch.setattr(_lru_config, "train", counting_train)
     second = lru_ladder.run(cfg, run)
     assert calls == ["LRU"]  # only the unfinished rung was trained again
     assert second["results"]["digits/tanh_rnn/0"] == first["results"]["digits/tanh_rnn/0"]

@@ -10,7 +10,7 @@ return is measured too, so the report can say whether any augmentation learned a
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from replab import seeding
 from replab.envs import make
 from replab.experiments import Experiment
 from replab.experiments._jobs import run_pending
+from replab.experiments.continuous._config import PointMassConfig, pointmass_job
 from replab.experiments.continuous._parts import train_job
 from replab.rl.evaluate import random_policy_scores
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
@@ -26,7 +27,7 @@ AUGS = ("crop", "translate", "cutout_color", "rand_conv", "color_jitter", "flip"
 
 
 @dataclass
-class Config:
+class Config(PointMassConfig):
     augs: tuple[str, ...] = AUGS
     """The augmentations of the matrix (RAD Fig. 4.2a uses DMC's; these six fit PointMass)."""
     pairs_with: tuple[str, ...] = AUGS
@@ -40,30 +41,6 @@ class Config:
     """Env steps per job."""
     eval_episodes: int = 5
     """Evaluation episodes per evaluation (Table 3.3: 10)."""
-    action_repeat: int = 4
-    """Env steps per agent step (Track A: 4)."""
-    frame_stack: int = 3
-    """Stacked frames (Table 3.3: 3)."""
-    episode_steps: int = 1000
-    """Env steps per episode (a time limit, as DMC's 1000)."""
-    size: int = 38
-    """Render size of crop methods (Track A: 38 → crop 32)."""
-    crop: int = 32
-    """Network input size (Track A: 32)."""
-    init_steps: int = 250
-    """Random agent steps before updates start (Track A: 250)."""
-    batch_size: int = 64
-    """Batch size (Track A: 64; Table 3.3: 512)."""
-    replay_capacity: int = 20_000
-    """Replay slots (Track A: 20k)."""
-    gamma: float = 0.99
-    """Discount (Table 3.3: 0.99)."""
-    sac: dict = field(
-        default_factory=lambda: dict(hidden=256, num_layers=2, num_filters=32, feature_dim=50, lr=1e-3)
-    )
-    """SAC overrides (Track A: 2 convs of 32, hidden 256, lr 1e-3)."""
-    workers: int = 2
-    """Worker processes (1 thread each); 1 runs the jobs in this process."""
 
     def __post_init__(self):
         if len(self.augs) < 2 or len(set(self.augs)) != len(self.augs):
@@ -72,11 +49,10 @@ class Config:
             raise ValueError(
                 f"pairs_with names unknown augmentations {sorted(unknown)}; use names from {AUGS}"
             )
-        for name in ("seeds", "env_steps", "eval_episodes", "random_episodes", "workers"):
+        for name in ("seeds", "random_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.env_steps // self.action_repeat <= self.init_steps:
-            raise ValueError(f"env_steps / action_repeat must exceed init_steps ({self.init_steps})")
+        super().__post_init__()
 
 
 def pairs(augs, pairs_with=None) -> list[tuple[str, str]]:
@@ -103,27 +79,10 @@ def run(cfg: Config, run) -> dict:
     for seed in range(cfg.seeds):
         for a, b in pairs(cfg.augs, cfg.pairs_with):
             spec = a if a == b else f"{a}-{b}"
-            key = f"{spec}/s{seed}"
-            jobs.append(
-                dict(
-                    key=key,
-                    method="rad",
-                    spec=spec,
-                    seed_index=seed,
-                    env="pointmass",
-                    env_kwargs=env_kwargs,
-                    env_seed=seeding.derive_seed(run.seed, f"env/{seed}") % 2**31,
-                    init_seed=seeding.derive_seed(run.seed, f"init/{seed}") % 2**31,
-                    agent_steps=cfg.env_steps // cfg.action_repeat,
-                    eval_every=0,
-                    device=run.device,
-                    **{
-                        k: getattr(cfg, k)
-                        for k in ("eval_episodes", "action_repeat", "frame_stack", "size", "crop")
-                        + ("init_steps", "batch_size", "replay_capacity", "gamma", "sac")
-                    },
-                )
+            job = pointmass_job(
+                cfg, run.seed, seed, env_kwargs, key=f"{spec}/s{seed}", method="rad", spec=spec
             )
+            jobs.append(dict(job, device=run.device))
 
     def on_result(job, result):
         result["spec"] = job["spec"]

@@ -10,7 +10,6 @@ seed) units are checkpointed, so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,17 +17,18 @@ import torch
 
 from replab import seeding
 from replab.experiments import Experiment
+from replab.experiments.lru._config import LRUConfig, train_unit
 from replab.experiments.lru._lru_ladder_report import report
-from replab.experiments.lru._tasks import make_task, train
+from replab.experiments.lru._tasks import make_task
 from replab.nn.lru import LADDER, ladder_rung
-from replab.nn.lru_model import SequenceModel, count_parameters
+from replab.nn.lru_model import SequenceModel
 
 TASKS = ("listops", "digits", "permuted_digits", "delayed_recall")
 RUNGS = LADDER + ("exp",)
 
 
 @dataclass
-class Config:
+class Config(LRUConfig):
     tasks: tuple[str, ...] = ("listops", "digits", "delayed_recall")
     """Tasks, from listops, digits, permuted_digits (scikit-learn 8×8 digits as 64-step sequences) and
     delayed_recall. The last one is the 'long' task of the checks."""
@@ -40,30 +40,10 @@ class Config:
     """Training steps per task (aligned with `tasks`)."""
     batch: tuple[int, ...] = (32, 32, 32)
     """Batch size per task (aligned with `tasks`)."""
-    d_model: int = 32
-    """H, the model width (paper: 128–512)."""
-    d_state: int = 32
-    """N, complex state dimensions of the LRU (real state size of the dense RNNs) (paper: 64–384)."""
-    n_layers: int = 2
-    """Blocks in the stack (paper: 6)."""
     dropout: float = 0.0
     """Dropout in the blocks (paper: 0–0.1 per task)."""
     norm: str = "batch"
     """Block normalisation: batch (paper) or layer."""
-    lr: float = 3e-3
-    """Base learning rate (AdamW); the ν, θ, γ, B group uses lr × ssm_lr_factor."""
-    ssm_lr_factor: float = 0.5
-    """Learning-rate factor of the recurrence parameters ν, θ, γ_log, B (paper's code: 0.5)."""
-    weight_decay: float = 0.05
-    """AdamW weight decay of the other parameters (minimal-LRU default 0.05; none on ν, θ, γ, B)."""
-    warmup_frac: float = 0.1
-    """Fraction of the steps spent in linear warm-up before the cosine decay."""
-    r_min: float = 0.9
-    """Ring inner radius for the ring_init / lru rungs (paper's LRA runs: 0.9 for most tasks)."""
-    r_max: float = 0.999
-    """Ring outer radius (paper: 0.999; 0.9999 for PathX)."""
-    max_phase: float = 2 * math.pi
-    """Largest initial phase (paper: 2π; π/10 for PathX)."""
     listops_max_length: int = 200
     """ListOps keeps trees with max_length/10 < length < max_length (LRA: 500 < length < 2000)."""
     listops_depth: int = 6
@@ -76,8 +56,6 @@ class Config:
     """Delayed recall: steps between a symbol and its recall (up to 1000 in the PAPER preset)."""
     recall_pattern: int = 10
     """Delayed recall: symbols to remember (8-symbol alphabet)."""
-    n_test: int = 512
-    """Test sequences for ListOps and delayed recall (digits: a fixed 25% split)."""
 
     def __post_init__(self):
         self.tasks, self.rungs = tuple(self.tasks), tuple(self.rungs)
@@ -96,22 +74,14 @@ class Config:
             )
         if min(self.steps) < 1 or min(self.batch) < 1:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps}, {self.batch}")
-        for name in ("seeds", "d_model", "d_state", "n_layers", "listops_train", "recall_delay", "n_test"):
+        for name in ("listops_train", "recall_delay"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.r_min < self.r_max <= 1:
-            raise ValueError(f"need 0 <= r_min < r_max <= 1, got r_min={self.r_min}, r_max={self.r_max}")
-        if not self.lr > 0 or not 0 < self.ssm_lr_factor <= 10 or self.weight_decay < 0:
-            raise ValueError(
-                f"need lr > 0, ssm_lr_factor in (0, 10], weight_decay >= 0; got {self.lr}, "
-                f"{self.ssm_lr_factor}, {self.weight_decay}"
-            )
-        if not 0 <= self.warmup_frac < 1 or not 0 <= self.dropout < 1:
-            raise ValueError(
-                f"warmup_frac and dropout must be in [0, 1), got {self.warmup_frac}, {self.dropout}"
-            )
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.listops_max_length < 12:
             raise ValueError(f"listops_max_length must be >= 12, got {self.listops_max_length}")
+        super().__post_init__()
 
 
 SMOKE = Config(
@@ -210,35 +180,19 @@ def _train_unit(cfg: Config, run, task, t: str, r: str, s: int, bar, n_steps: in
         generator=run.generator(f"init/{t}/{r}/{s}"),
         recurrence=ladder_rung(r, r_min=cfg.r_min, r_max=cfg.r_max, max_phase=cfg.max_phase),
     ).to(run.device)
-    prefix = f"{t}/{r}/s{s}"
-
-    def log(metrics, step):
-        run.log({k.replace("/", f"/{prefix}/", 1): v for k, v in metrics.items()}, step)
-
-    result = train(
+    return train_unit(
+        cfg,
+        run,
         model,
         task,
+        f"{t}/{r}/s{s}",
         steps=n_steps,
         batch=dict(zip(cfg.tasks, cfg.batch))[t],
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        ssm_lr_factor=cfg.ssm_lr_factor,
-        warmup_frac=cfg.warmup_frac,
         rng=run.rng(f"batches/{t}/{s}"),
-        log=log,
+        bar=bar,
+        shown=dict(task=t, rung=r, seed=s),
         eval_every=max(1, n_steps // 4),
-        on_step=lambda loss: bar.advance(1, task=t, rung=r, seed=s, loss=loss),
     )
-    bar.advance(n_steps - result["steps"])  # a diverged run stops early
-    run.log(
-        {
-            f"eval/{prefix}/accuracy": result["accuracy"],
-            f"perf/{prefix}/seconds_per_step": result["seconds_per_step"],
-        },
-        n_steps,
-    )
-    result.update(parameters=count_parameters(model), length=task.length)
-    return result
 
 
 EXPERIMENT = Experiment(

@@ -16,8 +16,9 @@ from torch import nn
 
 from replab import seeding
 from replab.experiments import Experiment
+from replab.experiments.lru._config import LRUConfig, train_unit
 from replab.experiments.lru._lru_length_report import report
-from replab.experiments.lru._tasks import make_task, train
+from replab.experiments.lru._tasks import make_task
 from replab.nn.lru import ladder_rung
 from replab.nn.lru_model import SequenceModel, count_parameters
 
@@ -25,7 +26,7 @@ MODELS = ("lru", "gru", "lstm")
 
 
 @dataclass
-class Config:
+class Config(LRUConfig):
     task: str = "adding"
     """adding (regression; correct when |error| < 0.04, LSTM paper §5.4) or selective_copy."""
     lengths: tuple[int, ...] = (256, 1024, 4096)
@@ -38,22 +39,10 @@ class Config:
     """Training steps per run."""
     batch: int = 8
     """Batch size."""
-    d_model: int = 32
-    """H of the LRU."""
-    d_state: int = 32
-    """N of the LRU."""
-    n_layers: int = 2
-    """Blocks of the LRU and layers of the GRU/LSTM stack."""
     lr: float = 1e-2
     """Base learning rate (AdamW; the LRU's ν, θ, γ, B get lr × ssm_lr_factor). At 3e-3 (with r_min 0.9) the
     LRU reached test MSE 0.015 at L = 256 after 1,000 steps of batch 32; at 1e-2 (r_min 0.99) 0.0005
     (docs/lru.md)."""
-    ssm_lr_factor: float = 0.5
-    """Learning-rate factor of ν, θ, γ_log, B (paper's code: 0.5)."""
-    weight_decay: float = 0.05
-    """Weight decay of all other parameters."""
-    warmup_frac: float = 0.1
-    """Fraction of steps in linear warm-up before the cosine decay."""
     r_min: float = 0.99
     """LRU ring inner radius (the paper's LRA settings use 0.9–0.999 for long range)."""
     r_max: float = 0.99999
@@ -62,8 +51,6 @@ class Config:
     """LRU largest initial phase. The paper's default is 2π and its PathX setting π/10; the adding problem
     needs near-integrators (θ·L ≪ 1): at π/10 the LRU had not learnt L = 512 in 500 steps of batch 16, at
     0.01 it had (test MSE 0.17 vs 0.004; docs/lru.md)."""
-    n_test: int = 512
-    """Test sequences per length."""
     max_train_seconds: float = 0.0
     """Cap on each run's training time in CPU seconds (0: none): a model trains for `steps` steps or this
     many CPU seconds, whichever comes first, with its warm-up + cosine schedule laid out over that budget,
@@ -81,18 +68,10 @@ class Config:
             raise ValueError(f"models must be a non-empty subset of {MODELS}, got {self.models}")
         if self.max_train_seconds < 0:
             raise ValueError(f"max_train_seconds must be >= 0 (0: no cap), got {self.max_train_seconds}")
-        for name in ("seeds", "steps", "batch", "d_model", "d_state", "n_layers", "n_test"):
+        for name in ("steps", "batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.r_min < self.r_max <= 1:
-            raise ValueError(f"need 0 <= r_min < r_max <= 1, got {self.r_min}, {self.r_max}")
-        if not 0 < self.max_phase <= 2 * math.pi:
-            raise ValueError(f"max_phase must be in (0, 2π], got {self.max_phase}")
-        if not self.lr > 0 or not 0 < self.ssm_lr_factor <= 10 or not 0 <= self.warmup_frac < 1:
-            raise ValueError(
-                f"need lr > 0, ssm_lr_factor in (0, 10], warmup_frac in [0, 1); got {self.lr}, "
-                f"{self.ssm_lr_factor}, {self.warmup_frac}"
-            )
+        super().__post_init__()
 
 
 SMOKE = Config(lengths=(32, 64), seeds=1, steps=8, batch=8, d_model=8, d_state=8, n_layers=1, n_test=32)
@@ -185,32 +164,20 @@ def run(cfg: Config, run) -> dict:
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{key}"))
             model = build(cfg, m, task, run.generator(f"init/{key}")).to(run.device)
 
-            def log(metrics, step, key=key):
-                run.log({k.replace("/", f"/{key}/", 1): v for k, v in metrics.items()}, step)
-
-            result = train(
+            result = train_unit(
+                cfg,
+                run,
                 model,
                 task,
+                key,
                 steps=cfg.steps,
                 batch=cfg.batch,
-                lr=cfg.lr,
-                weight_decay=cfg.weight_decay,
-                ssm_lr_factor=cfg.ssm_lr_factor,
-                warmup_frac=cfg.warmup_frac,
                 rng=run.rng(f"batches/{L}/{s}"),
-                log=log,
-                on_step=lambda loss, L=L, m=m: bar.advance(1, L=L, model=m, loss=loss),
+                bar=bar,
+                shown=dict(L=L, model=m),
                 max_seconds=cfg.max_train_seconds,
             )
-            bar.advance(cfg.steps - result["steps"])
-            result.update(parameters=count_parameters(model), length=L, model=m, seed=s)
-            run.log(
-                {
-                    f"eval/{key}/accuracy": result["accuracy"],
-                    f"perf/{key}/seconds_per_step": result["seconds_per_step"],
-                },
-                cfg.steps,
-            )
+            result.update(model=m, seed=s)
             state["done"][key] = result
             run.save_checkpoint(state)
     return {

@@ -9,14 +9,18 @@ import contextlib
 import dataclasses
 import io
 import re
+import sqlite3
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 
 import tyro
 
-from replab import experiments, launch
+from replab import experiments, launch, seeding
 from replab.errors import ReplabError, close_matches
+from replab.track import lifeline
+from replab.track.ids import check_run_id
 from replab.track.store import Store
 
 USAGE = """usage: replab COMMAND [options]
@@ -53,7 +57,9 @@ class RunArgs:
     quiet: bool = False
     """no progress display"""
     run_id: str | None = None
-    """explicit id for the new run (a sweep names its workers' runs)"""
+    """explicit id for the new run (a sweep names its workers' runs): letters, digits, '.', '_', '-'"""
+    stop_on_nonfinite: int = 0
+    """stop the run (marked failed, metrics kept) when a loss is NaN/inf for this many logged steps; 0: never"""
 
 
 @dataclass
@@ -69,6 +75,8 @@ class SweepArgs:
     device: str = "cpu"
     store: str | None = None
     quiet: bool = False
+    stop_on_nonfinite: int = 0
+    """passed to each run: stop it when a loss is NaN/inf for this many logged steps; 0: never"""
 
 
 @dataclass
@@ -179,17 +187,36 @@ def cmd_run(args: list[str]) -> int:
             exp.config, ["--help"], prog=f"replab run {exp.name} [run options]", default=exp.preset("default")
         )
     a, rest = _parse(RunArgs, args, prog="replab run", return_unknown_args=True)
-    store = Store(a.store)
+    _check_stop(a.stop_on_nonfinite)
     t0 = time.time()
-    if a.resume:
-        if a.name or rest:
-            raise ReplabError("--resume continues a run with its own config: give no name or overrides")
-        run_id, verdict = launch.resume_run(a.resume, device=a.device, store=store, quiet=a.quiet)
+    if a.resume is not None:
+        if a.name or rest or a.run_id is not None:
+            raise ReplabError(
+                "--resume continues a run with its own config: give no name, --run-id or overrides"
+            )
+        check_run_id(a.resume)
+        launch.check_device(a.device)
+        launch.threads_from_env()
+        store = open_store(a.store)
+        run_id, verdict = launch.resume_run(
+            a.resume,
+            device=a.device,
+            store=store,
+            quiet=a.quiet,
+            stop_on_nonfinite=a.stop_on_nonfinite,
+        )
     else:
         if not a.name:
             raise ReplabError("name an experiment ('replab list' shows them) or give --resume RUN_ID")
         exp = experiments.get(a.name)
+        exp.check_extras()
         cfg = parse_overrides(exp, _check_preset(a.preset), rest)
+        if a.run_id is not None:  # every input is checked before the store is opened or created
+            check_run_id(a.run_id)
+        seeding.check_seed(a.seed)
+        launch.check_device(a.device)
+        launch.threads_from_env()
+        store = open_store(a.store)
         run_id, verdict = launch.start_run(
             a.name,
             cfg,
@@ -199,10 +226,27 @@ def cmd_run(args: list[str]) -> int:
             store=store,
             quiet=a.quiet,
             run_id=a.run_id,
+            stop_on_nonfinite=a.stop_on_nonfinite,
         )
     print(f"run {run_id} finished in {time.time() - t0:.0f}s: the claim {verdict_phrase(verdict)}")
     print(f"report: {store.root / run_id / 'report.md'}")
     return 0
+
+
+def open_store(path: str | None) -> Store:
+    """The run store at `path`, saying so on stderr when its folder had to be created."""
+    store = Store(path)
+    if store.created_folder is not None:
+        print(
+            f"replab: created the folder {store.created_folder} for the run store {store.path}",
+            file=sys.stderr,
+        )
+    return store
+
+
+def _check_stop(n: int) -> None:
+    if n < 0:
+        raise ReplabError(f"--stop-on-nonfinite must be >= 0 (0: never stop), got {n}")
 
 
 def verdict_phrase(verdict: str) -> str:
@@ -223,12 +267,19 @@ def cmd_sweep(args: list[str]) -> int:
         raise ReplabError(f"--seeds must be >= 1, got {a.seeds}")
     if a.workers is not None and a.workers < 1:
         raise ReplabError(f"--workers must be >= 1, got {a.workers}")
+    seeding.check_seed(a.first_seed, "--first-seed")
+    seeding.check_seed(a.first_seed + a.seeds - 1, "--first-seed + --seeds - 1")
+    _check_stop(a.stop_on_nonfinite)
     exp = experiments.get(a.name)
     exp.check_extras()
     parse_overrides(exp, _check_preset(a.preset), rest)  # fail fast, before any process starts
     launch.check_device(a.device)
-    store = Store(a.store)
+    launch.threads_from_env()
+    store = open_store(a.store)
+    store.check()
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
+    if a.stop_on_nonfinite:
+        rest = [*rest, "--stop-on-nonfinite", str(a.stop_on_nonfinite)]
     status = run_sweep(
         a.name, seeds, a.preset, rest, store, device=a.device, workers=a.workers, quiet=a.quiet
     )
@@ -245,7 +296,8 @@ def cmd_sweep(args: list[str]) -> int:
 
 def cmd_report(args: list[str]) -> int:
     a = _parse(ReportArgs, args, prog="replab report")
-    store = Store(a.store)
+    check_run_id(a.run_id)
+    store = open_store(a.store)
     store.reap()
     print(f"report: {launch.regenerate_report(a.run_id, store)}")
     return 0
@@ -259,7 +311,13 @@ def cmd_compare(args: list[str]) -> int:
         experiments.get(a.name)
     if a.preset:
         _check_preset(a.preset)
-    store = Store(a.store)
+    if bool(a.run_ids) == bool(a.name):
+        raise ReplabError(
+            "give run ids or --name NAME, not both" if a.name else "give run ids or --name NAME"
+        )
+    for run_id in a.run_ids:
+        check_run_id(run_id)
+    store = open_store(a.store)
     store.reap()
     print(compare_table(select_runs(store, a.run_ids, a.name, a.preset)))
     return 0
@@ -267,7 +325,7 @@ def cmd_compare(args: list[str]) -> int:
 
 def cmd_runs(args: list[str]) -> int:
     a = _parse(RunsArgs, args, prog="replab runs")
-    store = Store(a.store)
+    store = open_store(a.store)
     store.reap()
     print(f"{'run':<44} {'preset':<8} {'seed':>4}  {'status':<9} {'done':>5}  {'verdict':<13} started")
     for r in store.runs(experiment=a.name):
@@ -276,6 +334,8 @@ def cmd_runs(args: list[str]) -> int:
             f"{r.id:<44} {r.preset:<8} {r.seed:>4}  {r.status:<9} {100 * r.progress:>4.0f}%  "
             f"{r.verdict or '':<13} {started}"
         )
+        if r.status == "failed" and r.reason:
+            print(f"    failed: {r.reason}")
     return 0
 
 
@@ -295,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     command, rest = argv[0], argv[1:]
+    lifeline.arm_from_env()  # a sweep's worker dies with the sweep
     try:
         if command not in COMMANDS:
             raise ReplabError(
@@ -305,14 +366,37 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except ReplabError as exc:
-        print(f"replab: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
-    except (launch.RunKilled, KeyboardInterrupt):
-        print(
-            "replab: run killed; continue it with 'replab run --resume RUN_ID' ('replab runs' lists them)",
-            file=sys.stderr,
+    except sqlite3.DatabaseError as exc:  # the store broke after it was opened (a full disk, damage)
+        _error(f"the run store failed (sqlite: {exc}); if it is damaged, move it aside and retry")
+        return 2
+    except launch.NonFiniteLoss as exc:
+        run_id = getattr(exc, "run_id", "?")
+        _error(f"run {run_id} failed: {exc}; its metrics up to then are kept ('replab runs' shows it)", "")
+        return 1
+    except (launch.RunKilled, KeyboardInterrupt) as exc:
+        run_id = getattr(exc, "run_id", None)
+        resume = (
+            f"continue it with 'replab run --resume {run_id}'" if run_id else "'replab runs' lists the runs"
         )
+        _error(f"run killed; {resume}", "")
         return 130
+    except Exception as exc:
+        if not hasattr(exc, "run_id"):  # not inside a run: a bug, with its traceback
+            raise
+        traceback.print_exc()  # the experiment failed: its traceback, then what became of the run
+        _error(
+            f"run {exc.run_id} failed ({type(exc).__name__}); it is marked failed with its metrics kept "
+            f"(runs/{exc.run_id}/report.md says why); 'replab run --resume {exc.run_id}' continues it",
+            "",
+        )
+        return 1
+
+
+def _error(message: str, kind: str = "error: ") -> None:
+    """One line on stderr, whatever the message holds."""
+    print(f"replab: {kind}{' '.join(message.split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import secrets
 import signal
 import subprocess
+import sys
 import time
 import typing
 from pathlib import Path
@@ -17,12 +17,39 @@ import torch
 
 from replab import experiments, seeding
 from replab.errors import ReplabError
-from replab.track.run import Run
-from replab.track.store import Store
+from replab.track import checkpoint, timing
+from replab.track.ids import check_run_id
+from replab.track.outcome import failure_report, no_results, read_results, write_atomic
+from replab.track.run import NonFiniteLoss, Run
+from replab.track.store import Store, run_exists
+from replab.track.timing import Clock as _Clock
+
+__all__ = ["NonFiniteLoss", "RunKilled", "_Clock", "resume_run", "start_run"]
 
 
 class RunKilled(Exception):
     """Raised in the run's process on SIGTERM/SIGINT so the run is marked killed, not failed."""
+
+
+def threads_from_env() -> int | None:
+    """The torch thread count asked for with `REPLAB_THREADS` (None: torch's default)."""
+    raw = os.environ.get("REPLAB_THREADS", "").strip()
+    if not raw:
+        return None
+    n = int(raw) if raw.isdigit() else 0
+    if not 1 <= n <= 4096:
+        raise ReplabError(
+            f"REPLAB_THREADS must be a whole number of threads from 1 to 4096, got {raw[:40]!r}; "
+            "unset it or set e.g. REPLAB_THREADS=2"
+        )
+    return n
+
+
+def _use_threads(n: int | None) -> int:
+    """Apply `REPLAB_THREADS`; the thread count the run computes with (recorded: results depend on it)."""
+    if n:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 
 def new_run_id(name: str, seed: int) -> str:
@@ -76,43 +103,103 @@ def start_run(
     store: Store | None = None,
     quiet: bool = False,
     run_id: str | None = None,
+    stop_on_nonfinite: int = 0,
 ) -> tuple[str, str]:
-    """Run experiment `name` with config `cfg` to the end; return (run id, verdict)."""
+    """Run experiment `name` with config `cfg` to the end; return (run id, verdict).
+
+    Every input is checked before the store is written to: a bad one raises a one-line ReplabError and
+    leaves the store as it was."""
     exp = experiments.get(name)
     exp.check_extras()
     device = check_device(device)
+    seeding.check_seed(seed)
+    threads = threads_from_env()
     store = store or Store()
-    store.reap()
-    run_id = run_id or new_run_id(name, seed)
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id(name, seed)
+    if store.has_run(run_id):
+        raise run_exists(run_id)
+    folder = store.root / run_id
+    if any((folder / f).exists() for f in ("checkpoint.pt", "results.json", "timing.json")):
+        raise ReplabError(
+            f"{folder} holds the files of a run that is not in {store.path}; choose another --run-id, "
+            "or move that folder aside"
+        )
     config = dataclasses.asdict(cfg)
-    store.create_run(run_id, name, preset, config, seed, git_revision())
-    return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet)
+    store.check()
+    store.reap()
+    threads = _use_threads(threads)
+    store.create_run(run_id, name, preset, config, seed, git_revision(), threads=threads)
+    return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet, stop_on_nonfinite)
 
 
 def resume_run(
-    run_id: str, *, device: str = "cpu", store: Store | None = None, quiet: bool = False
+    run_id: str,
+    *,
+    device: str = "cpu",
+    store: Store | None = None,
+    quiet: bool = False,
+    stop_on_nonfinite: int = 0,
 ) -> tuple[str, str]:
-    """Continue a killed or failed run from its last checkpoint; return (run id, verdict)."""
+    """Continue a killed or failed run from its last checkpoint (or a finished one whose results file is
+    missing); return (run id, verdict). The checkpoint and time record are checked before the store is
+    written to."""
+    check_run_id(run_id)
+    device = check_device(device)
+    threads = threads_from_env()
     store = store or Store()
+    store.check()
     store.reap()
     record = store.get_run(run_id)
+    folder = store.root / run_id
     if record.status == "running":
         raise ReplabError(f"run {run_id} is still running (pid {record.pid} on {record.host})")
-    if record.status == "finished":
+    if record.status == "finished" and read_results(folder) is not None:
         raise ReplabError(f"run {run_id} already finished; 'replab report {run_id}' regenerates its report")
     exp = experiments.get(record.experiment)
     exp.check_extras()
-    cfg = config_from_dict(exp.config, record.config)
-    store.set_running(run_id)
-    return run_id, _execute(exp, cfg, store, run_id, record.seed, check_device(device), quiet)
+    try:
+        cfg = config_from_dict(exp.config, record.config)
+    except (TypeError, ValueError) as exc:
+        raise ReplabError(
+            f"run {run_id}'s config no longer fits experiment {exp.name} ({exc}); start a new run"
+        ) from None
+    path = folder / "checkpoint.pt"
+    state = checkpoint.load(path, run_id) if path.exists() else None
+    timing.read(folder / "timing.json")
+    threads = _use_threads(threads)
+    if record.threads and record.threads != threads:
+        print(
+            f"replab: note: run {run_id} ran with {record.threads} torch threads and resumes with {threads}; "
+            "results can differ in the last digits (set REPLAB_THREADS to match)",
+            file=sys.stderr,
+        )
+    store.set_running(run_id, threads)
+    return run_id, _execute(
+        exp, cfg, store, run_id, record.seed, device, quiet, stop_on_nonfinite, checkpoint_state=state
+    )
 
 
-def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet: bool) -> str:
-    threads = os.environ.get("REPLAB_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
+def _execute(
+    exp,
+    cfg,
+    store: Store,
+    run_id: str,
+    seed: int,
+    device: str,
+    quiet: bool,
+    stop_on_nonfinite: int = 0,
+    checkpoint_state: dict | None = None,
+) -> str:
     seeding.seed_everything(seed)
-    run = Run(store, run_id, seed=seed, device=device, quiet=quiet)
+    run = Run(
+        store,
+        run_id,
+        seed=seed,
+        device=device,
+        quiet=quiet,
+        stop_on_nonfinite=stop_on_nonfinite,
+        checkpoint_state=checkpoint_state,
+    )
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def on_signal(signum, frame):
@@ -125,17 +212,17 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
         results = exp.run(cfg, run)
         run.close()
         clock.save()
-        (run.dir / "results.json").write_text(json.dumps(results, indent=1))
+        write_atomic(run.dir / "results.json", json.dumps(results, indent=1))
         verdict = write_report(exp, results, store, run_id)
-    except (RunKilled, KeyboardInterrupt):
-        run.close()
-        clock.save()
-        store.finish(run_id, "killed")
+    except (RunKilled, KeyboardInterrupt) as exc:
+        _end(run, clock, store, run_id, "killed")
+        _tag(exc, run_id)
         raise
-    except BaseException:
-        run.close()
-        clock.save()
-        store.finish(run_id, "failed")
+    except BaseException as exc:
+        reason = _reason(exc)
+        _end(run, clock, store, run_id, "failed", reason)
+        failure_report(exp.name, store, run_id, reason)
+        _tag(exc, run_id)
         raise
     finally:
         for s, handler in previous.items():
@@ -143,48 +230,27 @@ def _execute(exp, cfg, store: Store, run_id: str, seed: int, device: str, quiet:
     return verdict
 
 
-class _Clock:
-    """Wall and CPU seconds of a run (its own process plus its finished worker processes), and the machine's
-    load, accumulated over the segments of a resumed run: CPU seconds say what the run costs on an idle
-    machine when the wall time was taken on a shared one. A segment ended by SIGKILL records nothing; the
-    `open` mark it leaves behind is counted as an unrecorded segment when the run is resumed."""
-
-    def __init__(self, path: Path):
-        self.path, self.t0, self.cpu0 = path, time.time(), _cpu_seconds()
-        self.load0 = os.getloadavg()[0]
-        t = self._read()
-        t["unrecorded_segments"] = t.get("unrecorded_segments", 0) + int(t.pop("open", False))
-        path.write_text(json.dumps({**t, "open": True}))
-
-    def _read(self) -> dict:
-        if self.path.exists():
-            return json.loads(self.path.read_text())
-        return {"wall_s": 0.0, "cpu_s": 0.0, "load": []}
-
-    def save(self) -> None:
-        t = self._read()
-        t.pop("open", None)
-        t["wall_s"] += time.time() - self.t0
-        t["cpu_s"] += _cpu_seconds() - self.cpu0
-        t["load"] += [round(self.load0, 1), round(os.getloadavg()[0], 1)]
-        t["cores"] = os.cpu_count()
-        self.path.write_text(json.dumps(t))
-
-    @staticmethod
-    def describe(t: dict) -> str:
-        load = ", ".join(str(x) for x in t.get("load", []))
-        load = f"; load average at start and end: {load}" if load else ""
-        lost = t.get("unrecorded_segments", 0)
-        lost = f"; plus {lost} earlier segment(s) killed without recording their time" if lost else ""
-        return (
-            f"{t['wall_s'] / 60:.1f} min wall, {t['cpu_s'] / 60:.1f} min CPU "
-            f"(all processes, {t.get('cores', '?')} cores{load}{lost})"
-        )
+def _end(run: Run, clock: _Clock, store: Store, run_id: str, status: str, reason: str | None = None) -> None:
+    """Commit what the run logged, record its time and mark it `status`, each step tried even when an
+    earlier one fails (the error that ended the run is the one raised)."""
+    for step in (run.close, clock.save, lambda: store.finish(run_id, status, reason=reason)):
+        try:
+            step()
+        except Exception:  # noqa: S112 - the run's own error matters more than a failure to record it
+            continue
 
 
-def _cpu_seconds() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _tag(exc: BaseException, run_id: str) -> None:
+    """Name the run on the exception, for the command line's message."""
+    try:
+        exc.run_id = run_id
+    except AttributeError:
+        pass
 
 
 def write_report(exp, results: dict, store: Store, run_id: str) -> str:
@@ -200,23 +266,25 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
         "check": exp.check,
         "config": "`" + json.dumps(record.config) + "`",
     }
-    timing = store.root / run_id / "timing.json"
-    if timing.exists():
-        header["time"] = _Clock.describe(json.loads(timing.read_text()))
+    if record.threads:
+        header["threads"] = f"{record.threads} torch threads (results depend on the thread count)"
+    timing_path = store.root / run_id / "timing.json"
+    if timing_path.exists():
+        header["time"] = _Clock.describe(timing.read(timing_path))
     report.write(store.root / run_id, header)
     store.finish(run_id, "finished", verdict=report.verdict, summary=report.summary)
     return report.verdict
 
 
 def regenerate_report(run_id: str, store: Store | None = None) -> Path:
+    """Rewrite a run's report from its results.json; a one-line error with the fix when there are none."""
+    check_run_id(run_id)
     store = store or Store()
     record = store.get_run(run_id)
-    path = store.root / run_id / "results.json"
-    if not path.exists():
-        raise ReplabError(
-            f"run {run_id} has no results yet (status {record.status}); "
-            f"finish it with 'replab run --resume {run_id}'"
-        )
+    folder = store.root / run_id
+    results = read_results(folder)
+    if results is None:
+        raise ReplabError(no_results(record, folder / "results.json"))
     exp = experiments.get(record.experiment)
-    write_report(exp, json.loads(path.read_text()), store, run_id)
-    return store.root / run_id / "report.md"
+    write_report(exp, results, store, run_id)
+    return folder / "report.md"

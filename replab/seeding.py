@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from replab.errors import ReplabError
+
 
 def derive_seed(seed: int, name: str) -> int:
     """A 63-bit seed for stream `name`, stable across processes and Python versions."""
@@ -32,3 +34,13 @@ def seed_everything(seed: int) -> None:
     random.seed(derive_seed(seed, "python"))
     np.random.seed(derive_seed(seed, "numpy") % (2**32))  # noqa: NPY002 (seeding the legacy global on purpose)
     torch.manual_seed(derive_seed(seed, "torch"))
+
+
+MAX_SEED = 2**63 - 1  # the run store keeps seeds as SQLite's signed 64-bit INTEGER
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """`seed` if it is a whole number in [0, 2**63 - 1], else a one-line ReplabError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ReplabError(f"{option} must be a whole number from 0 to 2**63 - 1, got {seed}")
+    return seed

@@ -4,6 +4,9 @@ Several processes (a sweep) may write to one store at once: each opens its own c
 WAL journal lets readers proceed during a write, and writers wait on the lock (``busy_timeout``).
 Metrics are keyed by (run, key, step) and written with upsert semantics, so a resumed run that
 re-logs the steps after its last checkpoint replaces them rather than duplicating them.
+
+NaN metrics are stored as the text 'nan' and read back as floats; opening a store checks its path,
+creates or migrates its tables and names the fix for a bad path in one line (`store_file.py`).
 """
 
 from __future__ import annotations
@@ -18,41 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replab.errors import ReplabError, close_matches
+from replab.track.ids import check_run_id, shown
+from replab.track.store_file import connect, decode_value, encode_value, quick_check
 
 DEFAULT_STORE = "runs/replab.db"
 STATUSES = ("running", "finished", "failed", "killed")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    preset TEXT NOT NULL,
-    config TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    git_rev TEXT,
-    status TEXT NOT NULL,
-    start REAL NOT NULL,
-    end REAL,
-    host TEXT NOT NULL,
-    pid INTEGER,
-    heartbeat REAL,
-    progress REAL DEFAULT 0,
-    verdict TEXT,
-    summary TEXT
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run TEXT NOT NULL,
-    key TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    value REAL NOT NULL,
-    PRIMARY KEY (run, key, step)
-) WITHOUT ROWID;
-"""
-
 
 def default_store_path() -> Path:
     """`REPLAB_STORE` if set, else `runs/replab.db` under the current directory."""
-    return Path(os.environ.get("REPLAB_STORE", DEFAULT_STORE))
+    return Path(os.environ.get("REPLAB_STORE") or DEFAULT_STORE)
 
 
 @dataclass
@@ -71,6 +49,10 @@ class RunRecord:
     progress: float
     verdict: str | None
     summary: dict
+    reason: str | None = None
+    """Why a failed run failed (the error), or None."""
+    threads: int | None = None
+    """torch's intra-op thread count the run ran with (results depend on it)."""
 
     @property
     def dir(self) -> str:
@@ -78,16 +60,20 @@ class RunRecord:
 
 
 class Store:
-    """A connection to the run store at `path` (created if missing)."""
+    """A connection to the run store at `path` (created if missing; `created_folder` is the folder made
+    for it, if any). A path that cannot hold a store raises a one-line ReplabError naming the fix."""
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.executescript(_SCHEMA)
+        self.path, self.conn, self.created_folder = connect(
+            path if path is not None else default_store_path(), timeout
+        )
+
+    def check(self) -> None:
+        """Raise a one-line ReplabError when SQLite finds the store damaged (`PRAGMA quick_check`)."""
+        quick_check(self.path, self.conn)
+
+    def has_run(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is not None
 
     @property
     def root(self) -> Path:
@@ -99,12 +85,27 @@ class Store:
 
     # -- runs ---------------------------------------------------------------------------------------
     def create_run(
-        self, run_id: str, experiment: str, preset: str, config: dict, seed: int, git_rev: str | None
+        self,
+        run_id: str,
+        experiment: str,
+        preset: str,
+        config: dict,
+        seed: int,
+        git_rev: str | None,
+        threads: int | None = None,
     ) -> None:
+        """Insert a new 'running' run owned by this process; a ReplabError if the id is unsafe or taken."""
+        check_run_id(run_id)
         now = time.time()
+        try:
+            self._insert_run(run_id, experiment, preset, config, seed, git_rev, threads, now)
+        except sqlite3.IntegrityError:
+            raise run_exists(run_id) from None
+
+    def _insert_run(self, run_id, experiment, preset, config, seed, git_rev, threads, now) -> None:
         self.conn.execute(
-            "INSERT INTO runs (id, experiment, preset, config, seed, git_rev, status, start, host, pid, heartbeat)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            "INSERT INTO runs (id, experiment, preset, config, seed, git_rev, status, start, host, pid,"
+            " heartbeat, threads) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
             (
                 run_id,
                 experiment,
@@ -116,14 +117,16 @@ class Store:
                 socket.gethostname(),
                 os.getpid(),
                 now,
+                threads,
             ),
         )
 
-    def set_running(self, run_id: str) -> None:
-        """Mark a resumed run as running again, owned by this process."""
+    def set_running(self, run_id: str, threads: int | None = None) -> None:
+        """Mark a resumed run as running again, owned by this process (with this segment's threads)."""
         self.conn.execute(
-            "UPDATE runs SET status='running', end=NULL, pid=?, host=?, heartbeat=? WHERE id=?",
-            (os.getpid(), socket.gethostname(), time.time(), run_id),
+            "UPDATE runs SET status='running', end=NULL, reason=NULL, pid=?, host=?, heartbeat=?,"
+            " threads=COALESCE(?, threads) WHERE id=?",
+            (os.getpid(), socket.gethostname(), time.time(), threads, run_id),
         )
 
     def heartbeat(self, run_id: str, progress: float | None = None) -> None:
@@ -135,19 +138,25 @@ class Store:
             )
 
     def finish(
-        self, run_id: str, status: str, verdict: str | None = None, summary: dict | None = None
+        self,
+        run_id: str,
+        status: str,
+        verdict: str | None = None,
+        summary: dict | None = None,
+        reason: str | None = None,
     ) -> None:
+        """End a run with `status`; a failed run keeps its progress and records `reason` (the error)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         self.conn.execute(
-            "UPDATE runs SET status=?, end=?, verdict=COALESCE(?, verdict),"
-            " summary=COALESCE(?, summary), progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
-            " WHERE id=?",
+            "UPDATE runs SET status=?, end=?, verdict=COALESCE(?, verdict), summary=COALESCE(?, summary),"
+            " reason=?, progress=CASE WHEN ?='finished' THEN 1 ELSE progress END WHERE id=?",
             (
                 status,
                 time.time(),
                 verdict,
                 json.dumps(summary) if summary is not None else None,
+                reason,
                 status,
                 run_id,
             ),
@@ -171,7 +180,10 @@ class Store:
         row = self.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             known = [r[0] for r in self.conn.execute("SELECT id FROM runs ORDER BY start DESC LIMIT 200")]
-            raise ReplabError(f"no run with id '{run_id}' in {self.path}{close_matches(run_id, known)}")
+            raise ReplabError(
+                f"no run with id {shown(run_id)} in {self.path}{close_matches(run_id, known)}; "
+                "'replab runs' lists the runs in this store"
+            )
         return _record(row)
 
     def runs(
@@ -187,7 +199,7 @@ class Store:
     # -- metrics ------------------------------------------------------------------------------------
     def write_metrics(self, run_id: str, rows: Iterable[tuple[str, int, float]]) -> None:
         """Write (key, step, value) rows in one transaction; a repeated (key, step) replaces the old value."""
-        rows = [(run_id, k, int(s), float(v)) for k, s, v in rows]
+        rows = [(run_id, k, int(s), encode_value(float(v))) for k, s, v in rows]
         if not rows:
             return
         with self.conn:
@@ -195,7 +207,7 @@ class Store:
             self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)", rows)
 
     def metrics(self, run_id: str, key: str | None = None) -> list[tuple[str, int, float]]:
-        """All (key, step, value) rows of a run, ordered by key then step."""
+        """All (key, step, value) rows of a run, ordered by key then step (NaN and ±inf as floats)."""
         if key is None:
             cur = self.conn.execute(
                 "SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step", (run_id,)
@@ -204,16 +216,19 @@ class Store:
             cur = self.conn.execute(
                 "SELECT key, step, value FROM metrics WHERE run=? AND key=? ORDER BY step", (run_id, key)
             )
-        return cur.fetchall()
+        return [(k, s, decode_value(v)) for k, s, v in cur.fetchall()]
 
 
 _RUN_COLUMNS = (
-    "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary"
+    "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary,"
+    " reason, threads"
 )
 
 
 def _record(row) -> RunRecord:
-    (rid, exp, preset, config, seed, rev, status, start, end, host, pid, progress, verdict, summary) = row
+    (rid, exp, preset, config, seed, rev, status, start, end, host, pid, progress, verdict, summary) = row[
+        :14
+    ]
     return RunRecord(
         rid,
         exp,
@@ -229,6 +244,14 @@ def _record(row) -> RunRecord:
         progress or 0.0,
         verdict,
         json.loads(summary) if summary else {},
+        *row[14:],
+    )
+
+
+def run_exists(run_id: str) -> ReplabError:
+    return ReplabError(
+        f"a run with id {shown(run_id)} already exists; choose another --run-id, or continue it with "
+        f"'replab run --resume {run_id}'"
     )
 
 

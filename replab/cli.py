@@ -27,7 +27,7 @@ USAGE = """usage: replab COMMAND [options]
 
 commands:
   list [-v]                     the experiments by family, one line each (-v: claims, sources)
-  run NAME [--preset smoke|default|paper] [--seed N] [--device cpu|cuda] [--FIELD VALUE ...]
+  run NAME [--preset smoke|demo|default|paper] [--seed N] [--device cpu|cuda] [--FIELD VALUE ...]
                                 train, write runs/<run-id>/report.md with figures, print the verdict
   run --resume RUN_ID           continue a killed run from its last checkpoint
   sweep NAME --seeds K [--workers W] [...run options]
@@ -46,7 +46,8 @@ class RunArgs:
     name: tyro.conf.Positional[str | None] = None
     """experiment to run (see 'replab list')"""
     preset: str = "default"
-    """smoke (seconds), default (minutes on a laptop CPU) or paper (the source's scale)"""
+    """smoke (seconds), demo (the `make demo` job, where an experiment has one), default (minutes on a
+    laptop CPU) or paper (the source's scale)"""
     seed: int = 0
     device: str = "cpu"
     """cpu or cuda"""
@@ -121,10 +122,10 @@ def _parse(cls, args: list[str], prog: str, **kw):
 
 
 def _check_preset(preset: str) -> str:
-    if preset not in experiments.PRESETS:
+    if preset not in experiments.ALL_PRESETS:
         raise ReplabError(
-            f"unknown preset '{preset}'{close_matches(preset, experiments.PRESETS)}; "
-            f"choose one of {', '.join(experiments.PRESETS)}"
+            f"unknown preset '{preset}'{close_matches(preset, experiments.ALL_PRESETS)}; "
+            f"choose one of {', '.join(experiments.ALL_PRESETS)}"
         )
     return preset
 
@@ -182,7 +183,7 @@ def cmd_run(args: list[str]) -> int:
     if {"-h", "--help"} & set(args) and names and args.index(names[0]) == 0:
         exp = experiments.get(names[0])  # 'replab run NAME --help': the experiment's own fields
         print(f"{exp.name}: {exp.claim}\nsource: {exp.source}\ncheck: {exp.check}\n")
-        print("run options: --preset smoke|default|paper --seed N --device cpu|cuda --store PATH --quiet\n")
+        print(f"run options: --preset {'|'.join(exp.presets)} --seed N --device cpu|cuda --store PATH --quiet\n")
         _parse(
             exp.config, ["--help"], prog=f"replab run {exp.name} [run options]", default=exp.preset("default")
         )

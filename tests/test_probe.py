@@ -149,3 +149,13 @@ def test_monitor_logs_every_n_steps_with_its_overhead():
     assert 0 < logged[-1][1]["perf/probe_overhead"] <= 1
     with pytest.raises(ValueError, match="unknown probes"):
         Monitor(model, torch.randn(4, 6), ["1"], log=print, probes=("nope",))
+
+
+def test_rank_probes_refuse_non_finite_features_with_a_clear_error():
+    from replab.probe import numerical_rank, srank
+
+    x = torch.randn(16, 4)
+    x[3, 1] = float("nan")
+    for fn in (srank, numerical_rank):
+        with pytest.raises(ValueError, match="1 NaN or infinite.*diverged"):
+            fn(x)

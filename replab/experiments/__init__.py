@@ -20,6 +20,9 @@ from typing import Any
 from replab.errors import ReplabError, close_matches, require_extra
 
 PRESETS = ("smoke", "default", "paper")
+"""Every experiment has these; some add `demo` (the `make demo` job: a few CPU-minutes, the finding and its
+figure at a glance)."""
+ALL_PRESETS = (*PRESETS, "demo")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Experiment:
 
     def __post_init__(self):
         missing = [p for p in PRESETS if p not in self.presets]
+        unknown = [p for p in self.presets if p not in ALL_PRESETS]
+        if unknown:
+            raise ValueError(f"experiment {self.name} has unknown presets {unknown}; presets are {ALL_PRESETS}")
         if missing:
             raise ValueError(f"experiment {self.name} lacks presets {missing}")
         for preset in self.presets.values():
@@ -52,7 +58,9 @@ class Experiment:
 
     def preset(self, name: str):
         if name not in self.presets:
-            raise ReplabError(f"unknown preset '{name}' for {self.name}; choose one of {', '.join(PRESETS)}")
+            raise ReplabError(
+                f"unknown preset '{name}' for {self.name}; choose one of {', '.join(self.presets)}"
+            )
         return dataclasses.replace(self.presets[name])
 
     def make_report(self, results: dict):

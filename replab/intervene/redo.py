@@ -3,7 +3,7 @@
 A unit i of a layer is τ-dormant when its normalised score s_i = E_x|h_i(x)| / mean_k E_x|h_k(x)| ≤ τ
 (eq. 1; `replab.probe.unit_scores`; a conv channel is one unit). ReDo re-initialises the unit's incoming
 weights from the initialiser, sets its bias to 0 and zeroes its outgoing weights, so the network's output
-is unchanged by the recycled unit; the optimiser moments of the recycled weights are zeroed (dopamine
+is unchanged by a recycled dead unit (τ = 0; a τ-dormant unit with τ > 0 loses its small contribution); the optimiser moments of the recycled weights are zeroed (dopamine
 `labs/redo/weight_recyclers.py`, `NeuronRecycler`; anchors §1.8).
 
 Outgoing weights are found by data flow, not by the order of the layers: a unit's activation can feed
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from replab.intervene.inject import InjectedHead
 from replab.intervene.layernorm import ACTIVATIONS
 from replab.intervene.optim_state import zero_state_where
 from replab.intervene.reset import reinitialize
@@ -135,14 +134,15 @@ def recyclable_layers(model: nn.Module, x) -> list[Recyclable]:
 
     `x`: the inputs to score the units on (`model(x)`; a tuple is unpacked), or a callable that runs the
     forward passes itself (e.g. an agent's critic and actor on one batch). The output layer has no
-    consumers and is never recycled."""
-    if any(isinstance(m, InjectedHead) for m in model.modules()):
-        raise ValueError("redo does not support injected heads (their units feed three heads)")
+    consumers and is never recycled; frozen layers are not recycled, but their inputs count as consumers
+    (an injected head's frozen old head and copy read the encoder's units)."""
     calls = _passes(model, x)
     # each weight-layer call → the first activation call before the next weight-layer call
     acts: dict[str, list[int]] = {}
     weight_calls = [i for i, c in enumerate(calls) if is_weight_layer(c[1])]
     for a, b in zip(weight_calls, weight_calls[1:] + [len(calls)]):
+        if not _weights(calls[a][1])[0].requires_grad:
+            continue  # a frozen layer (an injected network's old head or its copy) cannot relearn a unit
         between = calls[a + 1 : b]
         first = next((j for j, c in enumerate(between) if isinstance(c[1], ACTIVATIONS)), None)
         if first is None or any(_is_norm(c[1]) for c in between[:first]):

@@ -15,6 +15,12 @@ import torch
 def _flatten(features: torch.Tensor) -> torch.Tensor:
     if features.dim() < 2:
         raise ValueError(f"features must be (N, D) or (N, ...), got shape {tuple(features.shape)}")
+    if not torch.isfinite(features).all():
+        bad = int((~torch.isfinite(features)).sum())
+        raise ValueError(
+            f"features contain {bad} NaN or infinite values (has the network diverged? try a smaller lr): "
+            "their rank is undefined"
+        )
     return features.reshape(features.shape[0], -1)
 
 

@@ -95,6 +95,41 @@ class Agent(Protocol):
     def on_change(self) -> None: ...
 
 
+class AgentBase:
+    """Defaults for a user's own agent: one optimiser stepping every trainable parameter of its networks
+    and auxiliary objectives, no roles, identity `view`, `trace` running each network on `batch.obs`,
+    PyTorch's initialisers. Subclasses write `act`, `update`, `networks`, `shadows` and `optimizers`."""
+
+    initializer: Callable[[nn.Module], None] | None = None
+
+    @property
+    def aux(self) -> list:
+        return self.__dict__.setdefault("_aux", [])
+
+    def add_aux(self, objective, coef: float = 1.0) -> None:
+        self.aux.append((objective, coef))
+        sync_optimizers(self)
+
+    def parts(self) -> dict[str, list[str]]:
+        return {}
+
+    def owned_parameters(self) -> dict[str, list[nn.Parameter]]:
+        (name,) = self.optimizers()  # more than one optimiser: say which owns what
+        nets = [p for net in self.networks().values() for p in net.parameters()]
+        return {name: unique([*nets, *(p for o, _ in self.aux for p in o.parameters())])}
+
+    def trace(self, batch) -> None:
+        with torch.no_grad():
+            for net in self.networks().values():
+                net(batch.obs)
+
+    def view(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs
+
+    def on_change(self) -> None:
+        pass
+
+
 def aux_shadows(aux: list) -> list[Shadow]:
     """The shadows (key encoders) of auxiliary objectives that have them."""
     return [s for objective, _ in aux if hasattr(objective, "shadows") for s in objective.shadows()]

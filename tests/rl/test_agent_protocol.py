@@ -320,3 +320,44 @@ def test_sac_curl_reward_prediction_reset_schedule_and_monitor_compose_without_g
         np.isfinite(list(m.values()))
     )
     check_optimizers_own_exactly_the_trainable_parameters(agent)
+
+
+def test_redo_after_injection_recycles_the_encoder_and_keeps_every_output():
+    agent = rainbow(dqn=True)
+    intervene(agent, Inject("head"), generator=torch.Generator().manual_seed(0))
+    plant_dead_units(agent)
+    b = batch(agent)
+    before = outputs(agent, b)
+    info = intervene(agent, ReDo(tau=0.0), batch=b, generator=torch.Generator().manual_seed(0))
+    assert info["recycled"] >= 3
+    torch.testing.assert_close(outputs(agent, b)[0], before[0], rtol=1e-5, atol=1e-5)
+    frozen = agent.online.head.old.advantage[0].weight  # a consumer: the dead units' columns are zeroed
+    assert torch.all(frozen.view(frozen.shape[0], 16, -1)[:, :3] == 0)
+
+
+def test_the_documented_user_agent_takes_every_intervention():
+    """docs/architecture.md's example agent, executed as written (so the documentation stays true)."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "architecture.md").read_text()
+    code = re.search(r"### A user.s own agent\n.*?```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "architecture.md", "exec"), scope)
+    agent = scope["MyDQN"](4, 2)
+    g = torch.Generator().manual_seed(0)
+    b = Batch(
+        obs=torch.randn(16, 4, generator=g), action=torch.randint(0, 2, (16,), generator=g),
+        reward=torch.rand(16, generator=g), discount=torch.full((16,), 0.99), next_obs=torch.randn(16, 4, generator=g),
+        steps=torch.ones(16), weight=torch.ones(16), index=np.zeros(16, np.int64),
+    )  # fmt: skip
+    for t in range(1, 4):
+        agent.update(b, t)
+    before = agent.q(b.obs).detach()
+    intervene(agent, Inject("head"), generator=g)
+    torch.testing.assert_close(agent.q(b.obs), before, rtol=1e-6, atol=1e-6)
+    assert isinstance(agent.q_target[2], InjectedHead)
+    for action in (ReDo(tau=0.0), Reset("head"), ShrinkPerturb(), LayerNorm()):
+        intervene(agent, action, batch=b, generator=g)
+        check_optimizers_own_exactly_the_trainable_parameters(agent)
+        assert np.isfinite(agent.update(b, 5)["loss/td"])

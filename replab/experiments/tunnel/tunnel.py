@@ -110,6 +110,10 @@ SMOKE = Config(
     probe_epochs=(1,),
     glyphs_per_class=20,
 )
+# `make demo`: the tunnel and its growth with depth on scikit-learn's digits — three MLPs, 20 epochs, probed
+# after the first and the last (about half a CPU-minute on an idle 2-core machine, see the README); the
+# class-count and VGG comparisons are left to DEFAULT.
+DEMO = Config(models=("mlp6-digits", "mlp12-digits", "mlp18-digits"), epochs=20, probe_epochs=(1,))
 DEFAULT = Config()
 PAPER = Config(
     models=(
@@ -274,7 +278,7 @@ EXPERIMENT = Experiment(
         "with depth and with fewer classes among models that differ only in that."
     ),
     config=Config,
-    presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},
+    presets={"smoke": SMOKE, "demo": DEMO, "default": DEFAULT, "paper": PAPER},
     run=run,
     report=report,
 )

@@ -183,7 +183,9 @@ def cmd_run(args: list[str]) -> int:
     if {"-h", "--help"} & set(args) and names and args.index(names[0]) == 0:
         exp = experiments.get(names[0])  # 'replab run NAME --help': the experiment's own fields
         print(f"{exp.name}: {exp.claim}\nsource: {exp.source}\ncheck: {exp.check}\n")
-        print(f"run options: --preset {'|'.join(exp.presets)} --seed N --device cpu|cuda --store PATH --quiet\n")
+        print(
+            f"run options: --preset {'|'.join(exp.presets)} --seed N --device cpu|cuda --store PATH --quiet\n"
+        )
         _parse(
             exp.config, ["--help"], prog=f"replab run {exp.name} [run options]", default=exp.preset("default")
         )

@@ -49,7 +49,9 @@ class Experiment:
         missing = [p for p in PRESETS if p not in self.presets]
         unknown = [p for p in self.presets if p not in ALL_PRESETS]
         if unknown:
-            raise ValueError(f"experiment {self.name} has unknown presets {unknown}; presets are {ALL_PRESETS}")
+            raise ValueError(
+                f"experiment {self.name} has unknown presets {unknown}; presets are {ALL_PRESETS}"
+            )
         if missing:
             raise ValueError(f"experiment {self.name} lacks presets {missing}")
         for preset in self.presets.values():

@@ -25,7 +25,7 @@ def error_of(capsys, *argv) -> str:
 def test_unknown_names_get_close_matches(store, capsys):
     assert "did you mean: tunnel" in error_of(capsys, "run", "tunel")
     assert "did you mean: run, runs?" in error_of(capsys, "rn")
-    assert "did you mean: smoke?" in error_of(capsys, "run", "tunnel", "--preset", "smok")
+    assert "did you mean: smoke" in error_of(capsys, "run", "tunnel", "--preset", "smok")
     assert "did you mean: epochs" in error_of(capsys, "run", "tunnel", "--epoch", "3")
     assert "no run with id 'nope'" in error_of(capsys, "report", "nope")
     assert "no run with id 'nope'" in error_of(capsys, "run", "--resume", "nope")

@@ -22,7 +22,7 @@ from replab.errors import ReplabError, close_matches, require_extra
 PRESETS = ("smoke", "default", "paper")
 """Every experiment has these; some add `demo` (the `make demo` job: a few CPU-minutes, the finding and its
 figure at a glance)."""
-ALL_PRESETS = (*PRESETS, "demo")
+ALL_PRESETS = ("smoke", "demo", "default", "paper")
 
 
 @dataclass(frozen=True)

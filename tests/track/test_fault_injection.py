@@ -43,7 +43,7 @@ def kill_at_random(proc, store: Store, rng: random.Random) -> bool:
     return True
 
 
-def kill_and_resume(tmp_path, kills: int, seed: int) -> None:
+def check_kill_and_resume(tmp_path, kills: int, seed: int) -> None:
     """Start the run, SIGKILL it and each of `kills - 1` resumes at random moments (separate processes),
     then resume it to the end in this process."""
     rng = random.Random(seed)
@@ -77,10 +77,10 @@ def kill_and_resume(tmp_path, kills: int, seed: int) -> None:
 
 
 def test_random_kills_during_commit_and_resume_lose_and_duplicate_nothing(tmp_path, toy):
-    kill_and_resume(tmp_path, kills=2, seed=18)
+    check_kill_and_resume(tmp_path, kills=2, seed=18)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_many_random_kills(tmp_path, toy, seed):
-    kill_and_resume(tmp_path, kills=6, seed=100 + seed)
+    check_kill_and_resume(tmp_path, kills=6, seed=100 + seed)

@@ -116,12 +116,18 @@ class HyperGrid(DAGEnv):
         """Cell coordinates in [-1, 1]^n: x = -1 + 2k/(H-1) (seed004 §S4.3)."""
         return -1.0 + 2.0 * coords.double() / (self.H - 1)
 
+    def _bands(self, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(every 0.5 < |x_i|, every 0.6 < |x_i| < 0.8) decided in integers: |x| = |2k − H + 1| / (H − 1), so
+        0.5 < |x| ⟺ 2|2k − H + 1| > H − 1 and 0.6 < |x| < 0.8 ⟺ 3(H − 1) < 5|2k − H + 1| < 4(H − 1). Floats
+        would round 0.6 up or down at the band edges (H ≡ 1 mod 5: x = ±0.6 exactly), making the reward
+        asymmetric under x → −x."""
+        d, m = (2 * coords.long() - (self.H - 1)).abs(), self.H - 1
+        return (2 * d > m).all(-1), ((5 * d > 3 * m) & (5 * d < 4 * m)).all(-1)
+
     def reward_of_cells(self, coords: torch.Tensor) -> torch.Tensor:
         """R(x) `(B,)` float64 for integer coordinates `(B, n)` (thesis §5.3.1)."""
-        ax = self.to_x(coords).abs()
-        r1 = (ax > 0.5).all(-1).double()
-        r2 = ((ax > 0.6) & (ax < 0.8)).all(-1).double()
-        return self.R0 + self.R1 * r1 + self.R2 * r2
+        r1, r2 = self._bands(coords)
+        return self.R0 + self.R1 * r1.double() + self.R2 * r2.double()
 
     def flat_index(self, coords: torch.Tensor) -> torch.Tensor:
         """Row-major cell number `(B,)` of coordinates `(B, n)`."""
@@ -165,6 +171,6 @@ class HyperGrid(DAGEnv):
         return r / r.sum()
 
     def mode_mask(self) -> torch.Tensor:
-        """`(H^n,)` bool: the 2^n mode cells, where every 0.6 < |x_i| < 0.8 (seed004 §S4.3)."""
-        ax = self.to_x(self.cells()).abs()
-        return ((ax > 0.6) & (ax < 0.8)).all(-1) & self.reachable()
+        """`(H^n,)` bool: the mode cells, where every 0.6 < |x_i| < 0.8 (seed004 §S4.3): 2^n of them when one
+        coordinate value per side falls in the band (H = 8), more for larger H (4^n at H = 18)."""
+        return self._bands(self.cells())[1] & self.reachable()

@@ -2,7 +2,7 @@
 (seed001 §1.2, thesis §2.6).
 
 `patchify` cuts images into a grid of overlapping patches; an encoder (any module mapping (P, C, p, p) to
-(P, D), e.g. `replab.nn.resnet.PatchEncoder`) turns each patch into one vector; `CPCHead` reads the
+(P, D), e.g. a small `replab.nn.resnet.ResNet` with global pooling) turns each patch into one vector; `CPCHead` reads the
 latent grid (B, D, H, W) and returns the summed `cpc_loss` over prediction offsets and directions.
 """
 

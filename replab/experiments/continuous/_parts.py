@@ -71,6 +71,7 @@ def build(job: dict, device: str):
         augment=spec,
         augment_options=options,
         curl=curl,
+        curl_anchor=job.get("curl_anchor", "critic"),
         device=device,
         seed=job["init_seed"],
         **job["sac"],

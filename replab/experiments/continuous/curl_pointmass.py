@@ -16,6 +16,7 @@ from replab.experiments._jobs import log_curve, run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
 from replab.experiments.continuous._curl_pointmass_report import report
 from replab.experiments.continuous._parts import METHODS, train_job
+from replab.rl.sac import CURL_ANCHORS
 
 
 @dataclass
@@ -30,12 +31,18 @@ class Config(PointMassConfig):
     """Env steps between evaluations (Track A reports PMP10k and PMP20k); 0: only at the end."""
     distractors: bool = False
     """A random background texture per episode (the harder variant of §2.7)."""
+    curl_anchor: str = "critic"
+    """CURL's query: "critic" encodes the critic's own crop of the observation (seed001 §2.2 2a/e, the
+    reference code), "own" draws a separate crop for it (the thesis's pseudo-code; this code before
+    commit 5006d79)."""
 
     def __post_init__(self):
         if not self.methods or any(m not in METHODS for m in self.methods):
             raise ValueError(f"methods must be a non-empty subset of {tuple(METHODS)}, got {self.methods}")
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        if self.curl_anchor not in CURL_ANCHORS:
+            raise ValueError(f"curl_anchor must be one of {CURL_ANCHORS}, got {self.curl_anchor!r}")
         super().__post_init__()
 
 
@@ -47,7 +54,15 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
         distractors=cfg.distractors,
     )
     return [
-        pointmass_job(cfg, run_seed, seed, env_kwargs, key=f"{method}/s{seed}", method=method)
+        pointmass_job(
+            cfg,
+            run_seed,
+            seed,
+            env_kwargs,
+            key=f"{method}/s{seed}",
+            method=method,
+            curl_anchor=cfg.curl_anchor,
+        )
         for seed in range(cfg.seeds)
         for method in cfg.methods
     ]

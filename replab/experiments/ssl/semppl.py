@@ -165,8 +165,14 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
         f_test = apply_batched(encoder, data.test_x)
     out["probe_acc"] = linear_probe(f_lab, y[lab_idx], f_test, data.test_y)
     if arm.startswith("semppl") or arm == "infonce":
+        target = (net.target_encoder, net.target_projector)
+        modes = [m.training for m in target]
+        for m in target:  # eval mode: the projector's BatchNorm uses its running statistics, and no chunk of
+            m.eval()  # 256 images moves them (train mode did both, issue 19)
         with torch.no_grad():  # pseudo-label accuracy at the end, from the target network, on all unlabelled
             t_all = apply_batched(net.target, x)
+        for m, mode in zip(target, modes):
+            m.train(mode)
         pred = knn_pseudo_labels(t_all[~labelled], t_all[labelled], y[labelled], k=cfg.k)
         out["pseudo_label_acc"] = float((pred == y[~labelled]).float().mean())
     return out

@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn import gfn_ablations, gfn_hypergrid
@@ -57,6 +58,9 @@ def test_configs_validate():
 @pytest.mark.slow
 def test_worker_processes_give_the_same_results_as_inline(tmp_path):
     """Units draw from the run's named streams, so `workers` changes the wall time, not the numbers."""
+    # worker processes compute with one torch thread each (`_units.run_units`): the inline units too, so
+    # both sides run the same operations in the same order and may be compared exactly
+    torch.set_num_threads(1)
     out = {}
     for w in (1, 2):
         cfg = dataclasses.replace(gfn_hypergrid.SMOKE, rounds=12, heatmap_updates=0, workers=w)

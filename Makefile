@@ -29,14 +29,16 @@ format: install
 	$(VENV)/bin/ruff check --fix replab tests benchmarks
 	$(VENV)/bin/ruff format replab tests benchmarks
 
-# The suite runs twice, with 2 torch threads per test and then with 1 (REPLAB_TEST_THREADS, read by
-# tests/conftest.py; unset, a test gets torch's default, the number of cores, in every xdist worker too).
-# A test that compares two different computations bit for bit (batch sizes, thread counts, kernels) tends to
-# differ between the two passes, so it fails here rather than on a user's CPU (issue 17). The second pass
-# repeats the whole suite rather than a chosen part of it, because it costs little more than the first.
+# The suite runs twice (issue 17): with 2 torch threads per test and this CPU's kernels, then with 1 thread
+# and the kernels of an older x86-64 CPU (ATen's portable code instead of AVX2/AVX-512, MKL's SSE4.2 and
+# oneDNN's SSE4.1 paths). REPLAB_TEST_THREADS is read by tests/conftest.py (unset: torch's default, the
+# number of cores, in every xdist worker too). A test comparing two different computations bit for bit, or
+# with a tolerance tighter than their round-off, fails here rather than on a user's CPU. Both passes run the
+# whole suite: the second costs about as much as the first (≈ 2 min each on 2 cores with the extras).
+OTHER_CPU := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 test: lint
 	REPLAB_TEST_THREADS=2 $(VENV)/bin/pytest -n 2
-	REPLAB_TEST_THREADS=1 $(VENV)/bin/pytest -n 2
+	REPLAB_TEST_THREADS=1 $(OTHER_CPU) $(VENV)/bin/pytest -n 2
 
 test-slow: install
 	$(VENV)/bin/pytest -m slow

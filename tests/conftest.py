@@ -3,9 +3,9 @@
 - `REPLAB_TEST_THREADS=N`: every test runs with `torch.set_num_threads(N)` (default: torch's own default,
   the number of cores, in every xdist worker too). It is set again before each test, because experiment
   jobs call `torch.set_num_threads` in-process: without the reset a test's thread count would depend on
-  which tests its xdist worker ran before it. `make test` runs the suite at 2 threads and again at 1, so a
-  test comparing two computations bit for bit that only agree at one thread count fails here, not on a
-  user's machine (DESIGN §5: tests are portable across CPUs and thread counts).
+  which tests its xdist worker ran before it. `make test` runs the suite at 2 threads and again at 1 with
+  an older CPU's kernels (see the Makefile), so a test comparing two computations bit for bit that only
+  agree on one configuration fails here, not on a user's machine (DESIGN §5: tests are portable).
 - Before each test the global random generators (torch, numpy, random) are seeded with 0, so a test that
   draws unseeded data sees the same data whichever tests its xdist worker ran before it, and the suite's
   result does not depend on the number of workers or their scheduling.
@@ -49,7 +49,10 @@ NO_SKIP = os.environ.get("REPLAB_NO_SKIP", "") not in ("", "0")
 
 
 def pytest_report_header(config):
-    return f"torch threads per test: {THREADS}" + (" · skips fail (REPLAB_NO_SKIP)" if NO_SKIP else "")
+    kernels = torch.backends.cpu.get_cpu_capability()  # DEFAULT under ATEN_CPU_CAPABILITY=default
+    return f"torch threads per test: {THREADS} · CPU kernels: {kernels}" + (
+        " · skips fail (REPLAB_NO_SKIP)" if NO_SKIP else ""
+    )
 
 
 @pytest.fixture(autouse=True)

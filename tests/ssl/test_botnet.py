@@ -195,8 +195,11 @@ def test_mhsa_equals_einsum_reference_values_and_gradients(content, position):
     weights = torch.randn_like(got)
     g_got = torch.autograd.grad((got * weights).sum(), [x, *m.parameters()], allow_unused=True)
     g_want = torch.autograd.grad((want * weights).sum(), [x, *m.parameters()], allow_unused=True)
+    # each gradient entry sums B·HW·HW products, contracted in another order by the einsums than by the
+    # batched matmuls: float32 round-off scales with the gradient's largest entry, not with each entry
+    # (up to 1.1e-6 of it measured with SSE kernels, ATEN_CPU_CAPABILITY=default), so 1e-5 of that scale
     for a, b in zip(g_got, g_want):
-        assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+        assert (a is None and b is None) or torch.allclose(a, b, rtol=0, atol=1e-5 * b.abs().max().item())
     # channels_last input and weights compute the same
     m_cl = MHSA(16, (5, 6), heads=4, content=content, position=position)
     m_cl.load_state_dict(m.state_dict())

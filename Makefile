@@ -37,8 +37,8 @@ format: install
 # whole suite: the second costs about as much as the first (≈ 2 min each on 2 cores with the extras).
 OTHER_CPU := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 test: lint
-	REPLAB_TEST_THREADS=2 $(VENV)/bin/pytest -n 2
-	REPLAB_TEST_THREADS=1 $(OTHER_CPU) $(VENV)/bin/pytest -n 2
+	REPLAB_TEST_THREADS=2 $(VENV)/bin/pytest -n 2 -rs
+	REPLAB_TEST_THREADS=1 $(OTHER_CPU) $(VENV)/bin/pytest -n 2 -rs
 
 test-slow: install
 	$(VENV)/bin/pytest -m slow

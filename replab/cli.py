@@ -1,4 +1,4 @@
-"""The `replab` command line: list | run | sweep | report | compare | runs.
+"""The `replab` command line: list | run | sweep | report | compare | ledger | runs.
 
 Bad input gets one line on stderr and exit code 2, never a traceback.
 """
@@ -35,6 +35,8 @@ commands:
   report RUN_ID                 regenerate a run's report
   compare RUN_ID... | --name NAME [--preset P]
                                 IQM and 95% bootstrap CIs across seeds
+  ledger [--write docs/results.md] [--name NAME]
+                                every headline claim decided over all seeds in the store
   runs [--name NAME]            the runs in the store and their status
 
 'replab COMMAND --help' and 'replab run NAME --help' (the experiment's fields) say more.
@@ -93,6 +95,15 @@ class CompareArgs:
     """compare all finished runs of this experiment"""
     preset: str | None = None
     """only runs at this preset"""
+    store: str | None = None
+
+
+@dataclass
+class LedgerArgs:
+    write: str | None = None
+    """write the ledger to this markdown file (docs/results.md), keeping its entries this store lacks"""
+    name: str | None = None
+    """print only this experiment's rows"""
     store: str | None = None
 
 
@@ -326,6 +337,37 @@ def cmd_compare(args: list[str]) -> int:
     return 0
 
 
+def cmd_ledger(args: list[str]) -> int:
+    from pathlib import Path
+
+    from replab.track import ledger
+
+    a = _parse(LedgerArgs, args, prog="replab ledger")
+    if a.name and a.write:
+        raise ReplabError("--write writes every experiment's rows; give --name or --write, not both")
+    if a.write is not None and (not a.write.strip() or Path(a.write).is_dir()):
+        raise ReplabError(f"--write takes a markdown file such as docs/results.md, got {a.write!r}")
+    found = experiments.all_experiments() if not a.name else {a.name: experiments.get(a.name)}
+    catalogue = ledger.Catalogue(
+        {n: e.headline or e.claim for n, e in found.items()},
+        {n: {p: dataclasses.asdict(c) for p, c in e.presets.items()} for n, e in found.items()},
+    )
+    store = open_store(a.store)
+    store.reap()
+    if a.write:
+        try:
+            path, notes = ledger.write(Path(a.write), store, catalogue, f"replab ledger --write {a.write}")
+        except OSError as exc:
+            raise ReplabError(f"cannot write the ledger to {a.write} ({exc.strerror or exc})") from None
+        print(f"ledger: {path}")
+    else:
+        rows, notes = ledger.entries(store, catalogue, a.name)
+        print(ledger.table(rows, catalogue))
+    for note in notes:
+        print(f"replab: note: {note}", file=sys.stderr)
+    return 0
+
+
 def cmd_runs(args: list[str]) -> int:
     a = _parse(RunsArgs, args, prog="replab runs")
     store = open_store(a.store)
@@ -348,6 +390,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "report": cmd_report,
     "compare": cmd_compare,
+    "ledger": cmd_ledger,
     "runs": cmd_runs,
 }
 

@@ -272,7 +272,13 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     if timing_path.exists():
         header["time"] = _Clock.describe(timing.read(timing_path))
     report.write(store.root / run_id, header)
-    store.finish(run_id, "finished", verdict=report.verdict, summary=report.summary)
+    store.finish(
+        run_id,
+        "finished",
+        verdict=report.verdict,
+        summary=report.stored_summary(),
+        claims=report.claim_records(),
+    )
     return report.verdict
 
 

@@ -12,11 +12,33 @@ VERDICTS = ("held", "partly held", "did not hold", "inconclusive")
 
 @dataclass
 class Check:
-    """One decidable part of a claim: `held` is True/False from the measurements (None: not measurable)."""
+    """One decidable part of a claim: `held` is True/False from the measurements (None: not measurable,
+    or — for a check decided by `track/claims.py`, which sets `rule` — inconclusive).
+
+    A check made by `Decision.check()` also carries the rule, n, effect, CI and p-value shown in the
+    report's table, and, when it is a `headline` check, the `claim` record the run store keeps for the
+    ledger (`replab ledger`)."""
 
     name: str
     held: bool | None
     measured: str
+    rule: str = ""
+    """The decision rule (`track/claims.py`); empty for a check decided otherwise."""
+    n: int | None = None
+    effect: float | None = None
+    ci: tuple[float, float] | None = None
+    p: float | None = None
+    headline: bool = False
+    """The report's verdict follows its headline checks (see `Report.verdict`)."""
+    claim: dict | None = None
+    """The record of a headline decision (`Decision.record()`): stored in `runs.claims`, pooled by the ledger."""
+
+    @property
+    def verdict(self) -> str:
+        """held / did not hold / inconclusive (a rule-based check) or n/a (a check that measured nothing)."""
+        if self.held is None:
+            return "inconclusive" if self.rule else "n/a"
+        return "held" if self.held else "did not hold"
 
 
 @dataclass
@@ -41,12 +63,50 @@ class Report:
 
     @property
     def verdict(self) -> str:
+        """The report's verdict.
+
+        With headline checks (`Check.headline`, the claims decided by `track/claims.py`): inconclusive
+        if any headline check is; did not hold if every headline check did not hold; held if every
+        headline check held and no other check failed; partly held otherwise. Without headline checks:
+        held when every check held, did not hold when none did, partly held otherwise, inconclusive when
+        nothing could be measured."""
+        headline = [c.held for c in self.checks if c.headline]
+        if headline:
+            if None in headline:
+                return "inconclusive"
+            if not any(headline):
+                return "did not hold"
+            if all(headline) and all(c.held is not False for c in self.checks):
+                return "held"
+            return "partly held"
         decided = [c.held for c in self.checks if c.held is not None]
         if not decided:
             return "inconclusive"
         if all(decided):
             return "held" if len(decided) == len(self.checks) else "partly held"
         return "did not hold" if not any(decided) else "partly held"
+
+    def claim_records(self) -> list[dict]:
+        """The records of the headline decisions, for the run store (`runs.claims`) and the ledger."""
+        records = [c.claim for c in self.checks if c.headline and c.claim is not None]
+        keys = [r["key"] for r in records]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"headline claims need distinct keys, got {keys}")
+        return records
+
+    def stored_summary(self) -> dict[str, float]:
+        """`summary` plus each headline decision's numbers (`claim/effect`, `claim/ci_low`, `claim/ci_high`,
+        `claim/n`, `claim/p`, `claim/min_effect`, `claim/verdict`: 1 held, 0 inconclusive, −1 did not hold;
+        the prefix is the claim's key), as the run store keeps it."""
+        from replab.track.claims import claim_summary
+
+        out = dict(self.summary)
+        for c in self.checks:
+            if c.headline and c.claim is not None:
+                out |= claim_summary(
+                    c.claim["key"], c.effect, c.ci, c.n, c.p, c.claim["min_effect"], c.verdict
+                )
+        return out
 
     def markdown(self, header: dict[str, str] | None = None) -> str:
         lines = [f"# {self.title}", ""]
@@ -61,8 +121,7 @@ class Report:
             "## Checks",
             "",
         ]
-        rows = [[c.name, _held(c.held), c.measured] for c in self.checks]
-        lines += [markdown_table(["check", "held", "measured"], rows), ""]
+        lines += [checks_table(self.checks), ""]
         for heading, body in self.sections:
             lines += [f"## {heading}", "", body.rstrip(), ""]
         if self.figures:
@@ -83,7 +142,7 @@ class Report:
             json.dumps(
                 {
                     "verdict": self.verdict,
-                    "summary": self.summary,
+                    "summary": self.stored_summary(),
                     "checks": [c.__dict__ for c in self.checks],
                 },
                 indent=2,
@@ -96,6 +155,25 @@ class Report:
 
 def _held(h: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "n/a"}[h]
+
+
+def checks_table(checks: list[Check]) -> str:
+    """The checks as a table; with rule-based checks (`track/claims.py`) it adds the rule, n, the effect
+    with its CI and the p-value, and shows "inconclusive" (not n/a) for an undecided rule-based check."""
+    if not any(c.rule for c in checks):
+        return markdown_table(
+            ["check", "held", "measured"], [[c.name, _held(c.held), c.measured] for c in checks]
+        )
+    rows = []
+    for c in checks:
+        verdict = {"held": "yes", "did not hold": "**no**"}.get(c.verdict, c.verdict)
+        name = f"**{c.name}** (headline)" if c.headline else c.name
+        ci = "" if c.ci is None or math.isnan(c.ci[0]) else f" [{c.ci[0]:+.4g}, {c.ci[1]:+.4g}]"
+        effect = "" if c.effect is None else f"{c.effect:+.4g}{ci}"
+        n = "" if c.n is None else str(c.n)
+        p = "" if c.p is None or math.isnan(c.p) else f"{c.p:.3g}"
+        rows.append([name, verdict, c.rule, n, effect, p, c.measured])
+    return markdown_table(["check", "held", "rule", "n", "effect [95% CI]", "p", "measured"], rows)
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:

@@ -17,7 +17,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from replab.errors import ReplabError, close_matches
@@ -53,6 +53,8 @@ class RunRecord:
     """Why a failed run failed (the error), or None."""
     threads: int | None = None
     """torch's intra-op thread count the run ran with (results depend on it)."""
+    claims: list = field(default_factory=list)
+    """The records of the report's headline decisions (`track/claims.py`), pooled by `replab ledger`."""
 
     @property
     def dir(self) -> str:
@@ -144,18 +146,22 @@ class Store:
         verdict: str | None = None,
         summary: dict | None = None,
         reason: str | None = None,
+        claims: list | None = None,
     ) -> None:
-        """End a run with `status`; a failed run keeps its progress and records `reason` (the error)."""
+        """End a run with `status`; a failed run keeps its progress and records `reason` (the error);
+        a finished run records its report's verdict, summary numbers and headline `claims` records."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         self.conn.execute(
             "UPDATE runs SET status=?, end=?, verdict=COALESCE(?, verdict), summary=COALESCE(?, summary),"
-            " reason=?, progress=CASE WHEN ?='finished' THEN 1 ELSE progress END WHERE id=?",
+            " claims=COALESCE(?, claims), reason=?, progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
+            " WHERE id=?",
             (
                 status,
                 time.time(),
                 verdict,
                 json.dumps(summary) if summary is not None else None,
+                json.dumps(claims) if claims is not None else None,
                 reason,
                 status,
                 run_id,
@@ -221,7 +227,7 @@ class Store:
 
 _RUN_COLUMNS = (
     "id, experiment, preset, config, seed, git_rev, status, start, end, host, pid, progress, verdict, summary,"
-    " reason, threads"
+    " reason, threads, claims"
 )
 
 
@@ -244,7 +250,9 @@ def _record(row) -> RunRecord:
         progress or 0.0,
         verdict,
         json.loads(summary) if summary else {},
-        *row[14:],
+        reason=row[14],
+        threads=row[15],
+        claims=json.loads(row[16]) if row[16] else [],
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from replab.errors import ReplabError
 
 NAN_TEXT = "nan"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS runs (
     verdict TEXT,
     summary TEXT,
     reason TEXT,
-    threads INTEGER
+    threads INTEGER,
+    claims TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run TEXT NOT NULL,
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 
 # Columns added to `runs` after the first release, with their types: an older store gains them on open.
-_ADDED_COLUMNS = {"reason": "TEXT", "threads": "INTEGER"}
+_ADDED_COLUMNS = {"reason": "TEXT", "threads": "INTEGER", "claims": "TEXT"}
 
 
 def encode_value(value: float) -> float | str:

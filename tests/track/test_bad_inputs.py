@@ -199,6 +199,15 @@ CASES = [
     ("compare unknown name", ["compare", "--name", "tunel"], {}, "did you mean: tunnel"),
     ("compare unknown preset", ["compare", "--name", "toy", "--preset", "smok"], {}, "did you mean: smoke"),
     ("compare unknown run", ["compare", "done", "nope"], {}, "no run with id 'nope'"),
+    ("ledger unknown name", ["ledger", "--name", "tunel"], {}, "did you mean: tunnel"),
+    ("ledger name and write", ["ledger", "--name", "toy", "--write", "{odd}/r.md"], {}, "not both"),
+    ("ledger written to a folder", ["ledger", "--write", "{odd}"], {}, "takes a markdown file"),
+    (
+        "ledger written under a file",
+        ["ledger", "--write", "{odd}/a-file/r.md"],
+        {},
+        "cannot write the ledger",
+    ),
     # commands and options
     ("unknown command", ["rn"], {}, "did you mean: run"),
     ("empty command", [""], {}, "unknown command"),

@@ -1,0 +1,543 @@
+"""Decision rules for claims (DESIGN §3 "Decisions", issue 19): every experiment decides through these.
+
+An experiment's report decides its headline claim like this::
+
+    from replab.track.claims import paired
+
+    # per-unit values, keyed by seed, or by (seed, task) when the claim spans tasks (games, environments)
+    curl = {s: r["final"] for s, r in results["curl"].items()}
+    pixel = {s: r["final"] for s, r in results["pixel"].items()}
+    rand = {s: r["final"] for s, r in results["random"].items()}    # the floor, paired the same way
+    d = paired(curl, pixel, min_effect=cfg.min_effect, direction="greater", floor=rand,
+               name="CURL vs pixel SAC: final return", a_label="curl", b_label="pixel",
+               floor_label="random policy", paper="CURL 114.6 vs pixel SAC 42.8 (thesis Table 3.1)")
+    rep.checks.append(d.check(headline=True))   # the report's verdict, the ledger's row
+
+`min_effect` comes from the experiment's Config (registered before any run, never tuned after one).
+
+**The rule.** The claim "A beats B by at least m" is the statement effect > t, with t = +m for
+direction "greater" (−m for "less"; for a ratio of means t = 1 + m, or 1 − m). With n = the number of
+seeds (the smallest number in any task) and the 95% confidence interval [lo, hi] of the effect:
+
+- **held** when n ≥ 5, the CI lies entirely beyond t (lo > t; hi < t for "less") and the one-sided
+  permutation test rejects an effect of t at 1 − level = 5% (below);
+- **did not hold** when n ≥ 5 and the CI lies entirely on the other side of t, t included (hi ≤ t): an
+  effect of at least m in the claimed direction is excluded, whether the true effect is reversed, zero
+  or merely smaller than claimed;
+- **inconclusive** when the CI straddles t or n < 5; `seeds_needed` then says how many seeds the
+  observed spread would need.
+
+Why "did not hold" is not reserved for a CI beyond −m (a reversed effect): the claim registered is
+"at least m better". A precise CI inside (−m, +m) is evidence of no effect of that size, so the claim
+did not hold; calling it inconclusive would ask for more seeds that cannot change the answer.
+The reason text tells the cases apart ("reversed", "excluded", "no effect in the claimed direction").
+t itself counts against the claim, so a tie is never a win: identical values give the CI [0, 0] and,
+with m = 0, "did not hold".
+
+**The effect** is the mean paired difference mean(A − B) over all (seed, task) units (`effect=
+"difference"`) or the ratio of means mean(A) / mean(B) (`effect="ratio"`, B > 0).
+
+**The CI** is a stratified bootstrap: seeds resampled with replacement within each task (10,000
+resamples, seeded, deterministic), A and B resampled together (paired). Its interval is the *expanded*
+percentile interval (`stats.percentile_interval`, Hesterberg 2015): the plain percentile interval
+covers ≈ 88% at n = 5 and alone gave 7% false "held" on normal null data.
+
+**The p-value** (`stats.sign_flip_p`) is a one-sided paired sign-flip permutation test of the claim's null (effect = t):
+the margins u = σ(A − B) − m (difference; σ = ±1 for the direction) or u = A − (1 + m) B and
+(1 − m) B − A (ratio, since mean(A)/mean(B) > t ⟺ mean(A − tB) > 0) have their signs flipped, exactly
+over all 2^N patterns when N ≤ 16 units, else 20,000 seeded random patterns (p = (1 + hits)/(1 + draws)).
+p = P(mean(±u) ≥ mean(u)); identical values give p = 1. "held" needs p ≤ 0.05 besides the CI: the
+sign-flip test is exact under any null symmetric about t, so a false "held" is at most 5% whatever the
+distribution (3.1% at n = 5, where p ≤ 0.05 needs every seed to clear t), while the bootstrap alone,
+coarse with 5 values, gave 4–5% on normal null data at n = 5 (2–3% at n ≥ 10; the 200-dataset test
+in tests/track/test_claims.py). "did not hold" needs the CI alone, so an exact tie (p = 1) is not a win but a loss.
+
+**Seeds needed** (`stats.seeds_needed`; normal approximation, two-sided 5% level, 80% power):
+n ≈ ((z_0.975 + z_0.8) · s / |ū|)² / T, with ū the mean margin, s the within-task standard deviation
+of the margins u and T the number of tasks; at least 5, None when ū = 0 (no number of seeds decides a
+mean that sits on t) or with one seed (no spread); 5 when s = 0.
+
+**The floor guard.** A comparison may carry a floor (the random policy, a random encoder, the uniform
+sampler): per-unit values paired the same way (or one value per task, or one number). A must beat the
+floor — the same rule, a difference in the claim's direction greater than `floor_min_effect` (default
+0: strictly) — before "A beats B" can be "held"; and "did not hold" needs A or B to have beaten it (a
+budget at which nothing learns decides nothing). Otherwise the verdict is "inconclusive", with the
+reason "did not beat the floor (...)".
+
+Units whose values are not finite (a diverged run) are dropped and the reason says so.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from replab.track.pairing import check_paired, floor_values, keyed, sorted_keys, strata
+from replab.track.report import Check
+from replab.track.stats import percentile_interval, seeds_needed, sign_flip_p, stratified_indices
+
+MIN_SEEDS = 5
+"""Seeds needed before a claim can be held or not held."""
+REPS = 10_000
+"""Bootstrap resamples."""
+EXACT_UNITS = 16
+"""Up to this many units the permutation test enumerates every sign pattern."""
+PERMUTATIONS = 20_000
+"""Random sign patterns beyond EXACT_UNITS."""
+DIRECTIONS = ("greater", "less")
+EFFECTS = ("difference", "ratio")
+VERDICT_CODE = {"held": 1.0, "inconclusive": 0.0, "did not hold": -1.0}
+"""How a claim's verdict is stored among a report's scalar summary numbers."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision of one claim: what was compared, under which rule, what was measured, the verdict."""
+
+    name: str
+    key: str
+    """Short identifier: the prefix of its summary numbers (`claim/effect`, ...) and of its ledger entry."""
+    a_label: str
+    b_label: str
+    effect_kind: str
+    direction: str
+    min_effect: float
+    threshold: float
+    """t: the effect must lie beyond it (in `direction`) for the claim to hold."""
+    level: float
+    n: int
+    """Seeds: the smallest number of seeds in any task."""
+    units: int
+    tasks: int
+    effect: float
+    ci_low: float
+    ci_high: float
+    p: float
+    verdict: str
+    reason: str
+    seeds_needed: int | None
+    rule: str
+    paper: str = ""
+    floor_label: str | None = None
+    floor_min_effect: float = 0.0
+    floor: Decision | None = None
+    """A against the floor (None without a floor)."""
+    floor_b: Decision | None = None
+    """B against the floor."""
+    data: tuple = field(default=(), repr=False)
+    """The units as (seed, task, a, b, floor) rows, non-finite ones included (the ledger pools them)."""
+    absolute_seeds: bool = False
+
+    @property
+    def held(self) -> bool | None:
+        return {"held": True, "did not hold": False}.get(self.verdict)
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return (self.ci_low, self.ci_high)
+
+    def measured(self) -> str:
+        """One line: the effect, its CI, n, p and the reason."""
+        return f"{self.effect_text()}, n = {self.n}, p = {self.p:.3g}: {self.reason}"
+
+    def effect_text(self) -> str:
+        return _interval(self.effect, self.ci_low, self.ci_high, self.effect_kind == "ratio")
+
+    def check(self, name: str | None = None, headline: bool = True) -> Check:
+        """This decision as a report check (held True/False, None when inconclusive), carrying the rule,
+        n, effect, CI and p; a headline check also carries the record the ledger pools."""
+        return Check(
+            name or self.name,
+            self.held,
+            self.reason,
+            rule=self.rule,
+            n=self.n,
+            effect=self.effect,
+            ci=self.ci,
+            p=self.p,
+            headline=headline,
+            claim=self.record() if headline else None,
+        )
+
+    def summary(self) -> dict[str, float]:
+        """Scalar numbers for a report's summary: `<key>/effect`, `/ci_low`, `/ci_high`, `/n`, `/p`,
+        `/min_effect`, `/verdict` (1 held, 0 inconclusive, −1 did not hold)."""
+        return claim_summary(self.key, self.effect, self.ci, self.n, self.p, self.min_effect, self.verdict)
+
+    def record(self) -> dict:
+        """The JSON record the run store keeps (`runs.claims`) and the ledger pools across runs."""
+        return {
+            "key": self.key,
+            "name": self.name,
+            "a": self.a_label,
+            "b": self.b_label,
+            "floor": self.floor_label,
+            "effect": self.effect_kind,
+            "direction": self.direction,
+            "min_effect": self.min_effect,
+            "floor_min_effect": self.floor_min_effect,
+            "level": self.level,
+            "paper": self.paper,
+            "absolute_seeds": self.absolute_seeds,
+            "units": [list(row) for row in self.data],
+        }
+
+
+def claim_summary(key, effect, ci, n, p, min_effect, verdict) -> dict[str, float]:
+    return {
+        f"{key}/effect": float(effect),
+        f"{key}/ci_low": float(ci[0]),
+        f"{key}/ci_high": float(ci[1]),
+        f"{key}/n": float(n),
+        f"{key}/p": float(p),
+        f"{key}/min_effect": float(min_effect),
+        f"{key}/verdict": VERDICT_CODE[verdict],
+    }
+
+
+def paired(
+    a,
+    b,
+    *,
+    min_effect: float,
+    direction: str = "greater",
+    effect: str = "difference",
+    floor=None,
+    floor_min_effect: float = 0.0,
+    name: str = "",
+    key: str = "claim",
+    a_label: str = "A",
+    b_label: str = "B",
+    floor_label: str = "floor",
+    paper: str = "",
+    level: float = 0.95,
+    reps: int = REPS,
+    seed: int = 0,
+    min_seeds: int = MIN_SEEDS,
+    absolute_seeds: bool = False,
+) -> Decision:
+    """Decide "A beats B by at least `min_effect`" from values paired by seed (and task).
+
+    `a`, `b`: {seed: value} or {(seed, task): value}, or arrays (seeds,) / (seeds, tasks) aligned by
+    position; every unit must be in both (unpaired units raise a ValueError naming them). `direction`:
+    "greater" (A > B) or "less" (A < B: lower is better, e.g. an L1 error). `effect`: "difference"
+    (mean(A − B), `min_effect` in the values' units) or "ratio" (mean(A) / mean(B): at least 1 +
+    `min_effect` for "greater", at most 1 − `min_effect` for "less"; B must be > 0). `floor`: values
+    paired the same way, {task: value}, or one number; A must beat it by more than `floor_min_effect`
+    (a difference, in `direction`) first. `seed` seeds the bootstrap and the random sign patterns.
+    `absolute_seeds`: the seeds are the seeds themselves, not indices within the run (tells the ledger
+    whether seed 0 of two runs is one unit or two). See the module docstring for the rule.
+    """
+    _check_rule(min_effect, direction, effect, level, reps, floor_min_effect)
+    av, bv = keyed(a, a_label), keyed(b, b_label)
+    check_paired(av, bv, a_label, b_label)
+    keys = sorted_keys(av)
+    fv = floor_values(floor, keys, floor_label, a_label) if floor is not None else None
+    data = tuple((k[0], k[1], av[k], bv[k], None if fv is None else fv[k]) for k in keys)
+    return _decide_rows(
+        data,
+        min_effect=min_effect,
+        direction=direction,
+        effect=effect,
+        floor_min_effect=floor_min_effect,
+        name=name or f"{a_label} vs {b_label}",
+        key=key,
+        labels=(a_label, b_label, floor_label if floor is not None else None),
+        paper=paper,
+        level=level,
+        reps=reps,
+        seed=seed,
+        min_seeds=min_seeds,
+        absolute_seeds=absolute_seeds,
+    )
+
+
+def one_sample(
+    values,
+    reference: float,
+    *,
+    min_effect: float,
+    direction: str = "greater",
+    effect: str = "difference",
+    name: str = "",
+    key: str = "claim",
+    label: str = "value",
+    reference_label: str | None = None,
+    paper: str = "",
+    level: float = 0.95,
+    reps: int = REPS,
+    seed: int = 0,
+    min_seeds: int = MIN_SEEDS,
+    absolute_seeds: bool = False,
+) -> Decision:
+    """Decide "the values exceed (or stay below) a fixed `reference` by at least `min_effect`", e.g. a
+    per-seed correlation below 0.3 (`one_sample(rho, 0.3, min_effect=0, direction="less")`): the paired
+    rule with B = `reference` for every unit."""
+    vals = keyed(values, label)
+    ref = {k: float(reference) for k in vals}
+    return paired(
+        vals,
+        ref,
+        min_effect=min_effect,
+        direction=direction,
+        effect=effect,
+        name=name,
+        key=key,
+        a_label=label,
+        b_label=reference_label or f"{reference:g}",
+        paper=paper,
+        level=level,
+        reps=reps,
+        seed=seed,
+        min_seeds=min_seeds,
+        absolute_seeds=absolute_seeds,
+    )
+
+
+def from_record(record: dict, units=None, *, reps: int = REPS, seed: int = 0) -> Decision:
+    """Decide a stored record again (the ledger: `units` pooled from several runs' records)."""
+    rows = [tuple(u) for u in (record["units"] if units is None else units)]
+    has_floor = bool(rows) and all(r[4] is not None for r in rows)
+    a = {(r[0], r[1]): r[2] for r in rows}
+    b = {(r[0], r[1]): r[3] for r in rows}
+    floor = {(r[0], r[1]): r[4] for r in rows} if has_floor else None
+    if len(a) != len(rows):
+        raise ValueError(f"claim {record.get('key')!r}: repeated (seed, task) units")
+    return paired(
+        a,
+        b,
+        min_effect=record["min_effect"],
+        direction=record["direction"],
+        effect=record["effect"],
+        floor=floor,
+        floor_min_effect=record.get("floor_min_effect", 0.0),
+        name=record.get("name", ""),
+        key=record.get("key", "claim"),
+        a_label=record.get("a", "A"),
+        b_label=record.get("b", "B"),
+        floor_label=record.get("floor") or "floor",
+        paper=record.get("paper", ""),
+        level=record.get("level", 0.95),
+        reps=reps,
+        seed=seed,
+        absolute_seeds=record.get("absolute_seeds", False),
+    )
+
+
+# -- the rule ------------------------------------------------------------------------------------------
+
+
+def _decide_rows(data, *, labels, floor_min_effect, **kw) -> Decision:
+    a_label, b_label, floor_label = labels
+    finite = [r for r in data if all(v is None or math.isfinite(v) for v in r[2:])]
+    dropped = len(data) - len(finite)
+    main = _decide(finite, 2, 3, a_label, b_label, **kw)
+    floor = floor_b = None
+    verdict, reason, needed = main["verdict"], main["reason"], main["seeds_needed"]
+    if floor_label is not None:
+        fkw = dict(kw, min_effect=floor_min_effect, effect="difference")
+        floor = _decide(finite, 2, 4, a_label, floor_label, **fkw)
+        floor_b = _decide(finite, 3, 4, b_label, floor_label, **fkw)
+        if verdict == "held" and floor["verdict"] != "held":
+            verdict = "inconclusive"
+            reason = (
+                f"did not beat the floor ({a_label} − {floor_label} = {floor['effect_text']}, needs "
+                f"{floor['op']} {floor['threshold']:+.4g}: {floor['verdict']}); otherwise {reason}"
+            )
+            needed = _more_seeds(floor)
+        elif verdict == "did not hold" and "held" not in (floor["verdict"], floor_b["verdict"]):
+            verdict = "inconclusive"
+            reason = (
+                f"did not beat the floor (neither {a_label} nor {b_label} beat {floor_label}: "
+                f"{floor['effect_text']} and {floor_b['effect_text']}); {reason}"
+            )
+            needed = max(filter(None, (_more_seeds(floor), _more_seeds(floor_b))), default=None)
+        elif verdict == "inconclusive" and not floor["clears"]:
+            reason += f"; {a_label} has not beaten the floor yet ({floor['effect_text']})"
+            needed = max(filter(None, (needed, _more_seeds(floor))), default=needed)
+    if dropped:
+        reason += f"; {dropped} unit(s) with non-finite values dropped"
+    rule = main["rule"]
+    if floor is not None:
+        rule += f"; first {a_label} − {floor_label} {floor['op']} {floor['threshold']:+.4g}"
+    return Decision(
+        name=kw["name"],
+        key=kw["key"],
+        a_label=a_label,
+        b_label=b_label,
+        effect_kind=kw["effect"],
+        direction=kw["direction"],
+        min_effect=float(kw["min_effect"]),
+        threshold=main["threshold"],
+        level=kw["level"],
+        n=main["n"],
+        units=main["units"],
+        tasks=main["tasks"],
+        effect=main["effect"],
+        ci_low=main["ci"][0],
+        ci_high=main["ci"][1],
+        p=main["p"],
+        verdict=verdict,
+        reason=reason,
+        seeds_needed=needed if verdict == "inconclusive" else None,
+        rule=rule,
+        paper=kw["paper"],
+        floor_label=floor_label,
+        floor_min_effect=float(floor_min_effect),
+        floor=_as_decision(floor, kw, a_label, floor_label, floor_min_effect),
+        floor_b=_as_decision(floor_b, kw, b_label, floor_label, floor_min_effect),
+        data=tuple(data),
+        absolute_seeds=kw["absolute_seeds"],
+    )
+
+
+def _more_seeds(part: dict) -> int | None:
+    """Seeds that part of the guard needs: None when more seeds cannot help (it did not hold)."""
+    return part["seeds_needed"] if part["verdict"] == "inconclusive" else None
+
+
+def _as_decision(part, kw, a_label, floor_label, floor_min_effect) -> Decision | None:
+    if part is None:
+        return None
+    return Decision(
+        name=f"{a_label} vs {floor_label}",
+        key=f"{kw['key']}/floor",
+        a_label=a_label,
+        b_label=floor_label,
+        effect_kind="difference",
+        direction=kw["direction"],
+        min_effect=float(floor_min_effect),
+        threshold=part["threshold"],
+        level=kw["level"],
+        n=part["n"],
+        units=part["units"],
+        tasks=part["tasks"],
+        effect=part["effect"],
+        ci_low=part["ci"][0],
+        ci_high=part["ci"][1],
+        p=part["p"],
+        verdict=part["verdict"],
+        reason=part["reason"],
+        seeds_needed=part["seeds_needed"],
+        rule=part["rule"],
+    )
+
+
+def _decide(
+    rows, ia, ib, a_label, b_label, *, min_effect, direction, effect, level, reps, seed, min_seeds, **_
+) -> dict:
+    """The rule on columns `ia` (A) and `ib` (B) of the (seed, task, a, b, floor) rows."""
+    a = np.array([r[ia] for r in rows], dtype=float)
+    b = np.array([r[ib] for r in rows], dtype=float)
+    groups = strata([r[1] for r in rows])
+    n = min((len(s) for s in groups), default=0)
+    sign = 1.0 if direction == "greater" else -1.0
+    ratio = effect == "ratio"
+    if ratio and (b <= 0).any():
+        raise ValueError(f"effect='ratio' needs {b_label} > 0 in every unit; use effect='difference'")
+    t = (1 + sign * min_effect if ratio else sign * min_effect) + 0.0  # + 0.0: no "-0"
+    op = ">" if sign > 0 else "<"
+    what = f"mean({a_label}) / mean({b_label})" if ratio else f"mean({a_label} − {b_label})"
+    shown_t = f"{t:.4g}" if ratio else f"{t:+.4g}"
+    rule = f"{what} {op} {shown_t} ({100 * level:g}% CI, paired, n ≥ {min_seeds})"
+    out = {"n": n, "units": len(rows), "tasks": len(groups), "threshold": t, "rule": rule, "op": op}
+    if not rows:
+        nan = float("nan")
+        return out | {
+            "effect": nan,
+            "ci": (nan, nan),
+            "p": nan,
+            "effect_text": "no units",
+            "clears": False,
+            "verdict": "inconclusive",
+            "reason": "no paired units",
+            "seeds_needed": min_seeds,
+        }
+    est = a.mean() / b.mean() if ratio else (a - b).mean()
+    if n >= 2:
+        idx = stratified_indices(groups, reps, np.random.default_rng(seed))
+        boot = a[idx].mean(1) / b[idx].mean(1) if ratio else (a[idx] - b[idx]).mean(1)
+        df = sum(len(s) - 1 for s in groups)
+        lo, hi = percentile_interval(boot, level, n=n, df=df)
+        lo, hi = min(lo, est), max(hi, est)  # float round-off of a constant difference
+    else:
+        lo = hi = float("nan")
+    # margins: the claim holds iff mean(u) > 0
+    u = sign * (a - t * b) if ratio else sign * (a - b) - min_effect
+    p = sign_flip_p(u, PERMUTATIONS, seed, EXACT_UNITS)
+    needed = seeds_needed(u, groups, level, min_seeds)
+    text = _interval(est, lo, hi, ratio)
+    tol = 1e-9 * max(abs(t), abs(lo), abs(hi)) if n >= 2 else 0.0  # round-off of an exact tie is a tie
+    clears = lo > t + tol if sign > 0 else hi < t - tol
+    excluded = hi <= t + tol if sign > 0 else lo >= t - tol
+    if n < min_seeds:
+        verdict = "inconclusive"
+        would = ", the CI already clears it" if clears else ""
+        reason = f"{n} seed(s) < {min_seeds} ({text}{would}); " + (
+            f"≈ {needed} seeds needed" if needed else f"run at least {min_seeds} seeds"
+        )
+        needed = needed or min_seeds
+    elif clears and p <= 1 - level:
+        verdict, reason = "held", f"the CI {text} lies {'above' if sign > 0 else 'below'} {shown_t}"
+    elif clears:
+        verdict = "inconclusive"
+        needed = max(needed or min_seeds, n + 1)
+        reason = (
+            f"the CI {text} lies {'above' if sign > 0 else 'below'} {shown_t} but the permutation test "
+            f"does not reject an effect of {shown_t} (p = {p:.3g} > {1 - level:.2g}); ≈ {needed} seeds needed"
+        )
+    elif excluded:
+        verdict = "did not hold"
+        mirror = 2 * (1.0 if ratio else 0.0) - t  # the threshold on the other side of no effect
+        side = "at or below" if sign > 0 else "at or above"
+        reason = f"the CI {text} lies {side} {shown_t}"
+        if (hi < mirror) if sign > 0 else (lo > mirror):
+            by = " by at least the minimum effect" if min_effect > 0 else ""
+            reason += f": reversed, {b_label} beats {a_label}{by}"
+        elif min_effect > 0:
+            reason += ": an effect of the claimed size is excluded"
+        else:
+            reason += ": no effect in the claimed direction (ties are not wins)"
+    else:
+        verdict = "inconclusive"
+        reason = f"the CI {text} straddles {shown_t}; " + (
+            f"≈ {needed} seeds needed" if needed else "the mean sits on the threshold"
+        )
+    return out | {
+        "effect": float(est),
+        "ci": (lo, hi),
+        "p": p,
+        "effect_text": text,
+        "clears": clears,
+        "verdict": verdict,
+        "reason": reason,
+        "seeds_needed": needed if verdict == "inconclusive" else None,
+    }
+
+
+def _interval(est: float, lo: float, hi: float, ratio: bool) -> str:
+    f = "{:.4g}" if ratio else "{:+.4g}"
+    ci = "(one seed, no CI)" if math.isnan(lo) else f"[{f.format(lo)}, {f.format(hi)}]"
+    return f"{f.format(est)} {ci}"
+
+
+# -- inputs --------------------------------------------------------------------------------------------
+
+
+def _check_rule(min_effect, direction, effect, level, reps, floor_min_effect) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if effect not in EFFECTS:
+        raise ValueError(f"effect must be one of {EFFECTS}, got {effect!r}")
+    for label, m in (("min_effect", min_effect), ("floor_min_effect", floor_min_effect)):
+        if not (isinstance(m, numbers.Real) and math.isfinite(m) and m >= 0):
+            raise ValueError(f"{label} must be a finite number >= 0 (in the claimed direction), got {m!r}")
+    if effect == "ratio" and direction == "less" and min_effect >= 1:
+        raise ValueError(f"a ratio below 1 − min_effect needs min_effect < 1, got {min_effect}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if reps < 100:
+        raise ValueError(f"reps must be >= 100 bootstrap resamples, got {reps}")

@@ -1,12 +1,11 @@
 """dm_control pixels (extra `dmc`, rendered only where a GL backend works) and the curl-dmc experiment's
-setup and report logic (pure, always run)."""
+setup and published tables (pure, always run); its report's claims: test_continuous_claims.py."""
 
 import functools
 
 import numpy as np
 import pytest
 
-from replab.experiments.continuous._curl_dmc_report import report
 from replab.experiments.continuous._curl_dmc_scores import PUBLISHED, TASKS, published
 from replab.experiments.continuous.curl_dmc import Config, agent_setup, make_jobs
 
@@ -99,36 +98,6 @@ def test_published_tables_and_their_derived_claims():
     rad = np.mean([published("rad", t, 100_000)[0] for t in TASKS])
     pix = np.mean([published("pixel", t, 100_000)[0] for t in TASKS])
     assert rad == pytest.approx(716.8, abs=0.1) and rad / pix == pytest.approx(4.7, abs=0.05)
-
-
-def _fake(values: dict[str, float], budget: int = 100_000) -> dict:
-    cfg = Config(methods=tuple(values), env_steps=budget, eval_every_env_steps=budget, init_steps=10)
-    done = {
-        f"cartpole-swingup/{m}/s0": {
-            "task": "cartpole-swingup",
-            "method": m,
-            "final": v,
-            "evals": [[budget, [v]]],
-            "update_ms": 1.0,
-        }
-        for m, v in values.items()
-    }
-    config = cfg.__dict__ | {"tasks": list(cfg.tasks), "methods": list(cfg.methods)}
-    return {"config": config, "done": done}
-
-
-def test_report_checks_and_published_comparison():
-    rep = report(_fake({"pixel": 200.0, "curl": 600.0, "rad": 100.0}))
-    by_name = {c.name.split(" (")[0]: c.held for c in rep.checks}
-    assert by_name["CURL > Pixel SAC"] is True and by_name["RAD > Pixel SAC"] is False
-    reach = [c for c in rep.checks if "published" in c.name]
-    assert [c.held for c in reach] == [True, False]  # CURL 600 ≥ 582 − 2·146; RAD 100 < 828 − 2·27
-    assert rep.verdict == "partly held"
-    text = "\n".join(body for _, body in rep.sections)
-    assert "582 ± 146" in text and "828 ± 27" in text
-    small = report(_fake({"pixel": 1.0, "curl": 2.0}, budget=5_000))
-    assert not [c for c in small.checks if "published" in c.name]
-    assert "not comparable" in "\n".join(body for _, body in small.sections)
 
 
 def test_a_failing_gl_backend_is_a_user_error_naming_the_choices():

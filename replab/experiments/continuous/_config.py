@@ -36,6 +36,13 @@ class PointMassConfig:
     """SAC overrides (Track A: 2 convs of 32, hidden 256, lr 1e-3; the rest of Table 3.3 unchanged)."""
     workers: int = 2
     """Worker processes (1 thread each); 1 runs the jobs in this process."""
+    min_effect: float = 50.0
+    """Registered minimum effect of every comparison between two agents here (track/claims.py), in return
+    points of the final evaluation (an episode's return lies in [0, 1000]): "A beats B" needs the paired
+    mean difference A − B beyond 50. 5% of the return scale, and under a third of the smallest gap the
+    source prints for these comparisons at DMControl100k (CURL − pixel SAC on cheetah-run, 299 − 130 = 169;
+    RAD Table 4.1 and CURL Table 3.1), scaled down because PointMass runs at a fifth of that budget.
+    Registered 2026-12-05 before any run of this rule."""
 
     def __post_init__(self):
         for name in ("env_steps", "eval_episodes", "action_repeat", "frame_stack", "workers"):

@@ -1,16 +1,24 @@
 """The curl-dmc report: measured returns per (task, method) beside the published CURL, RAD, Pixel SAC and
-State SAC numbers, the checks CURL > Pixel SAC and RAD > Pixel SAC, and learning curves."""
+State SAC numbers; CURL vs Pixel SAC and RAD vs Pixel SAC decided by the shared rule (`track/claims.py`:
+paired by seed and task, registered minimum effect, the uniform-random policy as the floor), per task too;
+learning curves."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from replab.experiments.continuous._curl_dmc_scores import SOURCE, published
+from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
-from replab.track.stats import aggregate
+from replab.track.stats import iqm
 
 NAMES = {"state": "State SAC", "pixel": "Pixel SAC", "curl": "CURL", "rad": "RAD"}
 BUDGETS = (100_000, 500_000)
+MIN_EFFECT, MARGIN_STD = 50.0, 2.0
+"""curl-dmc's Config defaults of `min_effect` and `published_margin_std`, for results whose config predates
+them (a report does not import its experiment module)."""
 
 
 def _scores_at(results: dict, budget: int | None) -> dict[tuple[str, str], list[float]]:
@@ -28,64 +36,162 @@ def _scores_at(results: dict, budget: int | None) -> dict[tuple[str, str], list[
     return out
 
 
-def _beats(per_task: dict[str, dict[str, float]], a: str, b: str) -> Check:
-    tasks = [t for t, m in per_task.items() if a in m and b in m]
-    name = f"{NAMES[a]} > {NAMES[b]} (mean over tasks of the final IQM over seeds)"
-    if not tasks:
-        return Check(name, None, "a method is missing from this run")
-    ma, mb = np.mean([per_task[t][a] for t in tasks]), np.mean([per_task[t][b] for t in tasks])
-    wins = sum(per_task[t][a] > per_task[t][b] for t in tasks)
-    return Check(name, bool(ma > mb), f"{ma:.1f} vs {mb:.1f} ({wins}/{len(tasks)} tasks)")
+def per_unit(results: dict, budget: int | None = None) -> dict[str, dict[tuple[int, str], float]]:
+    """{method: {(seed index, task): mean return}} at env step `budget` (None: the final evaluation)."""
+    out: dict[str, dict[tuple[int, str], float]] = {}
+    for key, r in results["done"].items():
+        seed = int(r.get("seed", key.rsplit("/s", 1)[-1]))
+        if budget is None:
+            value = r["final"]
+        else:
+            hits = [np.mean(s) for t, s in r["evals"] if t == budget]
+            if not hits:
+                continue
+            value = hits[-1]
+        out.setdefault(r["method"], {})[(seed, r["task"])] = float(value)
+    return out
 
 
-def _published_check(scores: dict, budget: int, method: str) -> Check:
-    name = f"{NAMES[method]} reaches the published mean − 2 std on every task at {budget // 1000}k"
-    rows = []
-    for (task, m), vals in scores.items():
-        pub = published(method, task, budget)
-        if m == method and pub:
-            rows.append((task, float(np.mean(vals)), pub))
-    if not rows:
-        return Check(name, None, "no measurement at this budget")
-    ok = all(v >= mean - 2 * std for _, v, (mean, std) in rows)
-    return Check(name, ok, "; ".join(f"{t} {v:.0f} vs {mean:.0f} ± {std:.0f}" for t, v, (mean, std) in rows))
+def random_floor(results: dict) -> dict[tuple[int, str], float]:
+    """{(seed index, task): the random policy's mean return on that unit's final-evaluation episodes}."""
+    out = {}
+    for key, scores in results.get("random", {}).items():
+        task, seed = key.rsplit("/s", 1)
+        out[(int(seed), task)] = float(np.mean(scores))
+    return out
+
+
+def _paper(a: str, b: str, tasks) -> str:
+    parts = []
+    for t in tasks:
+        pa, pb = published(a, t, 100_000), published(b, t, 100_000)
+        if pa and pb:
+            parts.append(f"{t} {pa[0]:.0f} vs {pb[0]:.0f}")
+    return f"DMControl100k, {NAMES[a]} vs {NAMES[b]} (Tables 3.1 / 4.1): " + "; ".join(parts)
+
+
+def _compare(vals, floor, a, b, m, *, key, headline, tasks=None) -> Check | None:
+    """ "a beats b by more than m", paired by (seed, task), the random policy as the floor (None when a
+    method is missing); `tasks` restricts the units."""
+    if a not in vals or b not in vals:
+        return None
+    units = set(vals[a]) & set(vals[b]) & (set(floor) if floor else set(vals[a]))
+    units = sorted(u for u in units if tasks is None or u[1] in tasks)
+    if not units:
+        return None
+    names = sorted({u[1] for u in units})
+    where = names[0] if len(names) == 1 else f"{len(names)} tasks"
+    d = paired(
+        {u: vals[a][u] for u in units},
+        {u: vals[b][u] for u in units},
+        min_effect=m,
+        floor={u: floor[u] for u in units} if floor else None,
+        name=f"{NAMES[a]} beats {NAMES[b]} by > {m:g} return ({where}; final evaluation, paired by seed and task)",
+        key=key,
+        a_label=a,
+        b_label=b,
+        floor_label="random policy",
+        paper=_paper(a, b, names),
+    )
+    check = d.check(headline=headline)
+    if floor:
+        return check
+    return dataclasses.replace(  # results from before the floor was measured: nothing is decided
+        check,
+        held=None,
+        claim=None,
+        measured=f"{d.effect_text()}, n = {d.n}: not decided, these results have no random-policy floor "
+        "(run before it was measured); rerun to decide",
+    )
+
+
+def _published_check(vals: dict, budget: int, method: str, k: float) -> Check | None:
+    units = sorted(u for u in vals.get(method, {}) if published(method, u[1], budget))
+    if not units:
+        return None
+    ref = {u: published(method, u[1], budget)[0] - k * published(method, u[1], budget)[1] for u in units}
+    d = paired(
+        {u: vals[method][u] for u in units},
+        ref,
+        min_effect=0.0,
+        name=f"{NAMES[method]} at {budget // 1000}k is above the published mean − {k:g} std (pooled over tasks)",
+        key=f"published/{method}/{budget}",
+        a_label=method,
+        b_label=f"published mean − {k:g} std",
+    )
+    return d.check(headline=False)
 
 
 def report(results: dict) -> Report:
     cfg = results["config"]
+    m_eff = float(cfg.get("min_effect", MIN_EFFECT))
+    k_std = float(cfg.get("published_margin_std", MARGIN_STD))
     final = _scores_at(results, None)
+    vals, floor = per_unit(results), random_floor(results)
     per_task: dict[str, dict[str, float]] = {}
     rows, summary = [], {}
-    for (task, m), vals in sorted(final.items()):
-        a = aggregate(vals)
-        per_task.setdefault(task, {})[m] = a["iqm"]
+    for (task, m), xs in sorted(final.items()):
+        per_task.setdefault(task, {})[m] = float(np.mean(xs))
         ms = np.mean(
             [r["update_ms"] for r in results["done"].values() if r["task"] == task and r["method"] == m]
         )
-        rows.append([task, NAMES[m], a["n"], a["iqm"], f"[{a['ci_low']:.1f}, {a['ci_high']:.1f}]", ms])
-        summary[f"iqm/{task}/{m}"] = a["iqm"]
+        gap = [vals[m][u] - floor[u] for u in vals.get(m, {}) if u[1] == task and u in floor]
+        shown = ", ".join(f"{x:.0f}" for x in xs) if len(xs) <= 10 else f"{len(xs)} values"
+        pub = published(m, task, 100_000)
+        rows.append(
+            [task, NAMES[m], len(xs), float(np.mean(xs)), iqm(xs), shown, float(np.mean(gap)) if gap else "–"]
+            + [f"{pub[0]:.0f} ± {pub[1]:.0f}" if pub else "–", ms]
+        )
+        summary[f"iqm/{task}/{m}"] = iqm(xs)
+        summary[f"mean/{task}/{m}"] = float(np.mean(xs))
+    for task in sorted({u[1] for u in floor}):
+        fl = [v for u, v in floor.items() if u[1] == task]
+        rows.append([task, "uniform-random policy", len(fl), float(np.mean(fl)), iqm(fl), "", 0.0, "–", "–"])
+        summary[f"random/{task}"] = float(np.mean(fl))
     steps = cfg["env_steps"]
     sections = [
         (
             "Measured final returns",
             markdown_table(
-                ["task", "method", "seeds", f"IQM return @ {steps:,} env steps", "95% CI", "ms / update"],
+                ["task", "method", "seeds", f"mean return @ {steps:,} env steps", "IQM", "per seed"]
+                + ["mean − random", "published @ 100k (mean ± std)", "ms / update"],
                 rows,
+            )
+            + f"\n\nMinimum effect {m_eff:g} return points; intervals only for the paired differences (the "
+            "checks, `track/claims.py`: ≥ 5 seeds per task; `replab sweep curl-dmc --seeds 5` and `replab "
+            "ledger` pool runs)."
+            + (
+                ""
+                if floor
+                else " These results have no random-policy floor (a run from before it was measured)."
             ),
         )
     ]
-    checks = [_beats(per_task, "curl", "pixel"), _beats(per_task, "rad", "pixel")]
+    checks = []
+    for key, a in (("curl_vs_pixel", "curl"), ("rad_vs_pixel", "rad")):
+        if (c := _compare(vals, floor, a, "pixel", m_eff, key=key, headline=True)) is not None:
+            checks.append(c)
+    tasks = sorted({u[1] for v in vals.values() for u in v})
+    if len(tasks) > 1:
+        for task in tasks:
+            for a in ("curl", "rad"):
+                c = _compare(
+                    vals, floor, a, "pixel", m_eff, key=f"{a}_vs_pixel/{task}", headline=False, tasks={task}
+                )
+                if c is not None:
+                    checks.append(c)
     for budget in BUDGETS:
         at = _scores_at(results, budget)
         if not at:
             continue
-        checks += [_published_check(at, budget, m) for m in ("curl", "rad") if m in cfg["methods"]]
+        at_units = per_unit(results, budget)
+        checks += [
+            c for m in ("curl", "rad") if (c := _published_check(at_units, budget, m, k_std)) is not None
+        ]
         prow = []
-        for (task, m), vals in sorted(at.items()):
+        for (task, m), xs in sorted(at.items()):
             pub = published(m, task, budget)
-            prow.append(
-                [task, NAMES[m], float(np.mean(vals)), f"{pub[0]:.0f} ± {pub[1]:.0f}" if pub else "-"]
-            )
+            prow.append([task, NAMES[m], float(np.mean(xs)), f"{pub[0]:.0f} ± {pub[1]:.0f}" if pub else "-"])
         sections.append(
             (
                 f"DMControl{budget // 1000}k: measured vs published",

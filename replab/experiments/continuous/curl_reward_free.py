@@ -22,7 +22,8 @@ from replab.experiments import Experiment
 from replab.probe.regression import ridge_probe
 from replab.rl.curl import CURL
 from replab.rl.sac_nets import PixelEncoder
-from replab.track.report import Check, Report, markdown_table
+from replab.track.claims import paired
+from replab.track.report import Report, markdown_table
 
 GROUPS = {"position": slice(0, 2), "velocity": slice(2, 4), "goal": slice(4, 6)}
 ENCODERS = ("curl_stack", "curl_single", "random_stack", "supervised_stack")
@@ -59,8 +60,22 @@ class Config:
     `replab.probe.regression.DEFAULT_GRID` on the last 20% of the training split."""
     seeds: int = 2
     """Seeds (each: its own data and initial weights)."""
+    min_effect: float = 0.1
+    """Registered minimum effect of the headline (track/claims.py), in held-out R² (mean over the position,
+    velocity and goal groups): CURL's features must beat the random encoder's (the floor: same
+    architecture and initial weights, untrained) by more than 0.1, i.e. explain a tenth more of the
+    standardised state's variance. The source shows the gap only in figures (Figs. 3.9 / 3.11: "far
+    better"); 0.1 is this experiment's threshold from before the shared rules, kept. Registered 2026-12-05
+    before any run of this rule."""
+    velocity_min_effect: float = 0.1
+    """Registered minimum effect of the velocity check, in held-out velocity R²: CURL on 3-frame stacks must
+    beat CURL on single frames (which cannot see velocity) by more than 0.1. The threshold of this
+    experiment's check from before the shared rules, kept. Registered 2026-12-05 before any run of this
+    rule."""
 
     def __post_init__(self):
+        if self.min_effect < 0 or self.velocity_min_effect < 0:
+            raise ValueError("min_effect and velocity_min_effect must be >= 0 (R²)")
         for name in ("stacks", "steps", "batch_size", "seeds", "frame_stack"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -156,43 +171,70 @@ def run(cfg: Config, run) -> dict:
     return {"config": dict(cfg.__dict__), **state}
 
 
+def per_seed(results: dict) -> dict[str, dict[int, dict[str, float]]]:
+    """{encoder: {seed index: {group: R², "all": mean over groups}}}."""
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for key, r2 in results["r2"].items():
+        kind, seed = key.rsplit("/s", 1)
+        out.setdefault(kind, {})[int(seed)] = dict(r2, all=float(np.mean([r2[g] for g in GROUPS])))
+    return out
+
+
 def report(results: dict) -> Report:
     cfg = results["config"]
-    mean = {}
-    for kind in ENCODERS:
-        runs = [v for k, v in results["r2"].items() if k.split("/")[0] == kind]
-        mean[kind] = {g: float(np.mean([r[g] for r in runs])) for g in GROUPS}
-        mean[kind]["all"] = float(np.mean([mean[kind][g] for g in GROUPS]))
-    rows = [[k] + [mean[k][g] for g in (*GROUPS, "all")] for k in ENCODERS]
-    c, r, single = mean["curl_stack"], mean["random_stack"], mean["curl_single"]
-    checks = [
-        Check(
-            "CURL features predict the state better than a random encoder (mean R² higher by ≥ 0.1)",
-            c["all"] - r["all"] >= 0.1,
-            f"mean R² {c['all']:.3f} vs {r['all']:.3f}",
-        ),
-        Check(
-            "velocity is recoverable from stacked frames, not from a single frame (R² higher by ≥ 0.1)",
-            c["velocity"] - single["velocity"] >= 0.1,
-            f"velocity R² {c['velocity']:.3f} (3 frames) vs {single['velocity']:.3f} (1 frame)",
-        ),
-    ]
-    table = markdown_table(["encoder", *GROUPS, "mean"], rows)
+    m = float(cfg.get("min_effect", Config.min_effect))
+    mv = float(cfg.get("velocity_min_effect", Config.velocity_min_effect))
+    vals = per_seed(results)
+    mean = {
+        k: {g: float(np.mean([r[g] for r in v.values()])) for g in (*GROUPS, "all")} for k, v in vals.items()
+    }
+    checks = []
+    if "curl_stack" in vals and "random_stack" in vals:
+        seeds = sorted(set(vals["curl_stack"]) & set(vals["random_stack"]))
+        d = paired(
+            {s: vals["curl_stack"][s]["all"] for s in seeds},
+            {s: vals["random_stack"][s]["all"] for s in seeds},
+            min_effect=m,
+            name=f"CURL features (3 frames) beat a random encoder (the floor) by > {m:g} held-out R² (mean over "
+            "groups, paired by seed)",
+            key="curl_vs_random",
+            a_label="curl_stack",
+            b_label="random_stack",
+            paper="CURL Figs. 3.9 / 3.11: the CURL encoder predicts the state far better than a random one "
+            "(values only in the figures)",
+        )
+        checks.append(d.check(headline=True))
+    if all(k in vals for k in ("curl_stack", "curl_single", "random_stack")):
+        seeds = sorted(set(vals["curl_stack"]) & set(vals["curl_single"]) & set(vals["random_stack"]))
+        d = paired(
+            {s: vals["curl_stack"][s]["velocity"] for s in seeds},
+            {s: vals["curl_single"][s]["velocity"] for s in seeds},
+            min_effect=mv,
+            floor={s: vals["random_stack"][s]["velocity"] for s in seeds},
+            name=f"velocity: CURL on 3-frame stacks beats CURL on single frames by > {mv:g} R² (paired by seed)",
+            key="velocity_stack_vs_single",
+            a_label="curl_stack",
+            b_label="curl_single",
+            floor_label="random_stack",
+        )
+        checks.append(d.check(headline=False))
+    rows = [[k, len(vals[k])] + [mean[k][g] for g in (*GROUPS, "all")] for k in ENCODERS if k in vals]
+    table = markdown_table(["encoder", "seeds", *GROUPS, "mean"], rows)
     chosen = sorted(set(results.get("l2", {}).values()))
     lam = f"= {cfg['ridge']}" if cfg["ridge"] is not None else f"chosen on a validation split: {chosen}"
     note = (
         f"Held-out R² of a ridge probe (`replab.probe.regression.ridge_probe`, λ {lam}) on frozen features "
         "of the centre crop; "
         f"{cfg['stacks']:,} random-policy stacks per seed (80/20 split), {cfg['steps']} training steps, "
-        f"mean over {cfg['seeds']} seed(s). `supervised_stack` is trained on the probe target (upper reference)."
+        f"mean over {cfg['seeds']} seed(s). `random_stack` (untrained, same initial weights) is the floor; "
+        "`supervised_stack` is trained on the probe target (an upper reference, not a check). Claims need ≥ 5 "
+        "seeds (`replab sweep curl-reward-free --seeds 5` and `replab ledger` pool runs)."
     )
     return Report(
         title="curl-reward-free: what the CURL loss alone learns about the state",
-        claim=EXPERIMENT.claim,
-        source=EXPERIMENT.source,
         checks=checks,
-        sections=[("Probe R²", table + "\n\n" + note)],
-        summary={f"r2/{k}/{g}": v for k in ENCODERS for g, v in mean[k].items()},
+        sections=[("Probe R² (mean over seeds)", table + "\n\n" + note)],
+        summary={f"r2/{k}/{g}": v for k in mean for g, v in mean[k].items()},
     )
 
 
@@ -220,8 +262,9 @@ EXPERIMENT = Experiment(
     ),
     source="Srinivas thesis 2021, ch. 3, Figs. 3.9 and 3.11; seed001 §2.7 Track C",
     check=(
-        "held-out R² of a ridge probe to [p, v, g]: CURL (3-frame) exceeds the random encoder by ≥ 0.1 on "
-        "the mean over groups, and CURL's velocity R² with 3 frames exceeds the 1-frame encoder's by ≥ 0.1"
+        "held-out R² of a ridge probe to [p, v, g], paired by seed (track/claims.py, ≥ 5 seeds): CURL (3 "
+        "frames) beats the random encoder (the floor) by > min_effect on the mean over groups; further "
+        "check: CURL's velocity R² with 3 frames beats the 1-frame encoder's by > velocity_min_effect"
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

@@ -4,7 +4,7 @@ a alone), scored by the final evaluation return after a fixed env-step budget. P
 order (crop / translate / cutout first); "crop-translate" crops 38 → 32 then places it in a 38 canvas.
 `pairs_with` limits the off-diagonal cells (the DEFAULT measures the six singles only, with 2 seeds, so that
 it fits ~30 minutes at the 20k-env-step budget where pixel SAC starts to learn); a uniform-random policy's
-return is measured too, so the report can say whether any augmentation learned at all.
+return is measured too: the floor the claim's augmentations must beat before anything is decided.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from replab.experiments._jobs import run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
 from replab.experiments.continuous._parts import train_job
 from replab.rl.evaluate import random_policy_scores
-from replab.track.report import Check, Figure, Report, markdown_table, pyplot
+from replab.track.claims import paired
+from replab.track.report import Figure, Report, markdown_table, pyplot
 
 AUGS = ("crop", "translate", "cutout_color", "rand_conv", "color_jitter", "flip")
 
@@ -41,6 +42,10 @@ class Config(PointMassConfig):
     """Env steps per job."""
     eval_episodes: int = 5
     """Evaluation episodes per evaluation (Table 3.3: 10)."""
+    none_arm: bool = False
+    """Also train Pixel SAC without augmentation per seed (the "none" cell, rendered at `crop`), so that
+    "crop vs no augmentation" is decided paired by seed here too (one more job per seed; off in the presets:
+    curl-pointmass decides RAD's crop vs Pixel SAC)."""
 
     def __post_init__(self):
         if len(self.augs) < 2 or len(set(self.augs)) != len(self.augs):
@@ -80,13 +85,18 @@ def run(cfg: Config, run) -> dict:
         for a, b in pairs(cfg.augs, cfg.pairs_with):
             spec = a if a == b else f"{a}-{b}"
             job = pointmass_job(
-                cfg, run.seed, seed, env_kwargs, key=f"{spec}/s{seed}", method="rad", spec=spec
+                cfg, run.seed, seed, env_kwargs, key=f"{spec}/s{seed}", method="rad", spec=spec, cell=spec
+            )
+            jobs.append(dict(job, device=run.device))
+        if cfg.none_arm:  # Pixel SAC: no augmentation, same seeds
+            job = pointmass_job(
+                cfg, run.seed, seed, env_kwargs, key=f"none/s{seed}", method="pixel", cell="none"
             )
             jobs.append(dict(job, device=run.device))
 
     def on_result(job, result):
-        result["spec"] = job["spec"]
-        run.log({f"eval/final_{job['spec']}": result["final"]}, job["seed_index"])
+        result["spec"] = job["cell"]
+        run.log({f"eval/final_{job['cell']}": result["final"]}, job["seed_index"])
 
     run_pending(
         run,
@@ -100,51 +110,139 @@ def run(cfg: Config, run) -> dict:
     return {"config": cfg.__dict__ | {"augs": list(cfg.augs), "pairs_with": list(cfg.pairs_with)}, **state}
 
 
+GEOMETRIC = ("crop", "translate")
+
+
+def cell_values(results: dict) -> dict[str, dict[int, float]]:
+    """{cell spec ("crop", "crop-flip", "none"): {seed index: final evaluation return}}."""
+    out: dict[str, dict[int, float]] = {}
+    for key, r in results["done"].items():
+        seed = r.get("seed", int(key.rsplit("/s", 1)[-1]))
+        out.setdefault(r["spec"], {})[int(seed)] = float(r["final"])
+    return out
+
+
+def _best(cells: dict, specs, seeds) -> dict[int, float]:
+    """Per seed, the best return among `specs` (each seed's own maximum: no selection across seeds)."""
+    return {s: max(cells[c][s] for c in specs) for s in seeds}
+
+
+def _seeds(cells: dict, specs) -> list[int]:
+    return sorted(set.intersection(*(set(cells[c]) for c in specs)))
+
+
 def report(results: dict) -> Report:
-    augs = results["config"]["augs"]
+    cfg = results["config"]
+    augs = cfg["augs"]
+    m = float(cfg.get("min_effect", PointMassConfig.min_effect))
     n = len(augs)
-    score, cells = np.full((n, n), np.nan), {}
+    cells = cell_values(results)
+    score = np.full((n, n), np.nan)
     for i, j in itertools.product(range(n), range(n)):
         a, b = augs[min(i, j)], augs[max(i, j)]
         spec = a if a == b else f"{a}-{b}"
-        vals = [r["final"] for r in results["done"].values() if r["spec"] == spec]
-        if vals:
-            score[i, j], cells[spec] = float(np.mean(vals)), vals
+        if spec in cells:
+            score[i, j] = float(np.mean(list(cells[spec].values())))
     diag = {a: score[i, i] for i, a in enumerate(augs)}
     measured = sorted((a for a in augs if np.isfinite(diag[a])), key=lambda a: -diag[a])
     rand = results.get("random", [])
     rand_mean = float(np.mean(rand)) if rand else float("nan")
+    floor = rand_mean if rand else None
     checks = []
-    if measured:
-        best = measured[0]
-        checks.append(
-            Check(
-                "an augmentation learned: the best single beats the uniform-random policy (else the matrix is "
-                "uninformative)",
-                bool(diag[best] > rand_mean),
-                f"best single {best} {diag[best]:.1f} vs random {rand_mean:.1f} ({len(rand)} episodes)",
-            )
+    geo = [a for a in GEOMETRIC if a in measured]
+    other = [a for a in measured if a not in GEOMETRIC]
+    if geo and other:
+        seeds = _seeds(cells, geo + other)
+        d = paired(
+            _best(cells, geo, seeds),
+            _best(cells, other, seeds),
+            min_effect=m,
+            floor=floor,
+            name=(
+                f"the better of {' / '.join(geo)} beats the best other single augmentation "
+                f"({', '.join(other)}) by > {m:g} return (each seed's own best, paired by seed)"
+            ),
+            key="geometric_best",
+            a_label="best of " + "/".join(geo),
+            b_label="best other single",
+            floor_label="random policy",
+            paper="RAD Fig. 4.2(a), Walker-Walk at 500k: crop is the most effective single augmentation",
         )
-        checks.append(
-            Check(
-                "crop or translate is the best single augmentation",
-                best in ("crop", "translate"),
-                f"best single: {best} (per seed: {', '.join(f'{v:.1f}' for v in cells[best])}); "
-                + ", ".join(f"{a} {diag[a]:.1f}" for a in measured),
-            )
+        checks.append(d.check(headline=True))
+    if "crop" in cells and "none" in cells:
+        seeds = _seeds(cells, ["crop", "none"])
+        d = paired(
+            {s: cells["crop"][s] for s in seeds},
+            {s: cells["none"][s] for s in seeds},
+            min_effect=m,
+            floor=floor,
+            name=f"crop beats no augmentation by > {m:g} return (paired by seed)",
+            key="crop_vs_none",
+            a_label="crop",
+            b_label="none",
+            floor_label="random policy",
         )
-    singles = [[a, diag[a], ", ".join(f"{v:.1f}" for v in cells[a]), len(cells[a])] for a in measured] + [
-        ["uniform-random policy", rand_mean, f"{len(rand)} episodes", "–"]
+        checks.append(d.check(headline=False))
+    pairs_run = [c for c in cells if "-" in c]
+    with_geo = [c for c in pairs_run if set(c.split("-")) & set(GEOMETRIC)]
+    without = [c for c in pairs_run if not set(c.split("-")) & set(GEOMETRIC)]
+    if with_geo and without:
+        seeds = _seeds(cells, with_geo + without)
+        d = paired(
+            {s: float(np.mean([cells[c][s] for c in with_geo])) for s in seeds},
+            {s: float(np.mean([cells[c][s] for c in without])) for s in seeds},
+            min_effect=m,
+            floor=floor,
+            name=(
+                f"pairs with crop or translate beat pairs without either by > {m:g} return (mean over the "
+                f"{len(with_geo)} and {len(without)} cells, paired by seed)"
+            ),
+            key="pairs_with_geometric",
+            a_label="pairs with crop/translate",
+            b_label="pairs without",
+            floor_label="random policy",
+        )
+        checks.append(d.check(headline=False))
+
+    def margin(vals: dict) -> str:
+        return f"{np.mean(list(vals.values())) - rand_mean:+.1f}" if rand else "–"
+
+    singles = [
+        [
+            a,
+            diag[a],
+            ", ".join(f"{cells[a][s]:.1f}" for s in sorted(cells[a])),
+            len(cells[a]),
+            margin(cells[a]),
+        ]
+        for a in measured
     ]
+    if "none" in cells:
+        none = cells["none"]
+        singles.append(
+            [
+                "none (Pixel SAC)",
+                float(np.mean(list(none.values()))),
+                ", ".join(f"{none[s]:.1f}" for s in sorted(none)),
+            ]
+            + [len(none), margin(none)]
+        )
+    singles.append(["uniform-random policy", rand_mean, f"{len(rand)} episodes", "–", "–"])
     rows = [
         [a] + [score[i, j] if j >= i and np.isfinite(score[i, j]) else "" for j in range(n)]
         for i, a in enumerate(augs)
     ]
-    pairs_run = len(cells) > len(measured)
+    note = (
+        f"Minimum effect {m:g} return points (returns lie in [0, {cfg.get('episode_steps', 1000)}]); the "
+        "floor is the uniform-random policy's mean return. Claims are decided by `track/claims.py` "
+        "(paired by seed, ≥ 5 seeds: pool runs with `replab sweep rad-augmentations --seeds 5`)."
+    )
     sections = [
         (
             "Single augmentations: final return (mean over seeds, per seed)",
-            markdown_table(["augmentation", "mean", "per seed", "seeds"], singles),
+            markdown_table(["augmentation", "mean", "per seed", "seeds", "mean − random"], singles)
+            + "\n\n"
+            + note,
         )
     ]
     if pairs_run:
@@ -154,8 +252,6 @@ def report(results: dict) -> Report:
     fig = _matrix_figure(score, augs, rand_mean) if pairs_run else _singles_figure(measured, cells, rand_mean)
     return Report(
         title="rad-augmentations: pairwise augmentation matrix on PointMass-Pixels",
-        claim=EXPERIMENT.claim,
-        source=EXPERIMENT.source,
         checks=checks,
         sections=sections,
         figures=[
@@ -188,9 +284,9 @@ def _matrix_figure(score, augs, rand_mean):
 def _singles_figure(measured, cells, rand_mean):
     fig, ax = pyplot().subplots(figsize=(6, 4))
     x = np.arange(len(measured))
-    ax.bar(x, [np.mean(cells[a]) for a in measured], color="tab:blue", alpha=0.6)
+    ax.bar(x, [np.mean(list(cells[a].values())) for a in measured], color="tab:blue", alpha=0.6)
     for k, a in enumerate(measured):
-        ax.plot([k] * len(cells[a]), cells[a], "o", color="k", ms=4)
+        ax.plot([k] * len(cells[a]), list(cells[a].values()), "o", color="k", ms=4)
     ax.axhline(rand_mean, color="tab:red", ls="--", label=f"uniform-random policy ({rand_mean:.0f})")
     ax.set_xticks(x, measured, rotation=30, ha="right")
     ax.set_ylabel("final evaluation return")
@@ -219,13 +315,18 @@ PAPER = Config(seeds=3, env_steps=20_000)
 
 EXPERIMENT = Experiment(
     name="rad-augmentations",
-    headline="crop is RAD's most effective augmentation",
+    headline="crop or translate: RAD's most effective augmentation",
     claim=(
         "Random crop (or translate) is the most effective single augmentation for pixel SAC; pairs help "
         "mainly when they include it (RAD Fig. 4.2a, Walker-Walk at 500k steps; values only in the figure)."
     ),
     source="Srinivas thesis 2021, ch. 4, Fig. 4.2(a); seed001 §3.6–3.7 (PointMass analog)",
-    check="the diagonal (single augmentations) of the matrix has its maximum at crop or translate",
+    check=(
+        "paired by seed (track/claims.py, ≥ 5 seeds): each seed's better of crop and translate beats its best "
+        "other single augmentation by > min_effect return, once it beats the uniform-random policy; further "
+        "checks: pairs with crop or translate vs pairs without (full matrix), crop vs no augmentation "
+        "(--none-arm)"
+    ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},
     run=run,

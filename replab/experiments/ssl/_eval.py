@@ -83,6 +83,16 @@ def train_classifier(
     return float(np.mean(tail))
 
 
+def spread(values) -> dict[str, float]:
+    """Mean, min and max of the finite values and their count (descriptive: with 2–3 seeds a "95% CI" is
+    the range anyway; the claims carry the CIs of the shared rule)."""
+    xs = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not xs:
+        nan = float("nan")
+        return {"n": 0, "mean": nan, "low": nan, "high": nan}
+    return {"n": len(xs), "mean": float(np.mean(xs)), "low": min(xs), "high": max(xs)}
+
+
 def steps_for(n_labelled: int, batch: int, epochs: float, min_steps: int, max_steps: int) -> int:
     """`epochs` passes over the labelled set in minibatches, clipped to [min_steps, max_steps]."""
     return int(np.clip(round(epochs * n_labelled / batch), min_steps, max_steps))

@@ -136,7 +136,7 @@ def report(results: dict) -> Report:
             [r["update_ms"] for r in results["done"].values() if r["task"] == task and r["method"] == m]
         )
         gap = [vals[m][u] - floor[u] for u in vals.get(m, {}) if u[1] == task and u in floor]
-        shown = ", ".join(f"{x:.0f}" for x in xs) if len(xs) <= 10 else f"{len(xs)} values"
+        shown = ", ".join(f"{x:.1f}" for x in xs) if len(xs) <= 10 else f"{len(xs)} values"
         pub = published(m, task, 100_000)
         rows.append(
             [task, NAMES[m], len(xs), float(np.mean(xs)), iqm(xs), shown, float(np.mean(gap)) if gap else "–"]

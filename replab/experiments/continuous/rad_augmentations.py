@@ -159,7 +159,7 @@ def report(results: dict) -> Report:
             min_effect=m,
             floor=floor,
             name=(
-                f"the better of {' / '.join(geo)} beats the best other single augmentation "
+                f"{'the better of ' if len(geo) > 1 else ''}{' / '.join(geo)} beats the best other single augmentation "
                 f"({', '.join(other)}) by > {m:g} return (each seed's own best, paired by seed)"
             ),
             key="geometric_best",

@@ -11,7 +11,7 @@ renders 84 and is not augmented; State SAC sees the proprioceptive state. Time l
 published budgets (its numbers are not comparable with the table, and the report says so).
 
 The floor: a uniform-random policy on the episodes of each (task, seed)'s final evaluation, with state
-observations (nothing rendered; seconds per task and seed).
+observations (nothing rendered; ≈ 0.8 CPU-s per seed on cartpole-swingup at DEFAULT).
 """
 
 from __future__ import annotations

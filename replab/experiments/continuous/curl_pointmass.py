@@ -6,7 +6,7 @@ steps) with one update per agent step after `init_steps` random ones, and is sco
 deterministic-policy episodes (mean action, centre crop) every `eval_every` agent steps and at the end.
 All methods of one seed share the environment seed and the initial weights' seed. The floor: a
 uniform-random policy on the episodes of each seed's final evaluation (same starts and goals; no
-training, ≈ 1 s per seed).
+training, ≈ 0.2 CPU-s per seed).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Shared parts of the discrete-control experiments (curl-minatar, atari100k): build a Rainbow or
-Rainbow+CURL agent, train one (game, method, seed) job end to end, run jobs in worker processes."""
+Rainbow+CURL agent, train one (game, method, seed) job end to end (measuring, for CURL, its gradient on the
+shared encoder against the TD gradient at each evaluation), run jobs in worker processes."""
 
 from __future__ import annotations
 
@@ -51,6 +52,56 @@ def build_agent(job: dict, obs_shape, n_actions: int, device: str) -> Rainbow:
     return agent
 
 
+GRAD_PROBE_BATCHES = 4
+"""Replay batches per gradient measurement (`grad_probe`)."""
+
+
+def grad_probe(agent: Rainbow, replay: FrameReplay, beta: float) -> dict | None:
+    """How hard the CURL loss pulls on the shared encoder against the TD loss (issue 19): on
+    `GRAD_PROBE_BATCHES` replay batches, the norms of ∇_encoder (c · L_CURL) and ∇_encoder L_TD (the
+    importance-weighted TD loss `update` uses, at exponent `beta`) over the online encoder's parameters,
+    c the CURL coefficient; returns their means, ratio = mean CURL norm / mean TD norm (the gradients as
+    the optimiser sums them), and CURL's contrastive accuracy. None without a CURL objective.
+
+    It leaves training as it was: the replay's sampler, the augmentation's and the noise's generators are
+    restored afterwards and no `.grad` is written (`torch.autograd.grad`), so a job's results are the same
+    with or without it (tested)."""
+    found = [(o, c) for o, c in agent.aux if isinstance(o, CURL)]
+    if not found or replay.num_sampleable == 0:
+        return None
+    curl, coef = found[0]
+    params = [p for p in agent.online.encoder.parameters() if p.requires_grad]
+    gens = [agent.generator, getattr(curl.augment, "generator", None)]
+    gens = [g for g in gens if isinstance(g, torch.Generator)]
+    saved = [g.get_state() for g in gens], replay.rng.bit_generator.state
+    td_norms, curl_norms, accs = [], [], []
+    try:
+        for _ in range(GRAD_PROBE_BATCHES):
+            batch = replay.sample(beta)
+            td = (batch.weight * agent._td_loss(batch)).mean()
+            td_norms.append(_norm(torch.autograd.grad(td, params)))
+            loss, metrics = curl.loss(batch)
+            curl_norms.append(_norm(torch.autograd.grad(coef * loss, params)))
+            accs.append(metrics.get("train/curl_accuracy", float("nan")))
+    finally:
+        for g, state in zip(gens, saved[0]):
+            g.set_state(state)
+        replay.rng.bit_generator.state = saved[1]
+    td_norm, curl_norm = float(np.mean(td_norms)), float(np.mean(curl_norms))
+    return {
+        "updates": int(agent.updates),
+        "coef": float(coef),
+        "td_norm": td_norm,
+        "curl_norm": curl_norm,
+        "ratio": curl_norm / td_norm if td_norm > 0 else float("inf"),
+        "curl_accuracy": float(np.mean(accs)),
+    }
+
+
+def _norm(grads) -> float:
+    return float(torch.sqrt(sum(g.detach().double().pow(2).sum() for g in grads)))
+
+
 def train_job(job: dict) -> dict:
     """Train and evaluate one job; returns JSON-able results (curves, final scores, counters, timings)."""
     torch.set_num_threads(job.get("threads", 1))
@@ -72,10 +123,17 @@ def train_job(job: dict) -> dict:
         verbose=False,
     )
     eval_rng = np.random.default_rng(seeding.derive_seed(job["env_seed"], "eval"))
-    evals_done = [0]
+    evals_done, probes = [0], []
+    steps, every, start_at = job["agent_steps"], job["eval_every"], job["learn_start"]
 
     def evaluate_fn(a):
         evals_done[0] += 1
+        t = min(evals_done[0] * every, steps) if every else steps  # the loop evaluates there and at the end
+        if t >= start_at:  # the training loop's β at step t
+            beta = job["beta_start"] + (t - start_at) / max(1, steps - start_at) * (1.0 - job["beta_start"])
+            probe = grad_probe(a, replay, beta)
+            if probe is not None:
+                probes.append({"agent_steps": t, **probe})
         return evaluate(
             a,
             eval_env,
@@ -112,6 +170,7 @@ def train_job(job: dict) -> dict:
         "replay": replay.describe(),
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
         "act_env_ms": 1000 * hist.act_env_seconds / max(1, c.agent_steps),
+        "grad_probe": probes,
     }
 
 
@@ -132,6 +191,8 @@ def run_logged(jobs: list[dict], state: dict, run, workers: int, description: st
             {f"train/{prefix}_{k}": c[k] for k in ("agent_steps", "env_steps", "frames", "updates")},
             c["agent_steps"],
         )
+        for probe in result.get("grad_probe", []):
+            run.log({f"probe/{prefix}_curl_td_grad_ratio": probe["ratio"]}, probe["agent_steps"])
 
     _jobs.run_pending(
         run, state, jobs, train_job, workers=workers, description=description, on_result=on_result

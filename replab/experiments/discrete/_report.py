@@ -1,10 +1,11 @@
-"""Report pieces shared by curl-minatar and atari100k: per-game finals, learning curves, accounting."""
+"""Report pieces shared by curl-minatar and atari100k: per-game finals, per-(seed, game) units for the
+decisions, the CURL-vs-TD gradient table, learning curves, accounting."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from replab.track.report import Figure, pyplot
+from replab.track.report import Figure, markdown_table, pyplot
 
 
 def finals(results: dict) -> dict[str, dict[str, list[float]]]:
@@ -13,6 +14,62 @@ def finals(results: dict) -> dict[str, dict[str, list[float]]]:
     for r in sorted(results["done"].values(), key=lambda r: (r["game"], r["method"], r["seed"])):
         out.setdefault(r["game"], {}).setdefault(r["method"], []).append(r["final"])
     return out
+
+
+def per_unit(results: dict, transform) -> dict[str, dict[tuple, float]]:
+    """{method: {(seed, game): transform(game, final score)}} from the finished jobs: the units a paired
+    decision pairs across methods (both methods of a seed share its env seed and initial network)."""
+    out: dict[str, dict[tuple, float]] = {}
+    for r in results["done"].values():
+        out.setdefault(r["method"], {})[(int(r["seed"]), r["game"])] = float(transform(r["game"], r["final"]))
+    return out
+
+
+def grad_probe_table(results: dict, games: list[str], note: str = "") -> str:
+    """Markdown: per game and measurement step, ||∇_encoder c·L_CURL|| / ||∇_encoder L_TD|| over the CURL
+    jobs' seeds (mean [min–max]), the two norms and CURL's contrastive accuracy (`_parts.grad_probe`)."""
+    rows = []
+    for game in games:
+        jobs = [r for r in results["done"].values() if r["game"] == game and r.get("grad_probe")]
+        for t in sorted({p["agent_steps"] for r in jobs for p in r["grad_probe"]}):
+            ps = [p for r in jobs for p in r["grad_probe"] if p["agent_steps"] == t]
+            ratio = [p["ratio"] for p in ps]
+            rows.append(
+                [
+                    game,
+                    f"{t:,}",
+                    int(np.mean([p["updates"] for p in ps])),
+                    len(ps),
+                    ", ".join(f"{c:g}" for c in sorted({p["coef"] for p in ps})),
+                    f"{np.mean(ratio):.3g} [{min(ratio):.3g}–{max(ratio):.3g}]",
+                    float(np.mean([p["td_norm"] for p in ps])),
+                    float(np.mean([p["curl_norm"] for p in ps])),
+                    float(np.mean([p["curl_accuracy"] for p in ps])),
+                ]
+            )
+    if not rows:
+        return "Not measured (no CURL job, or results written before the measurement existed)."
+    return (
+        "Measured at each evaluation once updates have started, on 4 replay batches drawn without "
+        "disturbing training: the norm of the CURL gradient (times its coefficient c) and of the TD "
+        "gradient (importance-weighted, as in the update) over the online encoder's parameters, the conv "
+        "both losses share. Ratio > 1: the CURL loss pulls harder on the encoder than the TD loss. Mean "
+        f"over seeds [min–max]; a description, not a check.{note}\n\n"
+        + markdown_table(
+            [
+                "game",
+                "agent steps",
+                "updates",
+                "seeds",
+                "c",
+                "CURL / TD gradient norm",
+                "TD norm",
+                "c · CURL norm",
+                "CURL accuracy",
+            ],
+            rows,
+        )
+    )
 
 
 def mean_std(xs: list[float]) -> str:

@@ -42,17 +42,32 @@ class Config(AgentConfig):
     hidden: int = 128
     """Hidden units of the head (Track B: 128)."""
     curl_coef: float = 1.0
-    """Weight of the CURL loss (thesis: 1 except four Atari games)."""
+    """Weight of the CURL loss (thesis: 1 except four Atari games). The default stays 1; `--curl-coef 0.05`
+    (the thesis's own remedy on the four Atari games where it lowers the weight) is the registered variant
+    for when the CURL gradient dominates the TD gradient on the shared conv (the report's gradient table):
+    its runs are their own ledger entry, decided by the same rule and minimum effect."""
     curl_augment: str = "shift:pad=1"
     """The CURL augmentation spec: a random shift, replicate pad 1 then crop back to 10×10 (the analog of
     pad 4 on 84, [R])."""
     random_episodes: int = 20
-    """Episodes of the uniform-random policy per game (normalisation)."""
+    """Episodes of the uniform-random policy per game (the floor and the normalisation)."""
+    min_effect: float = 0.1
+    """Registered minimum effect of the headline claim (registered 2026-12-05 before any run of this rule),
+    in random-normalised units: a final score s on a game becomes (s − r) / max(r, 1), r the random
+    policy's mean score on that game in this run (0 = the random policy; 1 = one random-policy score above
+    it, or one point where the random policy scores less than 1: every MinAtar reward is +1). The claim
+    holds when the mean over (seed, game) of CURL − Rainbow exceeds it, and the floor guard uses it too:
+    CURL must beat the random policy by it before the claim can hold, and one of the two agents before it
+    can fail. The thesis's effect (Atari100k: median HNS 17.5% vs 16.1%) has no
+    MinAtar counterpart, so this is a stated threshold: the smallest gain called an improvement is a tenth
+    of what the random policy scores."""
 
     def __post_init__(self):
         bad = [g for g in self.games if g not in GAMES]
         if bad or not self.games:
             raise ValueError(f"games must be a non-empty subset of {GAMES}, got {self.games}")
+        if not self.min_effect >= 0:
+            raise ValueError(f"min_effect must be >= 0, got {self.min_effect}")
         super().__post_init__()
 
 
@@ -128,9 +143,9 @@ EXPERIMENT = Experiment(
     ),
     source="Srinivas thesis 2021, ch. 3, Table 3.2; seed001 §2.7 Track B (MinAtar analog)",
     check=(
-        "CURL's mean final score (10 evaluation episodes, mean over seeds) is >= the base Rainbow's on more "
-        "than half of the games; the base agent must beat a uniform-random policy on more than half of the "
-        "games for the comparison to mean anything"
+        "Paired by (seed, game), on random-normalised final scores ((score − random) / max(random, 1)): "
+        "mean CURL − Rainbow > min_effect (0.1) by the shared rule (95% CI and sign-flip test, >= 5 seeds), "
+        "after CURL beats the random policy by min_effect (floor guard); ties never win"
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

@@ -56,6 +56,18 @@ class Config(LRUConfig):
     """Delayed recall: steps between a symbol and its recall (up to 1000 in the PAPER preset)."""
     recall_pattern: int = 10
     """Delayed recall: symbols to remember (8-symbol alphabet)."""
+    min_effect: float = 0.08
+    """Registered minimum effect of the headline claim (registered 2026-12-05 before any run of this rule), in
+    test accuracy (fraction of recalled symbols): on delayed recall, LRU − tanh RNN paired by seed must
+    exceed it, and the LRU must beat chance (1/8) by it first (the floor guard). Half the paper's smaller
+    tanh RNN → LRU gain on LRA: ListOps 43.9 → 60.2 (+16.3 points), sCIFAR 69.9 → 89.0 (+19.1)."""
+    step_min_effect: float = 0.02
+    """Registered minimum effect of every other ladder step (registered 2026-12-05 before any run of this
+    rule; non-headline checks), in test accuracy: the later rung − the earlier, paired by (seed, task) and
+    averaged over the tasks, with each task's chance level as the floor (beaten by the same margin); also
+    the ring near 1 (lru) − r_min = 0 (lru_rmin0) on delayed recall. The paper's gains for these steps on
+    sCIFAR and ListOps are 0.6–14 points, several under 1 (Tables 1–2, recalled); 2 points is a stated
+    threshold, about one binomial standard error of one accuracy on 512 test sequences (≤ 2.2 points)."""
 
     def __post_init__(self):
         self.tasks, self.rungs = tuple(self.tasks), tuple(self.rungs)
@@ -79,6 +91,10 @@ class Config(LRUConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not (self.min_effect >= 0 and self.step_min_effect >= 0):
+            raise ValueError(
+                f"min_effect and step_min_effect must be >= 0, got {self.min_effect}, {self.step_min_effect}"
+            )
         if self.listops_max_length < 12:
             raise ValueError(f"listops_max_length must be >= 12, got {self.listops_max_length}")
         super().__post_init__()
@@ -159,6 +175,8 @@ def run(cfg: Config, run) -> dict:
                 "d_model",
                 "d_state",
                 "n_layers",
+                "min_effect",
+                "step_min_effect",
             )
         },
         "results": state["done"],
@@ -206,9 +224,10 @@ EXPERIMENT = Experiment(
     ),
     source="Orvieto et al. 2023, Resurrecting RNNs for Long Sequences (arXiv 2303.06349), §3, Fig. 1, Tables 1–3",
     check=(
-        "Each step of the ladder raises the mean accuracy over tasks and seeds; on the long task (delayed "
-        "recall) the LRU beats the tanh RNN with the 95% bootstrap CI of the paired per-seed difference "
-        "above 0, and the LRU with r_min = 0.9 beats r_min = 0."
+        "Headline: on delayed recall, LRU − tanh RNN test accuracy paired by seed > min_effect (0.08) by the "
+        "shared rule (95% CI and sign-flip test, >= 5 seeds), after the LRU beats chance (1/8) by 0.08. "
+        "Non-headline: each ladder step raises the accuracy paired by (seed, task) by > step_min_effect "
+        "(0.02), chance per task as the floor; the ring near 1 beats r_min = 0 on delayed recall by 0.02."
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

@@ -146,3 +146,14 @@ def test_min_effects_are_validated_config_fields():
         lru_ladder.Config(step_min_effect=-1.0)
     with pytest.raises(ValueError, match="speed_min_effect"):
         lru_length.Config(speed_min_effect=1.0)
+
+
+def test_results_from_before_the_fields_use_the_registered_values():
+    old = _ladder(_accs(0.13, 0.85))
+    del old["config"]["min_effect"], old["config"]["step_min_effect"]
+    assert _headline(ladder_report(old)).claim["min_effect"] == 0.08
+    old = _length(0.6, 0.3)
+    del old["config"]["min_effect"], old["config"]["speed_min_effect"]
+    rep = length_report(old)
+    assert _headline(rep, "claim").claim["min_effect"] == 0.05
+    assert _headline(rep, "speed").claim["min_effect"] == 0.5

@@ -137,3 +137,10 @@ def test_grad_probe_table_in_the_minatar_report():
     text = dict(minatar_report(results).sections)["CURL vs TD gradient on the shared encoder"]
     assert "| breakout | 5,000 | 3401 | 5 | 1 | 10 [10–10] |" in text
     assert "--curl-coef 0.05" in text
+
+
+@pytest.mark.parametrize(("report", "make", "base", "gain"), CASES)
+def test_results_from_before_the_field_use_the_registered_value(report, make, base, gain):
+    old = make(base, gain)
+    registered = old["config"].pop("min_effect")
+    assert _headline(report(old)).claim["min_effect"] == registered

@@ -34,7 +34,8 @@ format: install
 # oneDNN's SSE4.1 paths). REPLAB_TEST_THREADS is read by tests/conftest.py (unset: torch's default, the
 # number of cores, in every xdist worker too). A test comparing two different computations bit for bit, or
 # with a tolerance tighter than their round-off, fails here rather than on a user's CPU. Both passes run the
-# whole suite: the second costs about as much as the first (≈ 2 min each on 2 cores with the extras).
+# whole suite: the second costs about as much CPU as the first (≈ 2 min each on 2 cores at load 3-4, with
+# the extras and 500 tests; 3.1 and 6.8 min beside other work at load 6-12, 696 tests).
 OTHER_CPU := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 test: lint
 	REPLAB_TEST_THREADS=2 $(VENV)/bin/pytest -n 2 -rs

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 import tyro
 
-from replab import experiments, launch, seeding
+from replab import (
+    _openmp,  # noqa: F401 (first: sets OpenMP's wait policy before torch loads)
+    experiments,
+    launch,
+    seeding,
+)
 from replab.errors import ReplabError, close_matches
 from replab.track import lifeline
 from replab.track.ids import check_run_id

@@ -17,8 +17,15 @@ def run_jobs(fn: Callable[[dict], dict], jobs: list[dict], workers: int, on_done
     process, even when it is SIGKILLed (`track/lifeline.py`), instead of living on blocked on their pipe.
     """
     if workers <= 1 or len(jobs) <= 1:
+        import torch
+
+        threads = torch.get_num_threads()
         for job in jobs:
-            on_done(job, fn(job))
+            try:
+                result = fn(job)  # a job may set its own thread count (job["threads"], 1 by default)
+            finally:
+                torch.set_num_threads(threads)  # ... which must not leak into the rest of the run
+            on_done(job, result)
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(

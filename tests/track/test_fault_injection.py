@@ -33,10 +33,19 @@ def wait_running(store: Store, proc, seconds: float = 120) -> bool:
     raise AssertionError("the run did not start")
 
 
-def kill_at_random(proc, store: Store, rng: random.Random) -> bool:
-    """SIGKILL `proc` at a random moment of its run; False if it finished first."""
+def kill_at_random(proc, store: Store, rng: random.Random, after_a_step: bool = False) -> bool:
+    """SIGKILL `proc` at a random moment of its run; False if it finished first. `after_a_step`: only once
+    it has committed a step, so the kill lands mid-run however loaded the machine is (process start-up
+    alone takes seconds at load 10, longer than the random delay)."""
     if not wait_running(store, proc):
         return False
+    if after_a_step:
+        start = len(store.metrics("victim", "train/step"))
+        deadline = time.time() + 120
+        while len(store.metrics("victim", "train/step")) <= start and time.time() < deadline:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.01)
     time.sleep(rng.uniform(0.0, 0.4))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -52,7 +61,7 @@ def check_kill_and_resume(tmp_path, kills: int, seed: int) -> None:
     proc = toy_process("run", "toy", *ARGS, "--run-id", "victim", "--store", db)
     killed_at = []  # committed steps at each kill
     for i in range(kills):
-        if not kill_at_random(proc, store, rng):  # it finished before the kill
+        if not kill_at_random(proc, store, rng, after_a_step=i == 0):  # it finished before the kill
             out = proc.communicate(timeout=300)[0]
             assert proc.returncode == 0, out
             break

@@ -6,7 +6,8 @@ Conditions (`CONDITIONS`): `baseline` (nothing), `inject` (plasticity injection 
 2× wider fresh head), `scratch` (the whole network re-initialised with a fresh optimiser state at T:
 training from scratch on the same replay for the remaining budget). Every condition of one seed shares
 the initial network, environment seed and replay sampler, and runs the same measurement at T, so all
-conditions are identical up to T (a paired design).
+conditions are identical up to T (a paired design). The baseline job also scores a uniform random
+policy with the evaluation protocol (the floor of the score claims).
 
 At T, on `measure_states` replay states: Q-values and greedy returns (`eval_episodes` episodes from one
 fixed seed) just before and just after the intervention; |ΔQ| = max |Q_after − Q_before|. The
@@ -32,7 +33,7 @@ from replab.intervene import Inject, Reset, Schedule, inject_plasticity
 from replab.nn.count import count
 from replab.probe.plasticity import ProbeTask, fresh_copy, probe_loss
 from replab.rl.buffers import FrameReplay
-from replab.rl.evaluate import evaluate
+from replab.rl.evaluate import evaluate, random_policy_scores
 from replab.rl.loop import train
 from replab.rl.rainbow import DQN, dqn_config
 
@@ -172,8 +173,14 @@ def injection_job(job: dict) -> dict:
     train_cpu = time.process_time() - cpu
     end_tasks = probe_tasks(replay_states(replay, job["measure_states"]), n_actions, job)
     probe_end = {"continue": probe(agent.online, end_tasks, job)}
+    random_score = None
     if job["condition"] == "baseline":
         probe_end["inject"] = probe(agent.online, end_tasks, job, inject_first=True)
+        # the floor of the score claims: a uniform random policy, same evaluation protocol (after training,
+        # so nothing above changes; `eval_episodes` episodes, cheap)
+        random_score = float(
+            np.mean(random_policy_scores(eval_env, job["eval_episodes"], job["env_seed"] + 77_777))
+        )
     before, after = shared["before"], shared["after"]
     dq = (after["q"] - before["q"]).abs().max().item()
     c = hist.counters
@@ -183,6 +190,8 @@ def injection_job(job: dict) -> dict:
         "seed": job["seed_index"],
         "evals": [[int(t), [float(s) for s in scores]] for t, scores in hist.evals],
         "final": float(np.mean(hist.evals[-1][1])),
+        "random": random_score,
+        "n_actions": int(n_actions),
         "at_t": {
             "delta_q_max": float(dq),
             "q_scale": float(before["q"].abs().mean()),

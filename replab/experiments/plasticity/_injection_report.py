@@ -3,8 +3,11 @@ plateau game; one figure per claim. A pure function of the results."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
 
 
@@ -27,25 +30,34 @@ def curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return steps, scores.mean(0)
 
 
-def claim1(g: dict, games: list[str], conds: list[str]) -> tuple[Check, Figure, list]:
+DQ_TOL = 1e-5
+"""|ΔQ| below which the outputs count as unchanged at injection (seed002 §2.6: < 1e-5)."""
+
+# Registered minimum effects of results stored before they were in the config (`Config` holds them now).
+DEFAULTS = {"score_gain": 0.1, "reset_drop": 0.75, "probe_gain": 0.05}
+
+
+def claim1(g: dict, games: list[str], conds: list[str]) -> tuple[Check | None, Figure, list]:
+    """The known-answer check (injection changes no output, hence no greedy action), the figure and rows."""
     plt = pyplot()
     fig, axes = plt.subplots(2, len(games), figsize=(4.2 * len(games), 6), squeeze=False)
-    rows, dq_ok, drop_ok = [], True, True
+    rows, ok, parts = [], True, []
     injected = [c for c in ("inject", "grow") if c in conds]
     for j, game in enumerate(games):
         dq = {c: max(r["at_t"]["delta_q_max"] for r in g[game][c]) for c in conds}
         before = {c: mean(r["at_t"]["return_before"] for r in g[game][c]) for c in conds}
         after = {c: mean(r["at_t"]["return_after"] for r in g[game][c]) for c in conds}
-        dq_ok &= all(dq[c] < 1e-5 for c in injected)
-        if "reset" in conds:
-            drop_ok &= after["reset"] < 0.75 * before["reset"]
+        for c in injected:
+            same = all(r["at_t"]["return_after"] == r["at_t"]["return_before"] for r in g[game][c])
+            ok &= dq[c] < DQ_TOL and same
+            parts.append(f"{game} {c}: max|ΔQ| {dq[c]:.2g}, returns {'identical' if same else 'differ'}")
         for c in conds:
             scale = mean(r["at_t"]["q_scale"] for r in g[game][c])
             rows.append([game, c, dq[c], scale, before[c], after[c]])
         ax = axes[0][j]
         ax.bar(conds, [max(dq[c], 1e-12) for c in conds], color="tab:blue")
         ax.set_yscale("log")
-        ax.axhline(1e-5, color="k", ls="--", lw=0.8)
+        ax.axhline(DQ_TOL, color="k", ls="--", lw=0.8)
         ax.set_title(f"{game}: max |ΔQ| at T (floor 1e-12)")
         ax = axes[1][j]
         x = np.arange(len(conds))
@@ -55,29 +67,25 @@ def claim1(g: dict, games: list[str], conds: list[str]) -> tuple[Check, Figure, 
         ax.set_title(f"{game}: greedy return at T")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    measured = "; ".join(
-        f"{r[0]} {r[1]}: max|ΔQ| {r[2]:.2g}, return {r[4]:.2f} → {r[5]:.2f}"
-        for r in rows
-        if r[1] != "baseline"
-    )
-    check = Check(
-        "(1) injection leaves Q unchanged, a head reset drops the return", dq_ok and drop_ok, measured
-    )
+    check = None
+    if injected:
+        check = Check(
+            f"injection leaves Q unchanged (max |ΔQ| < {DQ_TOL:g}, the same greedy return) in every run",
+            ok,
+            "; ".join(parts),
+        )
     return check, Figure("claim1_at_injection", fig, "max |ΔQ| and return just before/after T"), rows
 
 
-def claim2(g: dict, games: list[str], conds: list[str]) -> tuple[Check, Figure, list]:
+def claim2(g: dict, games: list[str], conds: list[str]) -> tuple[Figure, list]:
     plt = pyplot()
     fig, axes = plt.subplots(1, len(games), figsize=(4.8 * len(games), 3.4), squeeze=False)
-    rows, ok, parts = [], True, []
+    rows = []
     for j, game in enumerate(games):
         base = g[game]["baseline"]
         at_t = {k: mean(r["probe_t"].get(k) for r in base) for k in ("fresh", "continue", "inject")}
         end_cont = mean(r["probe_end"]["continue"] for r in base)
         end_inj = mean(r["probe_end"].get("inject") for r in base)
-        ok &= end_inj < end_cont
-        parts.append(f"{game}: end continue {end_cont:.3f} vs inject-then-fit {end_inj:.3f} "
-                     f"(at T {at_t['continue']:.3f} vs {at_t['inject']:.3f}; fresh net {at_t['fresh']:.3f})")  # fmt: skip
         own = {c: mean(r["probe_end"]["continue"] for r in g[game][c]) for c in conds}
         rows.append([game, at_t["fresh"], at_t["continue"], at_t["inject"], end_cont, end_inj]
                     + [own[c] for c in conds])  # fmt: skip
@@ -93,11 +101,10 @@ def claim2(g: dict, games: list[str], conds: list[str]) -> tuple[Check, Figure, 
         ax.set_xlabel("probe loss after fitting (lower = more plastic)")
         ax.set_title(game)
     fig.tight_layout()
-    check = Check("(2) after injection the plasticity probe improves", ok, "; ".join(parts))
-    return check, Figure("claim2_probe", fig, "random-label probe loss reached from each network"), rows
+    return Figure("claim2_probe", fig, "random-label probe loss reached from each network"), rows
 
 
-def claim3(g: dict, games: list[str], conds: list[str], T: int) -> tuple[Check, Figure, list, str]:
+def claim3(g: dict, games: list[str], conds: list[str], T: int) -> tuple[Figure, list, str]:
     plt = pyplot()
     fig, axes = plt.subplots(1, len(games), figsize=(4.2 * len(games), 3.2), squeeze=False)
     rows, gains = [], {}
@@ -113,21 +120,99 @@ def claim3(g: dict, games: list[str], conds: list[str], T: int) -> tuple[Check, 
         finals = {c: mean(r["final"] for r in g[game][c]) for c in conds}
         before = mean(r["at_t"]["return_before"] for r in g[game]["baseline"])
         gains[game] = (finals["baseline"] - before) / max(abs(before), 1e-9)
-        rows.append([game, before, gains[game]] + [finals[c] for c in conds])
+        rand = mean(r.get("random") for r in g[game]["baseline"])
+        rows.append([game, rand, before, gains[game]] + [finals[c] for c in conds])
     axes[0][0].set_ylabel("evaluation score (mean over seeds)")
     fig.tight_layout()
     plateau = min(gains, key=gains.get)
-    finals = {c: mean(r["final"] for r in g[plateau][c]) for c in conds}
-    held = finals.get("inject", np.nan) >= finals["baseline"]
-    if "scratch" in conds:
-        held = held and finals["inject"] >= finals["scratch"]
-    measured = (
-        f"plateau game {plateau} (baseline gain after T {gains[plateau]:+.0%}): final inject "
-        f"{finals.get('inject', np.nan):.2f}, baseline {finals['baseline']:.2f}, scratch "
-        f"{finals.get('scratch', np.nan):.2f}, grow {finals.get('grow', np.nan):.2f}, reset {finals.get('reset', np.nan):.2f}"
-    )
-    check = Check("(3) on the plateau game injection ends >= baseline and >= scratch", bool(held), measured)
-    return check, Figure("claim3_curves", fig, "evaluation score vs agent steps; dotted: T"), rows, plateau
+    return Figure("claim3_curves", fig, "evaluation score vs agent steps; dotted: T"), rows, plateau
+
+
+PAPER = {
+    "claim": "injection raises the score where the agent lost plasticity; beats resets and scratch in "
+    "aggregate (Atari 57, IQM not recovered)",
+    "scratch": "injection avoids retraining from scratch (abstract; qualitative)",
+    "reset_drop": "a reset causes a visible drop of the return at T (seed002 §2.6 expected finding 1)",
+    "probe": "after injection the probe loss is lower (plasticity restored; seed002 §2.6 finding 2)",
+}
+
+
+def _units(g: dict, games: list[str], cond: str, value) -> dict:
+    return {(r["seed"], game): value(r) for game in games for r in g[game][cond]}
+
+
+def decisions(results: dict) -> list:
+    """The headline claims, decided by the shared rule with units (seed, game): the run's seeds, pooled
+    across runs by the ledger."""
+    cfg = results["config"]
+    games, g = list(cfg["games"]), by(results)
+    conds = [c for c in cfg["conditions"] if all(c in g.get(game, {}) for game in games)]
+    if not games or any(game not in g for game in games) or "baseline" not in conds:
+        return []
+    sg = cfg.get("score_gain", DEFAULTS["score_gain"])
+    gain = math.log1p(sg)
+    base = {(r["seed"], game): r for game in games for r in g[game]["baseline"]}
+    has_random = all(r.get("random") is not None for r in base.values())
+    floor = {k: math.log1p(r["random"]) for k, r in base.items()} if has_random else None
+    final = lambda r: math.log1p(max(r["final"], 0.0))  # noqa: E731
+    out = []
+    for other, key in (("baseline", "claim"), ("scratch", "scratch")):
+        if "inject" in conds and other in conds:
+            out.append(
+                paired(
+                    _units(g, games, "inject", final),
+                    _units(g, games, other, final),
+                    min_effect=gain,
+                    direction="greater",
+                    floor=floor,
+                    name=f"injection ends above {other}: log(1 + final score) higher by ≥ log {1 + sg:g}",
+                    key=key,
+                    a_label="inject",
+                    b_label=other,
+                    floor_label="random policy",
+                    paper=PAPER[key],
+                )
+            )
+    if "reset" in conds:
+        drop = cfg.get("reset_drop", DEFAULTS["reset_drop"])
+        out.append(
+            paired(
+                _units(g, games, "reset", lambda r: math.log1p(max(r["at_t"]["return_before"], 0.0))),
+                _units(g, games, "reset", lambda r: math.log1p(max(r["at_t"]["return_after"], 0.0))),
+                min_effect=-math.log(drop),
+                direction="greater",
+                floor=floor,
+                name=f"a head reset drops the return at T: log(1 + return) before − after > log(1 / {drop:g})",
+                key="reset_drop",
+                a_label="before T",
+                b_label="after the reset",
+                floor_label="random policy",
+                paper=PAPER["reset_drop"],
+            )
+        )
+    if all("inject" in r["probe_end"] for r in base.values()):
+        chance = (
+            {k: math.log(r["n_actions"]) for k, r in base.items()}
+            if all("n_actions" in r for r in base.values())
+            else None
+        )
+        out.append(
+            paired(
+                {k: r["probe_end"]["inject"] for k, r in base.items()},
+                {k: r["probe_end"]["continue"] for k, r in base.items()},
+                min_effect=cfg.get("probe_gain", DEFAULTS["probe_gain"]),
+                direction="less",
+                effect="ratio",
+                floor=chance,
+                name="after injection the network fits new random labels better (probe loss at the end)",
+                key="probe",
+                a_label="inject, then fit",
+                b_label="continue",
+                floor_label="chance ln |A|",
+                paper=PAPER["probe"],
+            )
+        )
+    return out
 
 
 def report(results: dict) -> Report:
@@ -139,13 +224,11 @@ def report(results: dict) -> Report:
         rep.checks.append(Check("jobs finished", None, "not every game has a finished baseline"))
         return rep
     c1, f1, rows1 = claim1(g, games, conds)
-    c2, f2, rows2 = claim2(g, games, conds)
-    c3, f3, rows3, plateau = claim3(g, games, conds, int(cfg["inject_step"]))
-    if not any(c in conds for c in ("inject", "grow")) or "reset" not in conds:
-        c1.held = None
-    if "inject" not in conds:
-        c3.held = None
-    rep.checks += [c1, c2, c3]
+    f2, rows2 = claim2(g, games, conds)
+    f3, rows3, plateau = claim3(g, games, conds, int(cfg["inject_step"]))
+    if c1 is not None:
+        rep.checks.append(c1)
+    rep.checks += [d.check(headline=True) for d in decisions(results)]
     rep.figures += [f1, f2, f3]
     rep.sections.append(("At T (mean over seeds; |ΔQ| the max over seeds)", markdown_table(
         ["game", "condition", "max |ΔQ|", "mean |Q|", "return before", "return after"], rows1)))  # fmt: skip
@@ -153,7 +236,10 @@ def report(results: dict) -> Report:
         ["game", "T: fresh net", "T: continue", "T: inject", "end: continue", "end: inject"]
         + [f"end: {c} run" for c in conds], rows2)))  # fmt: skip
     rep.sections.append(("Final scores (mean over seeds)", markdown_table(
-        ["game", "baseline return at T", "baseline gain after T"] + conds, rows3)))  # fmt: skip
+        ["game", "random policy", "baseline return at T", "baseline gain after T"] + conds, rows3)
+        + f"\n\nThe game whose baseline gained least after T (the source's plateau game): {plateau}. The "
+        "claims are decided over every game, paired by seed; with fewer than 5 seeds (DEFAULT: 2 per run) "
+        "they are inconclusive in one run, and `replab ledger` pools the runs of a sweep."))  # fmt: skip
     done = list(results["done"].values())
     macs = {c: mean(r["macs"] for r in done if r["condition"] == c) for c in conds}
     train_cpu = {c: mean(r["train_cpu_seconds"] for r in done if r["condition"] == c) for c in conds}
@@ -163,7 +249,7 @@ def report(results: dict) -> Report:
     ) + "\n\nEvery condition makes the same number of updates; injected heads add two head forward passes "
         "per update. 'scratch' re-initialises the whole network at T and trains it on the same replay."))  # fmt: skip
     for row in rows3:
-        for c, v in zip(conds, row[3:]):
+        for c, v in zip(conds, row[4:]):
             rep.summary[f"{row[0]}/{c}/final"] = float(v)
     for row in rows1:
         rep.summary[f"{row[0]}/{row[1]}/delta_q_max"] = float(row[2])

@@ -50,6 +50,17 @@ def task_targets(problem: str, x: torch.Tensor, generator: torch.Generator, cfg)
         return torch.sin(cfg.target_frequency * g(x.cpu())).to(x.device)
 
 
+def chance_loss(problem: str, y: torch.Tensor) -> float:
+    """The loss of the best constant predictor on a task (the floor a network must beat to have fitted
+    anything): the entropy of the empirical label distribution (cross-entropy of predicting the label
+    frequencies, nats) or the variance of the targets (MSE of predicting their mean)."""
+    if problem == "labels":
+        p = torch.bincount(y, minlength=CLASSES).double() / y.numel()
+        p = p[p > 0]
+        return float(-(p * p.log()).sum())
+    return float(y.double().var(unbiased=False))
+
+
 def probe_tasks(problem: str, x: torch.Tensor, generator: torch.Generator, cfg) -> list[ProbeTask]:
     """Fresh tasks of the same family (never trained on), fixed for the whole run."""
     return [

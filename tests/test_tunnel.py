@@ -200,3 +200,16 @@ def test_control_at_initialisation_leaves_the_model_unchanged():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and model.training
     assert [r["layer"] for r in rows] == layer_names(3) and all(1 <= r["numerical_rank"] <= 16 for r in rows)
     assert rows == init_ranks(model, split, Config(), 0, "m")  # deterministic
+
+
+def test_results_from_before_the_control_still_report():
+    """Results written before the control and the new thresholds: the registered values apply, the rank
+    claims have no floor, capacity falls back to min(dim, max_features)."""
+    r = planted(0)
+    for m in r["models"].values():
+        m.pop("init"), m.pop("n_test")
+    for key in ("rank_classes_factor", "min_length_effect", "max_features"):
+        r["config"].pop(key)
+    got = {d.key: d for d in decisions(r)}
+    assert got["compression"].floor is None and got["depth"].min_effect == 0.1
+    assert report(r).verdict == "inconclusive"

@@ -149,3 +149,13 @@ def test_chance_loss_is_the_best_constant_predictors():
     y = torch.tensor([0, 0, 1, 1])
     assert T.chance_loss("labels", y) == pytest.approx(math.log(2))
     assert T.chance_loss("regression", torch.tensor([[1.0], [-1.0]])) == pytest.approx(1.0)
+
+
+def test_results_from_before_the_floor_still_report():
+    r = results(0)
+    for problem in r["runs"].values():
+        for run in problem.values():
+            run.pop("task_chance")
+    r["config"] = {k: v for k, v in CONFIG.items() if k not in ("ln_factor", "min_rho")}
+    got = {d.key: d for d in decisions(r)}
+    assert got["claim"].floor is None and got["curvature"].min_effect == 0.3

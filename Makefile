@@ -19,7 +19,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 install: $(VENV)/.installed-$(EXTRAS)
 
 demo: install
-	$(VENV)/bin/replab run tunnel --preset demo
+	$(VENV)/bin/replab sweep tunnel --preset demo --seeds 5
 
 lint: install
 	$(VENV)/bin/ruff check replab tests benchmarks

@@ -1,11 +1,15 @@
-"""Imported by the command line before anything loads torch: idle OpenMP threads sleep instead of spinning.
+"""Imported by the command line before anything loads torch: idle OpenMP threads spin only briefly.
 
-With other work beside a run (a sweep's workers, a test suite, another user's jobs) spinning threads take the
-cores from the working ones. Measured on 2 cores at load 8-10: the tunnel demo took 1234 s wall and 5.6
-CPU-minutes with OpenMP's default policy, 49 s and 0.5 CPU-minutes passive (docs/architecture.md). An
-explicit OMP_WAIT_POLICY is respected; the policy changes when idle threads sleep, not any result.
+With other work beside a run (a sweep's workers, a test suite, another user's jobs), OpenMP threads that
+spin while idle take the cores from the working ones; sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs a
+wake-up on every parallel region instead. Measured with the tunnel demo at 2 torch threads on 2 cores
+(wall seconds, idle / beside 3 busy processes): libgomp's default 18 / 227, GOMP_SPINCOUNT=10000 17 / 93,
+GOMP_SPINCOUNT=1000 19 / 70-78, PASSIVE 36 / 53 (docs/architecture.md). So libgomp (torch's OpenMP on
+Linux) spins for 1000 iterations, then sleeps. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is respected;
+neither changes any result.
 """
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import tyro
 
 from replab import (
-    _openmp,  # noqa: F401 (first: sets OpenMP's wait policy before torch loads)
+    _openmp,  # noqa: F401 (first: sets OpenMP's spin count before torch loads)
     experiments,
     launch,
     seeding,
@@ -310,6 +310,13 @@ def cmd_sweep(args: list[str]) -> int:
     print(compare_table(finished))
     path = write_compare(finished, store.root / f"sweep-{a.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"aggregate report: {path}")
+    from replab.track import ledger
+
+    rows, _ = ledger.pool(finished, _catalogue(a.name))
+    if any(e.entry for e in rows):  # the headline claims, decided over this sweep's seeds
+        print(f"\nheadline claims over the {len(finished)} runs of this sweep (the shared rule):")
+        print(ledger.decisions([e for e in rows if e.entry]))
+        print("'replab ledger' pools every stored run; 'replab ledger --write docs/results.md' records them")
     return 0 if len(finished) == len(status) else 1
 
 
@@ -342,6 +349,17 @@ def cmd_compare(args: list[str]) -> int:
     return 0
 
 
+def _catalogue(name: str | None):
+    """The ledger's view of the experiments (all of them, or one)."""
+    from replab.track import ledger
+
+    found = experiments.all_experiments() if not name else {name: experiments.get(name)}
+    return ledger.Catalogue(
+        {n: e.headline or e.claim for n, e in found.items()},
+        {n: {p: dataclasses.asdict(c) for p, c in e.presets.items()} for n, e in found.items()},
+    )
+
+
 def cmd_ledger(args: list[str]) -> int:
     from pathlib import Path
 
@@ -352,11 +370,7 @@ def cmd_ledger(args: list[str]) -> int:
         raise ReplabError("--write writes every experiment's rows; give --name or --write, not both")
     if a.write is not None and (not a.write.strip() or Path(a.write).is_dir()):
         raise ReplabError(f"--write takes a markdown file such as docs/results.md, got {a.write!r}")
-    found = experiments.all_experiments() if not a.name else {a.name: experiments.get(a.name)}
-    catalogue = ledger.Catalogue(
-        {n: e.headline or e.claim for n, e in found.items()},
-        {n: {p: dataclasses.asdict(c) for p, c in e.presets.items()} for n, e in found.items()},
-    )
+    catalogue = _catalogue(a.name)
     store = open_store(a.store)
     store.reap()
     if a.write:

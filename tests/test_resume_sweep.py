@@ -87,6 +87,10 @@ def test_sweep_then_compare(tmp_path, capsys):
     assert main(["sweep", "tunnel", *argv]) == 0
     out = capsys.readouterr().out
     assert "IQM" in out and "mlp3-digits/tunnel_length" in out and "2 runs (seeds 0, 1)" in out
+    # the headline claims decided over the sweep's seeds (2 < 5: inconclusive, with the seeds needed)
+    decisions = out[out.index("headline claims over the 2 runs of this sweep") :]
+    assert "| 2 |" in decisions and "inconclusive" in decisions and "seeds" in decisions
+    assert "compression/ci_low" not in out  # a run's own decision numbers are not averaged across runs
     runs = Store(db).runs(experiment="tunnel", status="finished")
     assert sorted(r.seed for r in runs) == [0, 1]
     assert main(["compare", "--name", "tunnel", "--store", db]) == 0

@@ -33,6 +33,10 @@ def select_runs(
     return runs
 
 
+_DECISION_FIELDS = ("ci_low", "ci_high", "n", "p", "min_effect", "verdict")
+"""Per-run decision numbers (`Report.stored_summary`) not aggregated across runs: only `<key>/effect` is."""
+
+
 def compare_table(runs: list[RunRecord]) -> str:
     """Markdown: per (experiment, preset) group, one row per summary key with n, mean, IQM and CI."""
     groups: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
@@ -50,6 +54,9 @@ def compare_table(runs: list[RunRecord]) -> str:
                 values[key].append(v)
         rows = []
         for key in sorted(values):
+            prefix, _, last = key.rpartition("/")
+            if last in _DECISION_FIELDS and f"{prefix}/effect" in values:
+                continue  # a run's own decision numbers; across runs the ledger decides (`replab ledger`)
             a = aggregate(values[key])
             rows.append([key, a["n"], a["mean"], a["iqm"], f"[{a['ci_low']:.4g}, {a['ci_high']:.4g}]"])
         out.append(markdown_table(["metric", "n", "mean", "IQM", "95% CI of IQM"], rows) + "\n")

@@ -80,7 +80,11 @@ class Catalogue:
 
 def entries(store: Store, catalogue: Catalogue, name: str | None = None) -> tuple[list[Entry], list[str]]:
     """The ledger rows the store's finished runs make (one per entry), and notes about them."""
-    runs = store.runs(experiment=name, status="finished")
+    return pool(store.runs(experiment=name, status="finished"), catalogue)
+
+
+def pool(runs: list[RunRecord], catalogue: Catalogue) -> tuple[list[Entry], list[str]]:
+    """The ledger rows of these finished runs (e.g. the runs of one sweep), and notes about them."""
     groups: dict[str, list[tuple[RunRecord, dict]]] = defaultdict(list)
     without: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
     for r in runs:
@@ -238,6 +242,12 @@ def merge(new: list[Entry], kept: list[Entry]) -> tuple[list[Entry], list[str]]:
         elif fresh is None:
             by_id[old.entry] = old
     return out + list(by_id.values()), notes
+
+
+def decisions(rows: list[Entry]) -> str:
+    """The rows' claims, seeds, effects and verdicts as a short table (what a sweep prints at its end)."""
+    keep = [HEADERS.index(h) for h in ("claim", "rule", "seeds", "effect [95% CI]", "verdict", "why")]
+    return markdown_table([HEADERS[i] for i in keep], [[e.cells[i] for i in keep] for e in rows])
 
 
 def table(rows: list[Entry], catalogue: Catalogue) -> str:

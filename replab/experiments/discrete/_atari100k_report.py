@@ -8,6 +8,7 @@ import numpy as np
 from replab.envs.atari_scores import SCORES, hns, hns_summary
 from replab.experiments.discrete._report import (
     accounting,
+    curl_vs_rainbow,
     curves_figure,
     finals,
     grad_probe_table,
@@ -72,23 +73,8 @@ def decide(results: dict):
     the final scores paired by (seed, game), floor HNS 0 (the published random scores), min_effect from
     the config for both the claim and the floor guard."""
     m = float(results["config"].get("min_effect", MIN_EFFECT))
-    units = per_unit(results, hns)
-    both = units.get("curl", {}).keys() & units.get("rainbow", {}).keys()
-    if not both:
-        return None
-    return paired(
-        {k: units["curl"][k] for k in both},
-        {k: units["rainbow"][k] for k in both},
-        min_effect=m,
-        direction="greater",
-        floor=0.0,
-        floor_min_effect=m,
-        name="Rainbow + CURL beats Rainbow (HNS, paired by seed and game)",
-        a_label="curl",
-        b_label="rainbow",
-        floor_label="published random policy",
-        paper=PAPER,
-    )
+    name = "Rainbow + CURL beats Rainbow (HNS, paired by seed and game)"
+    return curl_vs_rainbow(per_unit(results, hns), m, name, "published random policy", PAPER)
 
 
 def _against_published(results: dict, full: bool, m: float, steps: int) -> Check:

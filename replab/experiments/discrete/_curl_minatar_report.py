@@ -7,13 +7,13 @@ import numpy as np
 
 from replab.experiments.discrete._report import (
     accounting,
+    curl_vs_rainbow,
     curves_figure,
     finals,
     grad_probe_table,
     mean_std,
     per_unit,
 )
-from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
 
 MIN_EFFECT = 0.1
@@ -43,24 +43,8 @@ def decide(results: dict):
     cfg = results["config"]
     m = float(cfg.get("min_effect", MIN_EFFECT))
     units = per_unit(results, lambda game, score: normalised(score, results["random"][game]))
-    if not units.get("curl") or not units.get("rainbow"):
-        return None
-    both = units["curl"].keys() & units["rainbow"].keys()
-    if not both:
-        return None
-    return paired(
-        {k: units["curl"][k] for k in both},
-        {k: units["rainbow"][k] for k in both},
-        min_effect=m,
-        direction="greater",
-        floor=0.0,
-        floor_min_effect=m,
-        name="Rainbow + CURL beats Rainbow (random-normalised final score, paired by seed and game)",
-        a_label="curl",
-        b_label="rainbow",
-        floor_label="random policy",
-        paper=PAPER,
-    )
+    name = "Rainbow + CURL beats Rainbow (random-normalised final score, paired by seed and game)"
+    return curl_vs_rainbow(units, m, name, "random policy", PAPER)
 
 
 def report(results: dict) -> Report:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.track.claims import paired
 from replab.track.report import Figure, markdown_table, pyplot
 
 
@@ -23,6 +24,28 @@ def per_unit(results: dict, transform) -> dict[str, dict[tuple, float]]:
     for r in results["done"].values():
         out.setdefault(r["method"], {})[(int(r["seed"]), r["game"])] = float(transform(r["game"], r["final"]))
     return out
+
+
+def curl_vs_rainbow(units: dict[str, dict[tuple, float]], m: float, name: str, floor_label: str, paper: str):
+    """The headline decision of both experiments: CURL vs Rainbow on normalised scores paired by (seed,
+    game), floor 0 (the random policy), `m` the registered minimum effect of the claim and of the floor
+    guard. None when no (seed, game) has both methods."""
+    both = units.get("curl", {}).keys() & units.get("rainbow", {}).keys()
+    if not both:
+        return None
+    return paired(
+        {k: units["curl"][k] for k in both},
+        {k: units["rainbow"][k] for k in both},
+        min_effect=m,
+        direction="greater",
+        floor=0.0,
+        floor_min_effect=m,
+        name=name,
+        a_label="curl",
+        b_label="rainbow",
+        floor_label=floor_label,
+        paper=paper,
+    )
 
 
 def grad_probe_table(results: dict, games: list[str], note: str = "") -> str:

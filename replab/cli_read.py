@@ -1,0 +1,162 @@
+"""The `replab` commands that read: list, report, compare, ledger, runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+
+import tyro
+
+from replab import experiments, launch
+from replab.cli_parse import check_preset, open_store, parse_args
+from replab.errors import ReplabError
+from replab.track.ids import check_run_id
+
+
+@dataclass
+class ReportArgs:
+    run_id: tyro.conf.Positional[str]
+    store: str | None = None
+
+
+@dataclass
+class CompareArgs:
+    run_ids: tyro.conf.Positional[tuple[str, ...]] = ()
+    name: str | None = None
+    """compare all finished runs of this experiment"""
+    preset: str | None = None
+    """only runs at this preset"""
+    store: str | None = None
+
+
+@dataclass
+class LedgerArgs:
+    write: str | None = None
+    """write the ledger to this markdown file (docs/results.md), keeping its entries this store lacks"""
+    name: str | None = None
+    """print only this experiment's rows"""
+    store: str | None = None
+
+
+@dataclass
+class RunsArgs:
+    name: str | None = None
+    store: str | None = None
+
+
+@dataclass
+class ListArgs:
+    verbose: bool = False
+    """each experiment's full claim and source"""
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_list(args: list[str]) -> int:
+    """The experiments grouped by family, one line each (name and headline); -v adds claim and source."""
+
+    a = parse_args(ListArgs, [x if x != "-v" else "--verbose" for x in args], prog="replab list")
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    by_family: dict[str, list] = {}
+    for exp in experiments.all_experiments().values():
+        by_family.setdefault(exp.family, []).append(exp)
+    pad = max(len(e.name) for exps in by_family.values() for e in exps) + 2
+    for family, about in experiments.families().items():
+        print(_clip(f"{family}: {about}", width))
+        for exp in by_family.get(family, []):
+            print(_clip(f"  {exp.name:<{pad}}{exp.headline or exp.claim}", width))
+            if a.verbose:
+                for text in (exp.claim, f"({exp.source})"):
+                    print(textwrap.fill(text, width, initial_indent=" " * 4, subsequent_indent=" " * 4))
+        print()
+    print("'replab list -v': claims and sources; 'replab run NAME --help': its fields.")
+    return 0
+
+
+def cmd_report(args: list[str]) -> int:
+    a = parse_args(ReportArgs, args, prog="replab report")
+    check_run_id(a.run_id)
+    store = open_store(a.store)
+    store.reap()
+    print(f"report: {launch.regenerate_report(a.run_id, store)}")
+    return 0
+
+
+def cmd_compare(args: list[str]) -> int:
+    from replab.track.compare import compare_table, select_runs
+
+    a = parse_args(CompareArgs, args, prog="replab compare")
+    if a.name:
+        experiments.get(a.name)
+    if a.preset:
+        check_preset(a.preset)
+    if bool(a.run_ids) == bool(a.name):
+        raise ReplabError(
+            "give run ids or --name NAME, not both" if a.name else "give run ids or --name NAME"
+        )
+    for run_id in a.run_ids:
+        check_run_id(run_id)
+    store = open_store(a.store)
+    store.reap()
+    print(compare_table(select_runs(store, a.run_ids, a.name, a.preset)))
+    return 0
+
+
+def ledger_catalogue(name: str | None):
+    """The ledger's view of the experiments (all of them, or one)."""
+    from replab.track import ledger
+
+    found = experiments.all_experiments() if not name else {name: experiments.get(name)}
+    return ledger.Catalogue(
+        {n: e.headline or e.claim for n, e in found.items()},
+        {n: {p: dataclasses.asdict(c) for p, c in e.presets.items()} for n, e in found.items()},
+    )
+
+
+def cmd_ledger(args: list[str]) -> int:
+    from pathlib import Path
+
+    from replab.track import ledger
+
+    a = parse_args(LedgerArgs, args, prog="replab ledger")
+    if a.name and a.write:
+        raise ReplabError("--write writes every experiment's rows; give --name or --write, not both")
+    if a.write is not None and (not a.write.strip() or Path(a.write).is_dir()):
+        raise ReplabError(f"--write takes a markdown file such as docs/results.md, got {a.write!r}")
+    catalogue = ledger_catalogue(a.name)
+    store = open_store(a.store)
+    store.reap()
+    if a.write:
+        try:
+            path, notes = ledger.write(Path(a.write), store, catalogue, f"replab ledger --write {a.write}")
+        except OSError as exc:
+            raise ReplabError(f"cannot write the ledger to {a.write} ({exc.strerror or exc})") from None
+        print(f"ledger: {path}")
+    else:
+        rows, notes = ledger.entries(store, catalogue, a.name)
+        print(ledger.table(rows, catalogue))
+    for note in notes:
+        print(f"replab: note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_runs(args: list[str]) -> int:
+    a = parse_args(RunsArgs, args, prog="replab runs")
+    store = open_store(a.store)
+    store.reap()
+    print(f"{'run':<44} {'preset':<8} {'seed':>4}  {'status':<9} {'done':>5}  {'verdict':<13} started")
+    for r in store.runs(experiment=a.name):
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.start))
+        print(
+            f"{r.id:<44} {r.preset:<8} {r.seed:>4}  {r.status:<9} {100 * r.progress:>4.0f}%  "
+            f"{r.verdict or '':<13} {started}"
+        )
+        if r.status == "failed" and r.reason:
+            print(f"    failed: {r.reason}")
+    return 0

@@ -6,7 +6,8 @@ import torch
 
 from replab.data.digits import load_digits
 from replab.data.glyphs import load_glyphs, make_glyphs
-from replab.experiments.tunnel._report import capacity, decisions, report, tunnel_stats
+from replab.experiments.tunnel._analysis import capacity, decisions, tunnel_stats
+from replab.experiments.tunnel._report import report
 from replab.experiments.tunnel.tunnel import Config, init_ranks, parse_model
 from replab.nn.deep import DeepCNN, DeepMLP, layer_names
 from replab.track.claims import from_record

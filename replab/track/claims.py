@@ -33,13 +33,12 @@ from replab.track.rule import (  # noqa: F401 (MIN_SEEDS and the constants are p
     MIN_SEEDS,
     PERMUTATIONS,
     REPS,
+    VERDICT_CODE,
     check_rule,
+    claim_summary,
     decide_columns,
     interval_text,
 )
-
-VERDICT_CODE = {"held": 1.0, "inconclusive": 0.0, "did not hold": -1.0}
-"""How a claim's verdict is stored among a report's scalar summary numbers."""
 
 
 @dataclass(frozen=True)
@@ -133,18 +132,6 @@ class Decision:
             "absolute_seeds": self.absolute_seeds,
             "units": [list(row) for row in self.data],
         }
-
-
-def claim_summary(key, effect, ci, n, p, min_effect, verdict) -> dict[str, float]:
-    return {
-        f"{key}/effect": float(effect),
-        f"{key}/ci_low": float(ci[0]),
-        f"{key}/ci_high": float(ci[1]),
-        f"{key}/n": float(n),
-        f"{key}/p": float(p),
-        f"{key}/min_effect": float(min_effect),
-        f"{key}/verdict": VERDICT_CODE[verdict],
-    }
 
 
 def paired(

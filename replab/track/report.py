@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from replab.track.rule import claim_summary
+
 VERDICTS = ("held", "partly held", "did not hold", "inconclusive")
 
 
@@ -98,8 +100,6 @@ class Report:
         """`summary` plus each headline decision's numbers (`claim/effect`, `claim/ci_low`, `claim/ci_high`,
         `claim/n`, `claim/p`, `claim/min_effect`, `claim/verdict`: 1 held, 0 inconclusive, −1 did not hold;
         the prefix is the claim's key), as the run store keeps it."""
-        from replab.track.claims import claim_summary
-
         out = dict(self.summary)
         for c in self.checks:
             if c.headline and c.claim is not None:

@@ -186,3 +186,21 @@ def check_rule(min_effect, direction, effect, level, reps, floor_min_effect) -> 
         raise ValueError(f"level must be in (0, 1), got {level}")
     if reps < 100:
         raise ValueError(f"reps must be >= 100 bootstrap resamples, got {reps}")
+
+
+VERDICT_CODE = {"held": 1.0, "inconclusive": 0.0, "did not hold": -1.0}
+"""How a claim's verdict is stored among a report's scalar summary numbers."""
+
+
+def claim_summary(key, effect, ci, n, p, min_effect, verdict) -> dict[str, float]:
+    """A decision's numbers among a report's scalar summary: `<key>/effect`, `/ci_low`, `/ci_high`, `/n`,
+    `/p`, `/min_effect`, `/verdict` (`VERDICT_CODE`)."""
+    return {
+        f"{key}/effect": float(effect),
+        f"{key}/ci_low": float(ci[0]),
+        f"{key}/ci_high": float(ci[1]),
+        f"{key}/n": float(n),
+        f"{key}/p": float(p),
+        f"{key}/min_effect": float(min_effect),
+        f"{key}/verdict": VERDICT_CODE[verdict],
+    }

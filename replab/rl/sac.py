@@ -278,8 +278,14 @@ class SAC(nn.Module):
             targets += list(shadow.target.parameters())
             sources += list(shadow.online.parameters())
         self._ema_groups = [(tau, t, s) for tau, (t, s) in groups.items()]
+        self._ema_modules = self._ema_state()
         if self.curl is not None and self.curl.external_key:
             self.curl.key_encoder = self.critic_target.encoder
+
+    def _ema_state(self) -> tuple:
+        """What the soft-update groups were built from: the modules and their parameter counts."""
+        mods = (self.critic.q1, self.critic.q2, self.critic.encoder, *self.critic_target.children())
+        return tuple((id(m), sum(1 for _ in m.parameters())) for m in mods)
 
     def _view(self, obs: Tensor, train: bool = False) -> Tensor:
         """The network's input: a random augmentation in training, its deterministic view otherwise."""
@@ -372,6 +378,12 @@ class SAC(nn.Module):
     @torch.no_grad()
     def soft_update(self) -> None:
         """θ̄ ← τ θ + (1 − τ) θ̄: Q heads with critic_tau, the encoder with encoder_tau (§2.2 d)."""
+        if self._ema_state() != self._ema_modules:  # surgery outside the protocol: the EMA would miss it
+            raise RuntimeError(
+                "the critic or its target changed outside replab.rl.agent.intervene (a replaced head, new "
+                "layers): the soft update would not track the new parameters; run the intervention with "
+                "intervene(agent, action), or re-sync agent.shadows() and call agent.on_change()"
+            )
         for tau, targets, sources in self._ema_groups:
             if targets:  # (State SAC's encoder has no parameters)
                 torch._foreach_lerp_(targets, sources, tau)  # one fused call per τ

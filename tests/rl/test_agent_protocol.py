@@ -361,3 +361,13 @@ def test_the_documented_user_agent_takes_every_intervention():
         intervene(agent, action, batch=b, generator=g)
         check_optimizers_own_exactly_the_trainable_parameters(agent)
         assert np.isfinite(agent.update(b, 5)["loss/td"])
+
+
+def test_surgery_outside_the_protocol_is_refused_not_silently_untracked():
+    """inject_plasticity(agent.critic, "q1") by hand used to leave the soft update on the old head."""
+    from replab.intervene import inject_plasticity
+
+    agent = sac()
+    inject_plasticity(agent.critic, "q1")
+    with pytest.raises(RuntimeError, match="outside replab.rl.agent.intervene"):
+        agent.update(batch(agent), 1)

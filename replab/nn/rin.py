@@ -1,0 +1,191 @@
+"""Recurrent Interface Networks (Jabri et al. 2023; seed003 A.3): read / compute / write over latents.
+
+The interface X (one token per patch) and a small set of latents Z. Each block reads X into Z with
+cross-attention, computes on Z with K self-attention + MLP layers, and writes Z back into X with
+cross-attention (A.3.1, Alg. 3). Time and class tokens are appended to the latents (A.3.2). With latent
+self-conditioning the previous step's latents warm-start Z through a zero-initialised LayerNorm:
+Z = Z_emb + LN₀(Z' + MLP(sg(Z'))) (A.3.2).
+
+`RIN(...)(x_t, t, y=None, prev_latents=None) -> (eps_pred (B, C, H, W), latents (B, num_latents, dim_z))`.
+Set `model.capture_read = True` to keep each block's read attention in `model.read_attention`: a list of
+(B, heads, num_latents + cond tokens, tokens) tensors, one per block.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Attention(nn.Module):
+    """Multi-head scaled dot-product attention with queries of width `dim_q` and keys/values of width
+    `dim_kv` (seed003 A.3.2: cross-attention projects K/V from the other width); output width `dim_q`."""
+
+    def __init__(self, dim_q: int, dim_kv: int, heads: int):
+        super().__init__()
+        if dim_q % heads:
+            raise ValueError(f"query width {dim_q} must be divisible by heads={heads}")
+        self.heads = heads
+        self.q = nn.Linear(dim_q, dim_q)
+        self.kv = nn.Linear(dim_kv, 2 * dim_q)
+        self.out = nn.Linear(dim_q, dim_q)
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor, keep: list | None = None) -> torch.Tensor:
+        b, n, d = q.shape
+        h = self.heads
+        qh = self.q(q).view(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(kv).view(b, kv.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        if keep is None:
+            o = F.scaled_dot_product_attention(qh, k, v)
+        else:  # the explicit path, to keep the weights (for adaptive-computation maps)
+            w = torch.softmax(qh @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
+            keep.append(w.detach())
+            o = w @ v
+        return self.out(o.transpose(1, 2).reshape(b, n, d))
+
+
+def mlp(dim: int, expansion: int = 4) -> nn.Sequential:
+    """σ(Z W1 + b1) W2 + b2 with σ = GELU and a ×4 expansion (seed003 A.3.1)."""
+    return nn.Sequential(nn.Linear(dim, expansion * dim), nn.GELU(), nn.Linear(expansion * dim, dim))
+
+
+class Block(nn.Module):
+    """One read → K × compute → write block, pre-LayerNorm everywhere (seed003 A.3.2, Alg. 3)."""
+
+    def __init__(self, dim_x: int, dim_z: int, depth: int, heads: int, kv_norm: bool = False):
+        super().__init__()
+        self.read_norm, self.read = nn.LayerNorm(dim_z), Attention(dim_z, dim_x, heads)
+        self.read_mlp_norm, self.read_mlp = nn.LayerNorm(dim_z), mlp(dim_z)
+        # [ASSUMP] seed003 A.3.2: Alg. 3 feeds raw x (and z) as K/V; kv_norm LayerNorms them first
+        self.read_kv_norm = nn.LayerNorm(dim_x) if kv_norm else nn.Identity()
+        self.write_kv_norm = nn.LayerNorm(dim_z) if kv_norm else nn.Identity()
+        self.compute = nn.ModuleList(
+            nn.ModuleList(
+                [nn.LayerNorm(dim_z), Attention(dim_z, dim_z, heads), nn.LayerNorm(dim_z), mlp(dim_z)]
+            )
+            for _ in range(depth)
+        )
+        self.write_norm, self.write = nn.LayerNorm(dim_x), Attention(dim_x, dim_z, heads)
+        self.write_mlp_norm, self.write_mlp = nn.LayerNorm(dim_x), mlp(dim_x)
+
+    def forward(self, z, x, keep: list | None = None):
+        z = z + self.read(self.read_norm(z), self.read_kv_norm(x), keep)  # read
+        z = z + self.read_mlp(self.read_mlp_norm(z))
+        for norm, attn, mlp_norm, ffn in self.compute:  # compute, K layers
+            zn = norm(z)
+            z = z + attn(zn, zn)
+            z = z + ffn(mlp_norm(z))  # seed003 A.3.2 [FIX]: inside the loop
+        x = x + self.write(self.write_norm(x), self.write_kv_norm(z))  # write
+        x = x + self.write_mlp(self.write_mlp_norm(x))
+        return z, x
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, scale: float = 1000.0) -> torch.Tensor:
+    """Sinusoidal features of t · 1000 (seed003 A.3.2 [ASSUMP]), (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = (t.float() * scale)[:, None] * freqs[None]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+def _trunc_normal(*shape: int) -> nn.Parameter:
+    p = nn.Parameter(torch.empty(*shape))
+    nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)  # seed003 A.3.2: truncated normal, scale 0.02
+    return p
+
+
+class RIN(nn.Module):
+    """The RIN denoiser of seed003 A.3.2 (Alg. 3) for (B, C, H, W) images.
+
+    image_size, channels, patch: input geometry (tokens = (image_size / patch)²); dim_x, dim_z: interface and
+    latent widths; num_latents: |Z|; blocks, depth: blocks and K compute layers per block; heads: attention
+    heads; num_classes: class tokens (0: unconditional); kv_norm: LayerNorm the K/V side of reads and writes
+    (False: Alg. 3's raw x). Self-conditioning is used when `prev_latents` is given.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 8,
+        channels: int = 1,
+        patch: int = 2,
+        dim_x: int = 48,
+        dim_z: int = 96,
+        num_latents: int = 8,
+        blocks: int = 2,
+        depth: int = 2,
+        heads: int = 4,
+        num_classes: int = 0,
+        kv_norm: bool = False,
+    ):
+        super().__init__()
+        for name, v in (("image_size", image_size), ("channels", channels), ("patch", patch)):
+            if v < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
+        if image_size % patch:
+            raise ValueError(f"image_size {image_size} must be divisible by patch {patch}")
+        for name, v in (("num_latents", num_latents), ("blocks", blocks), ("depth", depth), ("heads", heads)):
+            if v < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        self.image_size, self.channels, self.patch = image_size, channels, patch
+        self.num_latents, self.dim_z, self.num_classes = num_latents, dim_z, num_classes
+        side = image_size // patch
+        self.tokens = side * side
+        # interface: patch tokenisation, LayerNorm, learned positional embedding (Alg. 3)
+        self.patchify = nn.Conv2d(channels, dim_x, patch, stride=patch)
+        self.patch_norm = nn.LayerNorm(dim_x)
+        self.pos_emb = _trunc_normal(1, self.tokens, dim_x)
+        self.latents = _trunc_normal(num_latents, dim_z)  # learnable Z_emb
+        # conditioning tokens appended to the latents (seed003 A.3.2 [T]; embeddings [ASSUMP])
+        self.time_mlp = nn.Sequential(nn.Linear(dim_z, 4 * dim_z), nn.GELU(), nn.Linear(4 * dim_z, dim_z))
+        self.class_emb = nn.Embedding(num_classes, dim_z) if num_classes else None
+        # latent self-conditioning: Z = Z_emb + LN₀(Z' + MLP(sg(Z'))), LN scale and bias zero-initialised
+        self.self_cond_mlp = mlp(dim_z)
+        self.self_cond_norm = nn.LayerNorm(dim_z)
+        nn.init.zeros_(self.self_cond_norm.weight)
+        nn.init.zeros_(self.self_cond_norm.bias)
+        self.blocks = nn.ModuleList(Block(dim_x, dim_z, depth, heads, kv_norm) for _ in range(blocks))
+        self.out_norm = nn.LayerNorm(dim_x)
+        self.readout = nn.Linear(dim_x, channels * patch * patch)  # then depth-to-space
+        self.capture_read = False
+        self.read_attention: list[torch.Tensor] = []
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        return (self.num_latents, self.dim_z)
+
+    def forward(self, x, t, y=None, prev_latents=None):
+        b, c, h, w = x.shape
+        if (c, h, w) != (self.channels, self.image_size, self.image_size):
+            raise ValueError(
+                f"RIN expects (B, {self.channels}, {self.image_size}, {self.image_size}), got {tuple(x.shape)}"
+            )
+        if self.class_emb is not None and y is None:
+            raise ValueError("this RIN is class-conditional (num_classes > 0): pass y")
+        tok = self.patchify(x).flatten(2).transpose(1, 2)
+        tok = self.patch_norm(tok) + self.pos_emb
+        z = self.latents.expand(b, -1, -1)
+        if prev_latents is not None:  # seed003 A.3.2, A.8: stop-grad on prev_latents inside the network too
+            prev = prev_latents.detach()
+            z = z + self.self_cond_norm(prev + self.self_cond_mlp(prev))
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
+        cond = [self.time_mlp(timestep_embedding(t, self.dim_z))[:, None]]
+        if self.class_emb is not None:
+            cond.append(self.class_emb(y)[:, None])
+        z = torch.cat([z, *cond], dim=1)
+        keep = [] if self.capture_read else None
+        for block in self.blocks:
+            z, tok = block(z, tok, keep)
+        self.read_attention = keep or []
+        out = self.readout(self.out_norm(tok))  # (B, tokens, C p²)
+        side = self.image_size // self.patch
+        out = out.transpose(1, 2).reshape(b, c * self.patch**2, side, side)
+        return F.pixel_shuffle(out, self.patch), z[:, : self.num_latents]  # depth-to-space
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,4 @@
+"""Diffusion with Recurrent Interface Networks (Jabri et al. 2023; seed003 Part A).
+
+Latent self-conditioning, read-write frequency and adaptive computation, on digits and procedural sprites.
+"""

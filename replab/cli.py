@@ -20,7 +20,15 @@ from replab import (
     seeding,
 )
 from replab.cli_parse import check_preset, open_store, parse_args, parse_overrides
-from replab.cli_read import cmd_compare, cmd_ledger, cmd_list, cmd_report, cmd_runs, ledger_catalogue
+from replab.cli_read import (
+    cmd_compare,
+    cmd_health,
+    cmd_ledger,
+    cmd_list,
+    cmd_report,
+    cmd_runs,
+    ledger_catalogue,
+)
 from replab.errors import ReplabError, close_matches
 from replab.track import lifeline
 from replab.track.ids import check_run_id
@@ -40,6 +48,7 @@ commands:
   ledger [--write docs/results.md] [--name NAME]
                                 every headline claim decided over all seeds in the store
   runs [--name NAME]            the runs in the store and their status
+  health RUN_ID... [--out PNG]  representation-health panel (probe/* metrics), overhead, warnings
 
 'replab COMMAND --help' and 'replab run NAME --help' (the experiment's fields) say more.
 Store: runs/replab.db, or --store PATH, or REPLAB_STORE."""
@@ -207,6 +216,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "ledger": cmd_ledger,
     "runs": cmd_runs,
+    "health": cmd_health,
 }
 
 

@@ -43,6 +43,14 @@ class LedgerArgs:
 
 
 @dataclass
+class HealthArgs:
+    run_ids: tyro.conf.Positional[tuple[str, ...]] = ()
+    out: str | None = None
+    """the PNG to write (default: runs/<first run>/health.png, or health-<n>-runs.png for several)"""
+    store: str | None = None
+
+
+@dataclass
 class RunsArgs:
     name: str | None = None
     store: str | None = None
@@ -143,6 +151,30 @@ def cmd_ledger(args: list[str]) -> int:
         print(ledger.table(rows, catalogue))
     for note in notes:
         print(f"replab: note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_health(args: list[str]) -> int:
+    """The health panel of stored runs, from their `probe/*` metrics only; the overhead and warnings."""
+    from replab.track import health
+
+    a = parse_args(HealthArgs, args, prog="replab health")
+    if not a.run_ids:
+        raise ReplabError(
+            "give one or more run ids ('replab runs' lists them): replab health RUN_ID [RUN_ID ...]"
+        )
+    for run_id in a.run_ids:
+        check_run_id(run_id)
+    store = open_store(a.store)
+    store.reap()
+    path, lines = health.draw_runs(store, list(a.run_ids), a.out)
+    for line in lines:
+        print(line)
+    if path is None:
+        raise ReplabError(
+            "no probe/* metric in these runs: they ran with --probes none, or before the Monitor was wired in"
+        )
+    print(f"health panel: {path}")
     return 0
 
 

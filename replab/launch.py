@@ -17,9 +17,10 @@ import torch
 
 from replab import experiments, seeding
 from replab.errors import ReplabError
-from replab.track import checkpoint, timing
+from replab.track import checkpoint, health, timing
 from replab.track.ids import check_run_id
 from replab.track.outcome import failure_report, no_results, read_results, write_atomic
+from replab.track.report import Figure
 from replab.track.run import NonFiniteLoss, Run
 from replab.track.store import Store, run_exists
 from replab.track.timing import Clock as _Clock
@@ -271,6 +272,7 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     timing_path = store.root / run_id / "timing.json"
     if timing_path.exists():
         header["time"] = _Clock.describe(timing.read(timing_path))
+    add_health(report, store, record)
     report.write(store.root / run_id, header)
     store.finish(
         run_id,
@@ -280,6 +282,19 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
         claims=report.claim_records(),
     )
     return report.verdict
+
+
+def add_health(report, store: Store, record) -> None:
+    """The health section and panel (`track/health.py`), from the run's stored metrics only; the panel is
+    mirrored to the run's TensorBoard folder."""
+    series, marks, overheads = health.collect(store.metrics(record.id, prefixes=health.PREFIXES))
+    figure = health.panel(series, marks, title=f"{record.experiment} · {record.id}")
+    report.sections.append(("Representation health", health.describe(series, overheads, record.config)))
+    if figure is not None:
+        last = max(s for lines in series.values() for pts in lines.values() for s, _ in pts)
+        health.mirror_to_tensorboard(store.root / record.id, figure, step=last)
+        caption = "Each probe over training, one line per arm (mean over seeds, range shaded); dotted: interventions"
+        report.figures.append(Figure("health", figure, caption))
 
 
 def regenerate_report(run_id: str, store: Store | None = None) -> Path:

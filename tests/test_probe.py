@@ -147,7 +147,7 @@ def test_monitor_logs_every_n_steps_with_its_overhead():
         "perf/probe_overhead",
     } <= keys
     assert 0 < logged[-1][1]["perf/probe_overhead"] <= 1
-    with pytest.raises(ValueError, match="unknown probes"):
+    with pytest.raises(ValueError, match="unknown probe .nope."):
         Monitor(model, torch.randn(4, 6), ["1"], log=print, probes=("nope",))
 
 

@@ -186,10 +186,16 @@ class Encoded(nn.Module):
         return self.encoder(self._view(obs))
 
 
+def watched_encoder(agent: Agent) -> Callable[[], nn.Module]:
+    """The agent's encoder (`parts()["encoder"]`) on raw observations, looked up at each call, so a monitor
+    keeps watching it after an intervention replaced it (probe it at the layer `encoder`)."""
+    return lambda: Encoded(part(agent, "encoder"), agent.view)
+
+
 def encoder_monitor(agent: Agent, obs: torch.Tensor, log: Callable[[dict, int], None], **kwargs) -> Monitor:
-    """A `Monitor` of the agent's encoder (`parts()["encoder"]`) on the fixed raw observations `obs`,
-    logged as `probe/<probe>/encoder`; `kwargs` go to `Monitor` (probes=, every=)."""
-    return Monitor(Encoded(part(agent, "encoder"), agent.view), obs, ["encoder"], log, **kwargs)
+    """A `Monitor` of the agent's encoder (`watched_encoder`) on the fixed raw observations `obs`,
+    logged as `probe/<probe>/encoder`; `kwargs` go to `Monitor` (probes=, every=, arm=)."""
+    return Monitor(watched_encoder(agent), obs, ["encoder"], log, **kwargs)
 
 
 def sync_optimizers(agent: Agent) -> None:

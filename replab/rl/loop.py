@@ -19,7 +19,8 @@ norm; each handles the optimiser state by its own flag) on the agent's networks,
 network and key encoder that shadows a changed network (after an injection the target must have the
 online network's three-head structure, Nikishin et al. 2023, seed002 §2.2) and makes each optimiser own
 exactly the trainable parameters. Records of what ran go to `History.interventions`. A `monitor`
-(`replab.probe.Monitor`, or anything with `step(t)`) is called after each step's updates.
+(`replab.probe.Monitor`, or anything with `step(t)`) is called after each step's updates (and its
+`mark(t)`, when it has one, at each step where an intervention ran).
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def train(
         if schedule is not None and schedule.due(t):
             records = apply_schedule(schedule, t, agent, batch=replay.sample)
             hist.interventions.extend(records)
+            if records and hasattr(monitor, "mark"):
+                monitor.mark(t)  # a marker on the health panel
             if run is not None:
                 run.log({"train/interventions": len(hist.interventions)}, t)
         if monitor is not None:

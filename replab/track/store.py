@@ -212,9 +212,19 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)", rows)
 
-    def metrics(self, run_id: str, key: str | None = None) -> list[tuple[str, int, float]]:
-        """All (key, step, value) rows of a run, ordered by key then step (NaN and ±inf as floats)."""
-        if key is None:
+    def metrics(
+        self, run_id: str, key: str | None = None, prefixes: tuple[str, ...] = ()
+    ) -> list[tuple[str, int, float]]:
+        """All (key, step, value) rows of a run (or those of `key`, or of keys starting with one of
+        `prefixes`), ordered by key then step (NaN and ±inf as floats)."""
+        if prefixes:
+            where = " OR ".join("substr(key, 1, ?) = ?" for _ in prefixes)
+            args = [a for p in prefixes for a in (len(p), p)]
+            cur = self.conn.execute(
+                f"SELECT key, step, value FROM metrics WHERE run=? AND ({where}) ORDER BY key, step",
+                (run_id, *args),
+            )
+        elif key is None:
             cur = self.conn.execute(
                 "SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step", (run_id,)
             )

@@ -1,5 +1,6 @@
 """Every registered experiment's SMOKE preset runs end to end and writes a report with a verdict."""
 
+import dataclasses
 import importlib
 import json
 
@@ -7,6 +8,7 @@ import pytest
 
 from replab import experiments
 from replab.launch import start_run
+from replab.probe.health import HealthConfig
 from replab.track.report import VERDICTS
 from replab.track.store import Store
 
@@ -35,6 +37,18 @@ def test_smoke_preset(name, tmp_path):
     record = store.get_run(run_id)
     assert record.status == "finished" and record.verdict == verdict
     assert store.metrics(run_id), "an experiment must log metrics to the store"
+    # issue 20: a health Monitor on the main representation, and the panel in the report
+    assert store.metrics(run_id, prefixes=("probe/",)), "every experiment attaches a health Monitor"
+    assert "## Representation health" in report and (folder / "health.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_config_takes_the_health_fields(name):
+    """Every Config inherits HealthConfig and validates it (its __post_init__ calls the base's)."""
+    exp = experiments.get(name)
+    assert issubclass(exp.config, HealthConfig), f"{name}: Config must subclass HealthConfig"
+    with pytest.raises(ValueError, match="unknown probe 'nope'"):
+        dataclasses.replace(exp.preset("smoke"), probes="srank,nope")
 
 
 def test_clock_counts_a_hard_killed_segment(tmp_path):

@@ -189,3 +189,24 @@ class RIN(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class LatentView(nn.Module):
+    """A RIN as a function of x_t alone, for probes: the latents after the last block for fixed t and y
+    (sliced to the batch), each latent token one row: (B, C, H, W) -> (B · num_latents, dim_z).
+    `self_condition`: pass zero previous latents (the first sampling step of a rate > 0 model) or None."""
+
+    def __init__(
+        self, rin: RIN, t: torch.Tensor, y: torch.Tensor | None = None, self_condition: bool = False
+    ):
+        super().__init__()
+        self.rin, self.self_condition = rin, self_condition
+        self.register_buffer("t", t.detach().clone())
+        self.register_buffer("y", None if y is None else y.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        prev = x.new_zeros(n, *self.rin.latent_shape) if self.self_condition else None
+        y = None if self.y is None else self.y[:n]
+        _, z = self.rin(x, self.t[:n], y, prev_latents=prev)
+        return z.reshape(-1, z.shape[-1])

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 import torch
 
 from replab import seeding
-from replab.diffusion import EMA, diffusion_loss, make_schedule, sample
+from replab.diffusion import EMA, diffusion_loss, make_schedule, noisy, sample
 from replab.diffusion.sampling import SAMPLERS
 from replab.diffusion.schedules import SCHEDULES
-from replab.nn.rin import RIN, count_parameters
+from replab.nn.rin import RIN, LatentView, count_parameters
+from replab.probe.health import HealthConfig, health_monitor
 
 
 @dataclass
-class RINConfig:
+class RINConfig(HealthConfig):
+    probe_every: int = 250
+    """Training steps between two health measurements of the RIN's latents (issue 20; per model)."""
     seeds: int = 1
     """Seeds in this run (each trains every model); `replab sweep --seeds 5` pools single-seed runs."""
     image_size: int = 8
@@ -65,12 +68,14 @@ class RINConfig:
     """Reverse steps (A.7: 100 DDPM steps; the thesis: 1000)."""
     n_samples: int = 1000
     """Samples per model for the metrics (A.7: 1000)."""
+    classifier_steps: int = 600
+    """Training steps of the feature classifier (A.7: an MLP 64-256-64-10, ~97% test accuracy)."""
 
     def __post_init__(self):
         for name in ("seeds", "image_size", "patch", "dim_x", "dim_z", "num_latents", "blocks", "depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("heads", "steps", "batch", "sample_steps"):
+        for name in ("heads", "steps", "batch", "sample_steps", "classifier_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_samples < 10:
@@ -94,6 +99,7 @@ class RINConfig:
             )
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        super().__post_init__()
 
     def gamma(self):
         return make_schedule(self.schedule, tau=self.sigmoid_tau)
@@ -136,6 +142,7 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
     ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup)
     gen = run.generator(f"train/{key}", run.device)
     x, y = x.to(run.device), y.to(run.device)
+    monitor = latent_monitor(cfg, run, key, model, x, y, rate)
     start, losses, diverged = time.process_time(), [], False
     for step in range(steps):
         idx = torch.randint(0, x.shape[0], (cfg.batch,), generator=gen, device=run.device)
@@ -157,6 +164,7 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
         opt.step()
         sched.step()
         ema.update(model)
+        monitor.step(step + 1)
         losses.append(metrics["loss/eps_mse"])
         if step % 10 == 0 or step == steps - 1:
             run.log({f"loss/{key}/eps_mse": losses[-1]}, step)
@@ -173,6 +181,24 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
         "rate": rate,
     }
     return ema.model, info
+
+
+def latent_monitor(cfg: RINConfig, run, key: str, model: RIN, x, y, rate: float):
+    """The health Monitor of the RIN's latents (issue 20): probes of the latents after the last block
+    (`nn.rin.LatentView`, one row per latent token) on a fixed batch of the run's training images noised at
+    t ~ U(0, 1), with their labels, all drawn from the run's `probe/<key>` stream (not the global one).
+    The arm is `<model>/s<seed>`, so the panel averages seeds."""
+    gen = run.generator(f"probe/{key}", run.device)
+    n = min(cfg.probe_batch, x.shape[0])
+    idx = torch.randperm(x.shape[0], generator=gen, device=run.device)[:n]
+    t = torch.rand(n, generator=gen, device=run.device)
+    eps = torch.randn(x[idx].shape, generator=gen, device=run.device)
+    x_t = noisy(x[idx], eps, cfg.gamma()(t).view(n, 1, 1, 1), cfg.input_scale)
+    view = LatentView(model, t, y[idx], self_condition=rate > 0)
+    label, seed = key.rsplit("/", 1)
+    return health_monitor(
+        cfg, view, x_t, run.log, arm=f"{label}/s{seed}", seed=seeding.derive_seed(run.seed, key)
+    )
 
 
 def draw_samples(

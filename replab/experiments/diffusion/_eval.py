@@ -72,3 +72,21 @@ def balanced_labels(n: int, classes: int = 10) -> torch.Tensor:
 def grid(samples: torch.Tensor) -> list:
     """The first GRID samples as nested lists, rounded (JSON results for the report's figure)."""
     return np.round(samples[:GRID].numpy().astype(np.float64), 3).tolist()
+
+
+def digits_unit(cfg, run, key: str, ev: Evaluator, labels, *, rate: float, steps: int, bar, shown, **arch):
+    """One model on the digits: initialised from the run's `init/<seed>` stream (so models of a seed
+    start alike where their shapes agree), trained by Algorithm 1 at `rate`, sampled with its EMA weights
+    (latents carried over iff rate > 0: A.8) and scored. `arch`: `blocks`, `depth` overrides."""
+    from replab.experiments.diffusion._config import draw_samples, train_rin, unit_seed
+
+    unit_seed(run, f"init/{key.split('/')[-1]}")
+    model = cfg.model(1, 10, **arch)
+    data = ev.data
+    ema, info = train_rin(
+        cfg, run, key, model, data["x"], data["y"], rate=rate, steps=steps, bar=bar, shown=shown
+    )
+    samples = draw_samples(cfg, run, key, ema, labels, self_condition=rate > 0)
+    metrics = ev(samples, labels)
+    run.log({f"eval/{key}/{k}": v for k, v in metrics.items()}, info["steps"])
+    return {**info, **metrics, "grid": grid(samples)}

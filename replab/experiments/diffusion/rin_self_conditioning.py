@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from replab.diffusion import step_cost
 from replab.experiments import Experiment
-from replab.experiments.diffusion._config import RINConfig, draw_samples, train_rin, unit_seed
-from replab.experiments.diffusion._eval import Evaluator, balanced_labels, digits, grid
+from replab.experiments.diffusion._config import RINConfig
+from replab.experiments.diffusion._eval import Evaluator, balanced_labels, digits, digits_unit
 from replab.experiments.diffusion._rin_self_conditioning_report import report
 
 MATCH = ("compute", "steps")
@@ -27,8 +27,6 @@ class Config(RINConfig):
     match: str = "compute"
     """Equal "compute" (forward-pass equivalents: the rate-0 model gets steps × (3 + rate) / 3) or equal
     "steps"."""
-    classifier_steps: int = 600
-    """Training steps of the feature classifier (A.7: an MLP 64-256-64-10, ~97% test accuracy)."""
     min_effect: float = 0.1
     """Registered minimum effect of the headline claim (2026-12-05, before any run), as a ratio: FD of rate
     0.9 / FD of rate 0 must be below 1 − 0.1, paired by seed, and rate 0.9 must beat the floor (pixel-wise
@@ -44,8 +42,6 @@ class Config(RINConfig):
             raise ValueError(f"rate must be in (0, 1], got {self.rate}")
         if self.match not in MATCH:
             raise ValueError(f"match must be one of {MATCH}, got '{self.match}'")
-        if self.classifier_steps < 1:
-            raise ValueError(f"classifier_steps must be >= 1, got {self.classifier_steps}")
         if not 0 <= self.min_effect < 1 or not 0 <= self.acc_min_effect < 1:
             raise ValueError(
                 f"min_effect and acc_min_effect must be in [0, 1), got {self.min_effect}, {self.acc_min_effect}"
@@ -70,6 +66,7 @@ SMOKE = Config(
     sample_steps=4,
     n_samples=40,
     classifier_steps=30,
+    probe_every=2,
 )
 DEFAULT = Config(ema_warmup=True)  # 2500 steps: β 0.999 alone would keep 8% of the initial weights
 PAPER = Config(  # Table 2.4's IN-64 shape (256 tokens, 128 latents, 4 × K 4, 16 heads): digits at 16×16, 1×1 patches
@@ -109,25 +106,10 @@ def run(cfg: Config, run) -> dict:
                 key = f"{label}/{s}"
                 if key in state["done"]:
                     continue
-                unit_seed(run, f"init/{s}")  # both rates start from the same weights
-                model = cfg.model(1, 10)
-                shown = dict(rate=rate, seed=s)
-                ema, info = train_rin(
-                    cfg,
-                    run,
-                    key,
-                    model,
-                    data["x"],
-                    data["y"],
-                    rate=rate,
-                    steps=cfg.steps_for(rate),
-                    bar=bar,
-                    shown=shown,
+                shown = dict(rate=rate, seed=s)  # both rates start from the seed's initial weights
+                state["done"][key] = digits_unit(
+                    cfg, run, key, ev, labels, rate=rate, steps=cfg.steps_for(rate), bar=bar, shown=shown
                 )
-                samples = draw_samples(cfg, run, key, ema, labels, self_condition=rate > 0)
-                metrics = ev(samples, labels)
-                run.log({f"eval/{key}/{k}": v for k, v in metrics.items()}, info["steps"])
-                state["done"][key] = {**info, **metrics, "grid": grid(samples)}
                 run.save_checkpoint(state)
     keep = ("seeds", "rate", "match", "steps", "batch", "sampler", "sample_steps", "n_samples", "min_effect")
     return {

@@ -25,13 +25,17 @@ from replab.experiments import Experiment
 from replab.experiments.tunnel._report import report
 from replab.nn.deep import DeepCNN, DeepMLP, layer_names
 from replab.probe import LayerProbe
+from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.rank import numerical_rank
 
 _MODEL = re.compile(r"^(mlp|vgg)(\d+)-(digits|glyphs)(\d*)$")
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 2
+    """Epochs between two measurements of the health monitor (each model's last hidden layer on the first
+    `probe_batch` training examples): 20 over DEFAULT's 40 epochs."""
     models: tuple[str, ...] = (
         "mlp12-digits",
         "vgg12-glyphs16",
@@ -90,6 +94,7 @@ class Config:
     before any run of this rule)."""
 
     def __post_init__(self):
+        super().__post_init__()
         self.models = tuple(self.models)
         self.probe_epochs = tuple(self.probe_epochs)
         for m in self.models:
@@ -135,6 +140,7 @@ SMOKE = Config(
     epochs=2,
     probe_epochs=(1,),
     glyphs_per_class=20,
+    probe_every=1,
 )
 # `make demo`: the tunnel and its growth with depth on scikit-learn's digits — three MLPs, 20 epochs, probed
 # after the first and the last (about half a CPU-minute on an idle 2-core machine, see the README); the
@@ -263,6 +269,10 @@ def train_and_probe(name: str, cfg: Config, run, state: dict, bar) -> dict:
         start, probes, test_acc = 0, {}, float("nan")
         init = init_ranks(model, split, cfg, run.seed, name)
         run.log({f"probe/{name}/init_rank/{r['layer']}": r["numerical_rank"] for r in init}, 0)
+    # representation health of the last hidden layer every `probe_every` epochs (`probe/<probe>/<name>/
+    # layerDD`, step = epoch), on the first training examples; it draws nothing from `gen` or the global RNG.
+    # Not at initialisation: in eval mode BatchNorm's unset running statistics make that point meaningless.
+    monitor = health_monitor(cfg, model, split.train_x, run.log, arm=name, layers=[f"layer{depth:02d}"])
     n = split.train_x.shape[0]
     steps_per_epoch = -(-n // cfg.batch_size)
     for epoch in range(start + 1, cfg.epochs + 1):
@@ -300,6 +310,7 @@ def train_and_probe(name: str, cfg: Config, run, state: dict, bar) -> dict:
                     },
                     step,
                 )
+        monitor.step(epoch)
         bar.advance(1, model=name, loss=total_loss / n, test_acc=test_acc)
         state["current"] = {
             "name": name,

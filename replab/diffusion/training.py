@@ -1,7 +1,7 @@
 """ε-prediction training with latent self-conditioning (seed003 A.2.2, Algorithm 1) and an EMA of weights.
 
-The denoiser is any module `model(x_t, t, y, prev_latents=None) -> (eps_pred, latents)` with a
-`latent_shape` attribute (`replab.nn.rin.RIN`).
+The denoiser is any module `model(x_t, t, y, prev_latents=None, latents_only=False) -> (eps_pred, latents)`
+with a `latent_shape` attribute (`replab.nn.rin.RIN`; `latents_only` lets it skip what only eps_pred needs).
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def diffusion_loss(
         if used:
             with torch.no_grad():  # the bootstrap pass: no gradient, no backprop through time (A.2.2)
                 idx = coin.nonzero()[:, 0]  # only the examples that use it: the others would be zeroed
-                _, lat = model(x_t[idx], t[idx], None if y is None else y[idx], prev_latents=prev[idx])
+                _, lat = model(
+                    x_t[idx], t[idx], None if y is None else y[idx], prev_latents=prev[idx], latents_only=True
+                )
             prev = prev.index_copy(0, idx, lat.detach())
     eps_pred, _ = model(x_t, t, y, prev_latents=prev)
     loss = (eps_pred - eps).pow(2).mean()

@@ -71,13 +71,15 @@ class Block(nn.Module):
         self.write_norm, self.write = nn.LayerNorm(dim_x), Attention(dim_x, dim_z, heads)
         self.write_mlp_norm, self.write_mlp = nn.LayerNorm(dim_x), mlp(dim_x)
 
-    def forward(self, z, x, keep: list | None = None):
+    def forward(self, z, x, keep: list | None = None, write: bool = True):
         z = z + self.read(self.read_norm(z), self.read_kv_norm(x), keep)  # read
         z = z + self.read_mlp(self.read_mlp_norm(z))
         for norm, attn, mlp_norm, ffn in self.compute:  # compute, K layers
             zn = norm(z)
             z = z + attn(zn, zn)
             z = z + ffn(mlp_norm(z))  # seed003 A.3.2 [FIX]: inside the loop
+        if not write:  # the latents do not depend on this block's write
+            return z, x
         x = x + self.write(self.write_norm(x), self.write_kv_norm(z))  # write
         x = x + self.write_mlp(self.write_mlp_norm(x))
         return z, x
@@ -158,7 +160,9 @@ class RIN(nn.Module):
     def latent_shape(self) -> tuple[int, int]:
         return (self.num_latents, self.dim_z)
 
-    def forward(self, x, t, y=None, prev_latents=None):
+    def forward(self, x, t, y=None, prev_latents=None, latents_only: bool = False):
+        """(eps_pred, latents); `latents_only` skips the last write and the readout (eps_pred is None):
+        the bootstrap pass of Algorithm 1 uses only the latents."""
         b, c, h, w = x.shape
         if (c, h, w) != (self.channels, self.image_size, self.image_size):
             raise ValueError(
@@ -178,9 +182,11 @@ class RIN(nn.Module):
             cond.append(self.class_emb(y)[:, None])
         z = torch.cat([z, *cond], dim=1)
         keep = [] if self.capture_read else None
-        for block in self.blocks:
-            z, tok = block(z, tok, keep)
+        for i, block in enumerate(self.blocks):
+            z, tok = block(z, tok, keep, write=not (latents_only and i == len(self.blocks) - 1))
         self.read_attention = keep or []
+        if latents_only:
+            return None, z[:, : self.num_latents]
         out = self.readout(self.out_norm(tok))  # (B, tokens, C p²)
         side = self.image_size // self.patch
         out = out.transpose(1, 2).reshape(b, c * self.patch**2, side, side)

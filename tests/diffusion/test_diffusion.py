@@ -212,3 +212,17 @@ def test_ema_tracks_with_warmup():
     torch.testing.assert_close(ema.model.weight, model.weight - 0.1, atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="decay"):
         EMA(model, decay=1.0)
+
+
+def test_latents_only_pass_gives_the_same_latents():
+    """The bootstrap pass skips the last write and the readout; the latents do not depend on them. Same
+    operations up to the last read/compute, so compared at 1e-6 (not bit for bit: the full pass may be
+    scheduled differently)."""
+    torch.manual_seed(0)
+    model = tiny_rin(num_classes=3)
+    x, t, y = torch.randn(4, 1, 8, 8), torch.rand(4), torch.tensor([0, 1, 2, 0])
+    prev = torch.randn(4, 4, 32)
+    eps, z = model(x, t, y, prev_latents=prev)
+    none, z_only = model(x, t, y, prev_latents=prev, latents_only=True)
+    assert none is None
+    torch.testing.assert_close(z_only, z, atol=1e-6, rtol=0)

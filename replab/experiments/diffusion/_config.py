@@ -120,6 +120,15 @@ class RINConfig(HealthConfig):
         )
 
 
+def adamw(params, **kw) -> torch.optim.AdamW:
+    """AdamW with the fused kernel where this torch has it (CPU since torch 2.4), else the default."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kw)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(params, **kw)
+
+
 def lr_factor(step: int, steps: int, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 0 (A.7; Table 2.5: cosine)."""
     if step < warmup:
@@ -135,9 +144,7 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
 
     model.to(run.device)
     gamma = cfg.gamma()
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay
-    )
+    opt = adamw(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, cfg.warmup))
     ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup)
     gen = run.generator(f"train/{key}", run.device)

@@ -167,7 +167,9 @@ class Monitor:
         with torch.random.fork_rng(devices=[]):
             acts = [p for p in probes if p in ACTIVATION_PROBES]
             if acts:
-                for layer, a in LayerProbe(model, self.layers).features(self.batch).items():
+                with torch.no_grad():  # activations only: no graph (a third of an LRU's probe time)
+                    feats = LayerProbe(model, self.layers).features(self.batch)
+                for layer, a in feats.items():
                     for p in acts:
                         v = (
                             dormant_fraction(a, self.dormant_tau)

@@ -90,3 +90,30 @@ def test_configs_validate():
         lru_ladder.Config(steps=(1, 2))
     with pytest.raises(ValueError, match="models"):
         lru_length.Config(models=("transformer",))
+
+
+@pytest.mark.parametrize("name", ["lru", "gru"])
+def test_the_health_monitor_changes_no_training_result(name):
+    """The monitor reads the decoder's input (B, H) and leaves training as it was; its time is not counted."""
+    import numpy as np
+    import torch
+
+    from replab.probe.health import health_monitor
+    from replab.probe.monitor import ProbeLog
+
+    task = _lru_tasks.make_task("selective_copy", np.random.default_rng(0), length=16, n_test=8)
+    cfg = lru_length.Config(lengths=(16,), d_model=8, d_state=8, n_layers=1, probe_every=2, probe_batch=6)
+    kw = dict(steps=5, batch=4, lr=1e-2, weight_decay=0.0, ssm_lr_factor=0.5, warmup_frac=0.1)
+    outs, logs = [], []
+    for watch in (False, True):
+        torch.manual_seed(0)
+        model = lru_length.build(cfg, name, task, torch.Generator().manual_seed(0))
+        log = ProbeLog()
+        readout = _lru_tasks.Readout(model)
+        assert readout(task.test[0][0][:6]).shape[0] == 6 and readout(task.test[0][0]).dim() == 2
+        monitor = health_monitor(cfg, readout, task.test[0][0], log, arm="a") if watch else None
+        out = _lru_tasks.train(model, task, rng=np.random.default_rng(1), monitor=monitor, **kw)
+        outs.append({k: v for k, v in out.items() if k not in ("train_seconds", "seconds_per_step")})
+        logs.append(log.rows)
+    assert outs[0] == outs[1] and not logs[0]
+    assert [s for s, _ in logs[1]] == [2, 4] and "probe/srank/a/features" in logs[1][0][1]

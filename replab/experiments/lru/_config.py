@@ -6,12 +6,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from replab.experiments.lru._tasks import train
+from replab.experiments.lru._tasks import Readout, _to, train
 from replab.nn.lru_model import count_parameters
+from replab.probe.health import HealthConfig, health_monitor
 
 
 @dataclass
-class LRUConfig:
+class LRUConfig(HealthConfig):
+    probe_every: int = 25
+    """Training steps between two measurements of the health monitor (the representation the decoder reads,
+    on the first `probe_batch` test sequences)."""
+    probe_batch: int = 64
+    """Test sequences the health monitor reads (64: at 256, a forward pass over long sequences cost up to a
+    third of the training time; the representation has d_model dimensions)."""
     d_model: int = 32
     """H, the model width (paper: 128–512)."""
     d_state: int = 32
@@ -36,6 +43,7 @@ class LRUConfig:
     """Test sequences."""
 
     def __post_init__(self):
+        super().__post_init__()
         for name in ("seeds", "d_model", "d_state", "n_layers", "n_test"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -53,15 +61,33 @@ class LRUConfig:
 
 
 def train_unit(
-    cfg: LRUConfig, run, model, task, key: str, *, steps: int, batch: int, rng, bar, shown: dict, **kw
+    cfg: LRUConfig,
+    run,
+    model,
+    task,
+    key: str,
+    *,
+    steps: int,
+    batch: int,
+    rng,
+    bar,
+    shown: dict,
+    arm: str = "",
+    **kw,
 ):
     """Train `model` on `task` with the config's optimiser settings, its metrics logged under `key`
     (`train/<key>/...`), the bar advanced per step (showing `shown` and the loss, and the steps a diverged
     or time-capped run skipped), then `eval/<key>/accuracy` and `perf/<key>/seconds_per_step` logged.
-    Returns `train`'s result with the parameter count and the task's length added."""
+    The health monitor watches the decoder's input on the first test sequences under `arm` (default
+    `key`). Returns `train`'s result with the parameter count and the task's length added."""
 
     def log(metrics, step):
         run.log({k.replace("/", f"/{key}/", 1): v for k, v in metrics.items()}, step)
+
+    x, _, lengths = _to(model, *task.test[0])
+    n = cfg.probe_batch
+    watched = Readout(model, None if lengths is None else lengths[:n])
+    monitor = health_monitor(cfg, watched, x[:n], run.log, arm=arm or key)
 
     result = train(
         model,
@@ -75,6 +101,7 @@ def train_unit(
         rng=rng,
         log=log,
         on_step=lambda loss: bar.advance(1, **shown, loss=loss),
+        monitor=monitor,
         **kw,
     )
     bar.advance(steps - result["steps"])  # a diverged or capped run stops early

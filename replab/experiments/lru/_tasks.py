@@ -197,6 +197,26 @@ def evaluate(model: nn.Module, task: Task) -> dict[str, float]:
     return {"accuracy": correct / n, "loss": losses / sum(len(b[1]) for b in task.test), "per_seq": per_seq}
 
 
+class Readout(nn.Module):
+    """The representation a sequence model's decoder reads (the last block's output, pooled as the model
+    pools it; the last step's with per-step outputs), on inputs `x` with the fixed `lengths`: what the
+    health monitor watches. Works for any model with a `decoder` called once per forward."""
+
+    def __init__(self, model: nn.Module, lengths: torch.Tensor | None = None):
+        super().__init__()
+        self.model, self.lengths = model, lengths
+
+    def forward(self, x):
+        seen = []
+        hook = self.model.decoder.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        try:
+            self.model(x, lengths=self.lengths)
+        finally:
+            hook.remove()
+        h = seen[0]
+        return h[:, -1] if h.dim() == 3 else h
+
+
 def schedule_at(progress: float, warmup_frac: float, min_factor: float = 1e-3) -> float:
     """LR multiplier at a fraction `progress` ∈ [0, 1] of training: the same linear warm-up then cosine decay
     as `cosine_with_warmup`, laid out over time instead of steps (used when training is time-capped)."""
@@ -221,6 +241,7 @@ def train(
     eval_every: int = 0,
     on_step=None,
     max_seconds: float = 0.0,
+    monitor=None,
 ):
     """Train `model` on `task` for `steps` minibatches; return the final test metrics and timing.
 
@@ -230,15 +251,26 @@ def train(
     shared machine as on an idle one): training stops at `steps` steps or `max_seconds` CPU seconds,
     whichever comes first, and the warm-up + cosine schedule follows progress = max(step / steps,
     elapsed / max_seconds), so a time-capped run still gets its whole schedule.
+    `monitor` (a health `Monitor`) is stepped after every update; its CPU time is left out of the
+    cap and of `train_seconds`, so monitoring changes neither the schedule nor the measured speed.
     """
     opt = make_optimizer(model, lr, weight_decay, ssm_lr_factor)
     base = [g["lr"] for g in opt.param_groups]
     warmup = max(1, int(warmup_frac * steps))
     model.train()
     start, diverged, loss_value, done = time.process_time(), False, float("nan"), 0
+    probe_seconds = 0.0
+
+    def watch(t: int) -> None:
+        nonlocal probe_seconds
+        if monitor is not None:
+            t0 = time.process_time()
+            monitor.step(t)
+            probe_seconds += time.process_time() - t0
+
     for step in range(steps):
         if max_seconds > 0:
-            progress = max(step / steps, (time.process_time() - start) / max_seconds)
+            progress = max(step / steps, (time.process_time() - start - probe_seconds) / max_seconds)
             if progress >= 1:
                 break
             factor = schedule_at(progress, warmup_frac)
@@ -256,13 +288,14 @@ def train(
         loss.backward()
         opt.step()
         done += 1
+        watch(step + 1)
         if on_step is not None:
             on_step(loss_value)
         if log is not None and (step % 25 == 0 or step == steps - 1):
             log({"loss/train": loss_value}, step)
         if log is not None and eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
             log({"eval/accuracy": evaluate(model, task)["accuracy"]}, step + 1)
-    train_seconds = time.process_time() - start  # CPU seconds: robust to a shared machine
+    train_seconds = time.process_time() - start - probe_seconds  # CPU seconds: robust to a shared machine
     metrics = evaluate(model, task)  # also after a divergence: whatever the model predicts is its score
     return {
         "accuracy": metrics["accuracy"],

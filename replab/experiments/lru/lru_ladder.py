@@ -112,6 +112,7 @@ SMOKE = Config(
     recall_delay=20,
     recall_pattern=3,
     n_test=64,
+    probe_every=5,
 )
 DEFAULT = Config()
 PAPER = Config(

@@ -27,6 +27,9 @@ MODELS = ("lru", "gru", "lstm")
 
 @dataclass
 class Config(LRUConfig):
+    probe_every: int = 50
+    """Training steps between two measurements of the health monitor (10 over DEFAULT's 500 steps; one
+    measurement costs about 1.2 LRU training steps at L = 256)."""
     task: str = "adding"
     """adding (regression; correct when |error| < 0.04, LSTM paper §5.4) or selective_copy."""
     lengths: tuple[int, ...] = (256, 1024, 4096)
@@ -92,7 +95,9 @@ class Config(LRUConfig):
         super().__post_init__()
 
 
-SMOKE = Config(lengths=(32, 64), seeds=1, steps=8, batch=8, d_model=8, d_state=8, n_layers=1, n_test=32)
+SMOKE = Config(
+    lengths=(32, 64), seeds=1, steps=8, batch=8, d_model=8, d_state=8, n_layers=1, n_test=32, probe_every=4
+)
 # What the LRU learns on one CPU core in this budget (trials in docs/lru.md): the adding problem at L = 128
 # (1 seed tried) and 256 (2 of 2 seeds) in 500 steps of batch 16, at L = 512 for 1 seed of 2, not at L = 1024. A
 # GRU/LSTM step costs ~10× an LRU step at equal parameters, so equal steps do not fit in 30 minutes: every
@@ -193,6 +198,7 @@ def run(cfg: Config, run) -> dict:
                 rng=run.rng(f"batches/{L}/{s}"),
                 bar=bar,
                 shown=dict(L=L, model=m),
+                arm=f"L{L}/{m}/s{s}",
                 max_seconds=cfg.max_train_seconds,
             )
             result.update(model=m, seed=s)

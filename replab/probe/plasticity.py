@@ -51,9 +51,11 @@ def fit_task(
     *,
     eval_mode: bool = True,
     stats: dict | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> float:
     """Train `model` (in place) for `steps` minibatch steps on `task`; return the loss on all of the task's
     data afterwards (in eval mode unless `eval_mode=False`; the model is left in training mode).
+    `on_step(i)` is called after the i-th optimiser step (1-based; e.g. a health `Monitor`'s `step`).
 
     If a dict `stats` is given it receives `grad_norm`, the mean over the steps of the minibatch gradient
     norm ‖∇θ‖₂ (before the optimiser step; nan for 0 steps)."""
@@ -64,7 +66,7 @@ def fit_task(
     gen = torch.Generator().manual_seed(task.seed)
     model.train()
     order, pos, norms = torch.randperm(n, generator=gen), 0, []
-    for _ in range(steps):
+    for i in range(steps):
         if pos + bs > n:
             order, pos = torch.randperm(n, generator=gen), 0
         idx = order[pos : pos + bs].to(task.x.device)
@@ -76,6 +78,8 @@ def fit_task(
                 torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]).norm()
             )
         optimizer.step()
+        if on_step is not None:
+            on_step(i + 1)
     if stats is not None:
         stats["grad_norm"] = float(torch.stack(norms).mean()) if norms else float("nan")
     model.train(not eval_mode)

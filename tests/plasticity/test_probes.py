@@ -192,6 +192,15 @@ def test_fit_task_trains_in_place_and_reports_the_gradient_norm():
     assert stuck["grad_norm"] < stats["grad_norm"]  # only the output bias can still learn
 
 
+def test_fit_task_calls_on_step_after_each_step_without_changing_the_fit():
+    seen = []
+    a, b = mlp(), mlp()
+    task = tasks(1)[0]
+    plain = fit_task(a, task, 7, ADAM(a.parameters()))
+    hooked = fit_task(b, task, 7, ADAM(b.parameters()), on_step=seen.append)
+    assert seen == list(range(1, 8)) and hooked == plain
+
+
 def test_plasticity_probe_detects_a_network_that_cannot_fit():
     out = plasticity_probe(mlp(dead=True), tasks(), 100, ADAM, reference=mlp())
     # the dead network is stuck at the label-marginal loss; a fresh one memorises 64 labels

@@ -74,3 +74,36 @@ def test_offline_dataset_round_trip(tmp_path):
     assert len(replay) > 0 and stats["steps"] == 200
     b = replay.sample()
     assert b.obs.shape == (8, *d["frames"].shape[1:]) and torch.all(b.steps <= 3)
+
+
+def test_injection_job_health_monitor_is_neutral_and_follows_the_injected_head():
+    """Issue 20: the monitor changes no result of a job, measures at step 0 and at T, and after the
+    injection reads the fresh head's hidden layer (the old head's is frozen)."""
+    from replab.experiments.plasticity._health import QView
+    from replab.experiments.plasticity._injection_parts import injection_job
+    from replab.intervene import inject_plasticity
+    from replab.rl.qnet import QHead
+
+    tiny = dataclasses.replace(SMOKE, agent_steps=120, inject_step=60, learn_start=20, epsilon_decay=50,
+                               eval_max_episode_steps=30, measure_states=32, probe_steps=2, probe_every=30,
+                               probe_batch=32)  # fmt: skip
+    job = next(j for j in make_jobs(tiny, 0) if j["condition"] == "inject")
+    off = {**job, "health": {**job["health"], "probes": "none"}}
+    on_res, off_res = injection_job(job), injection_job(off)
+    timing = ("seconds", "cpu_seconds", "train_cpu_seconds", "update_ms", "probes")
+    assert {k: v for k, v in on_res.items() if k not in timing} == {
+        k: v for k, v in off_res.items() if k not in timing
+    }
+    assert not any(k.startswith("probe/") for _, m in off_res["probes"] for k in m)  # marks only
+    steps = {step for step, m in on_res["probes"] if "probe/srank/breakout/inject/s0/hidden" in m}
+    assert steps == {0, 30, 60, 90, 120}
+    marks = [step for step, m in on_res["probes"] if "train/intervention/breakout/inject/s0" in m]
+    assert marks == [60]
+
+    net = torch.nn.Module()
+    net.encoder = torch.nn.Flatten()
+    net.head = QHead(8, 3, hidden=5, dueling=False, noisy=False)
+    before = QView(net, lambda o: o)
+    inject_plasticity(net, "head", generator=torch.Generator().manual_seed(0))
+    after = QView(net, lambda o: o)
+    assert before.hidden[0] is not after.hidden[0] and after.head is net.head.fresh

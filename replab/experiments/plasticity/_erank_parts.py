@@ -17,6 +17,9 @@ import torch
 
 from replab import seeding
 from replab.envs import make
+from replab.experiments.plasticity._health import LAYERS, health_config, watched_q
+from replab.probe.health import health_monitor
+from replab.probe.monitor import ProbeLog
 from replab.probe.rank import srank
 from replab.probe.units import dormant_fraction
 from replab.rl.buffers import FrameReplay
@@ -131,6 +134,12 @@ def offline_job(job: dict) -> dict:
     idx = probe_rng.choice(len(np.load(job["dataset_path"])["frames"]), job["rank_states"], replace=False)
     x = torch.as_tensor(np.load(job["dataset_path"])["frames"][idx])
     eval_rng = np.random.default_rng(seeding.derive_seed(seed, "eval"))
+    # representation health (issue 20): encoder and head hidden layer on the first dataset states of `x`
+    probe_log = ProbeLog()
+    monitor = health_monitor(
+        health_config(job), watched_q(agent), x, probe_log, arm=job["key"], layers=LAYERS
+    )
+    monitor.step(0)
     points = []
     for u in range(job["updates"] + 1):
         if u % job["measure_every"] == 0:
@@ -141,6 +150,7 @@ def offline_job(job: dict) -> dict:
                            "dead": dormant_fraction(feats, 0.0), "return": float(np.mean(scores))})  # fmt: skip
         if u < job["updates"]:
             agent.update(replay.sample(), u + 1)
+            monitor.step(u + 1)
     return {
         "key": job["key"],
         "setting": job["setting"],
@@ -148,4 +158,5 @@ def offline_job(job: dict) -> dict:
         "points": points,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
+        "probes": probe_log.rows,  # written into the run by the parent, then dropped from the result
     }

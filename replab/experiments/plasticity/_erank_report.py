@@ -1,5 +1,6 @@
 """The effective-rank-offline report: Spearman ρ(srank, return) within each run and across the sweep,
-rank phases, and figures (phases plot, sweep scatter, within-run ρ). A pure function of the results."""
+rank phases, and figures (srank next to return per run, phases plot, sweep scatter, within-run ρ). A pure
+function of the results."""
 
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def finals(r: dict) -> tuple[float, float]:
 def report(results: dict) -> Report:
     runs = sorted(results["done"].values(), key=lambda r: r["key"])
     rep = Report("")
+    if runs:  # the source's figure: srank next to return over training, for every run (arm)
+        rep.figures.append(srank_return_figure(runs))
     if len(runs) < 3:
         rep.checks.append(Check("runs finished", None, f"{len(runs)} runs: too few to correlate"))
         return rep
@@ -207,3 +210,33 @@ def figures(runs, fin_s, fin_r, w_rho) -> list[Figure]:
     fig2.tight_layout()
     return [Figure("phases", fig, "srank (normalised) and return over offline training, every run"),
             Figure("correlations", fig2, "final srank vs final return; within-run correlations")]  # fmt: skip
+
+
+def srank_return_figure(runs) -> Figure:
+    """One panel per run (dataset and setting): srank_δ of the penultimate layer (left axis) and the
+    greedy return (right axis) over offline updates, with the within-run Spearman ρ (Gulcehre et al.
+    2022's rank-and-return plots)."""
+    plt = pyplot()
+    cols = min(8, len(runs))
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.1 * rows), squeeze=False, sharex=True)
+    for ax, r in zip(axes.flat, runs, strict=False):
+        u = [p["update"] for p in r["points"]]
+        s, ret = [p["srank"] for p in r["points"]], [p["return"] for p in r["points"]]
+        ax.plot(u, s, color="C0", lw=1.2)
+        ax.tick_params(axis="y", labelcolor="C0", labelsize=6)
+        ax.tick_params(axis="x", labelsize=6)
+        twin = ax.twinx()
+        twin.plot(u, ret, color="C1", lw=1.2)
+        twin.tick_params(axis="y", labelcolor="C1", labelsize=6)
+        ax.set_title(f"{r['dataset']} {r['setting']}\nρ = {rho(s, ret)[0]:+.2f}", fontsize=6)
+    for ax in list(axes.flat)[len(runs) :]:
+        ax.axis("off")
+    fig.supxlabel("offline updates", fontsize=8)
+    fig.tight_layout()
+    return Figure(
+        "srank_return",
+        fig,
+        "srank of the penultimate layer (blue, left axis) next to the return (orange, right axis) over "
+        "offline training, one panel per run, with the within-run Spearman ρ",
+    )

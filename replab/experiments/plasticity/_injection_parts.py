@@ -15,6 +15,11 @@ supervised plasticity probe (§2.6): `probe_tasks` random-label tasks on replay 
 Adam steps each (cross-entropy on the Q-network's outputs as logits) from a copy of the network
 ("continue") and from an injected copy ("inject, then fit"); at T (baseline job only, since all
 conditions are the same network there) with a fresh initialisation as reference, and at the end.
+
+Representation health (issue 20): a Monitor of the Q-network (`_health.QView`: the encoder and the hidden
+layer of the head's trainable part) every `probe_every` agent steps and at step 0, on random-policy
+observations of a separate environment instance (the same batch in every condition of a seed); its rows
+go back to the parent in `result["probes"]`.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ import torch.nn.functional as F
 
 from replab import seeding
 from replab.envs import make
+from replab.experiments.plasticity._health import LAYERS, env_observations, health_config, watched_q
 from replab.intervene import Inject, Reset, Schedule, inject_plasticity
 from replab.nn.count import count
+from replab.probe.health import health_monitor
+from replab.probe.monitor import ProbeLog
 from replab.probe.plasticity import ProbeTask, fresh_copy, probe_loss
 from replab.rl.buffers import FrameReplay
 from replab.rl.evaluate import evaluate, random_policy_scores
@@ -68,7 +76,7 @@ def probe_tasks(states: torch.Tensor, n_actions: int, job: dict) -> list[ProbeTa
     for i in range(job["probe_tasks"]):
         g = torch.Generator().manual_seed(seeding.derive_seed(job["init_seed"], f"probe/{i}") % 2**31)
         y = torch.randint(0, n_actions, (states.shape[0],), generator=g)
-        tasks.append(ProbeTask(states, y, F.cross_entropy, batch_size=job["probe_batch"], seed=i))
+        tasks.append(ProbeTask(states, y, F.cross_entropy, batch_size=job["probe_task_batch"], seed=i))
     return tasks
 
 
@@ -164,11 +172,18 @@ def injection_job(job: dict) -> dict:
             seed=job["env_seed"] + 10_000 + n_evals[0],
         )  # fmt: skip
 
+    # representation health (issue 20): the Q-network's encoder and head hidden layer on random-policy
+    # observations of a separate environment instance (the same batch in every condition of a seed)
+    health, probe_log = health_config(job["health"]), ProbeLog()
+    obs = env_observations(job["env"], job["env_kwargs"], health.probe_batch,
+                           seeding.derive_seed(job["env_seed"], "health") % 2**31)  # fmt: skip
+    monitor = health_monitor(health, watched_q(agent), obs, probe_log, arm=job["key"], layers=LAYERS)
+    monitor.step(0)
     start, cpu = time.perf_counter(), time.process_time()
     hist = train(
         agent, env, replay, agent_steps=job["agent_steps"], learn_start=job["learn_start"],
         update_every=job["update_every"], seed=job["env_seed"], evaluate_fn=evaluate_fn,
-        eval_every=job["eval_every"], schedule=schedule,
+        eval_every=job["eval_every"], schedule=schedule, monitor=monitor,
     )  # fmt: skip
     train_cpu = time.process_time() - cpu
     end_tasks = probe_tasks(replay_states(replay, job["measure_states"]), n_actions, job)
@@ -208,4 +223,5 @@ def injection_job(job: dict) -> dict:
         "train_cpu_seconds": train_cpu,
         "cpu_seconds": time.process_time() - cpu,
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
+        "probes": probe_log.rows,  # written into the run by the parent, then dropped from the result
     }

@@ -7,6 +7,8 @@ associated with a low return in offline RL? Gulcehre et al. 2022, reduced plan s
 3. Offline Double DQN on each dataset over the sweep lr × width × target period × n-step; every
    `measure_every` updates: srank_δ of the head's hidden layer on `rank_states` dataset states, its
    dead-unit fraction and the greedy policy's return (`eval_episodes` episodes, ε = `eval_epsilon`).
+4. Representation health (issue 20): each offline run's Q-network (encoder and head hidden layer) every
+   `probe_every` updates on the first `probe_batch` of those states, for the report's health panel.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from replab.experiments import Experiment
 from replab.experiments._jobs import run_pending
 from replab.experiments.plasticity._erank_parts import collect, offline_job, train_behaviour
 from replab.experiments.plasticity._erank_report import report
+from replab.experiments.plasticity._health import replay_probes
+from replab.probe.health import HealthConfig
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 1_000
+    """Offline updates between two health measurements of each run's Q-network (encoder and head hidden
+    layer, on the first `probe_batch` of the `rank_states` dataset states; 10 per DEFAULT run and one at
+    update 0: one measurement costs ≈ 20 updates, so 500 measured 3.1% of training time). The
+    experiment's own `measure_every` srank is separate and stays what its claims use."""
     game: str = "breakout"
     """MinAtar game (§10.6: MinAtar Breakout)."""
     behaviour_steps: int = 60_000
@@ -83,6 +92,7 @@ class Config:
     run of this rule)."""
 
     def __post_init__(self):
+        super().__post_init__()
         if self.game not in GAMES:
             raise ValueError(f"game must be one of {GAMES}, got {self.game!r}")
         if not self.dataset_epsilons or any(not 0 <= e <= 1 for e in self.dataset_epsilons):
@@ -146,6 +156,7 @@ def run(cfg: Config, run) -> dict:
     def on_result(job, result):
         for p in result["points"]:
             run.log({f"probe/{job['key']}_srank": p["srank"], f"eval/{job['key']}": p["return"]}, p["update"])
+        replay_probes(run, result)
 
     run_pending(
         run,
@@ -177,10 +188,11 @@ SMOKE = Config(
     eval_episodes=1,
     eval_max_episode_steps=50,
     workers=1,
+    probe_every=20,
 )
 DEFAULT = Config()
 PAPER = Config(dataset_size=100_000, behaviour_steps=200_000, lrs=(1e-4, 3e-4, 1e-3, 3e-3), updates=20_000,
-               measure_every=1_000, rank_states=2_048, eval_episodes=20)  # fmt: skip
+               measure_every=1_000, rank_states=2_048, eval_episodes=20, probe_every=2_000)  # fmt: skip
 
 EXPERIMENT = Experiment(
     name="effective-rank-offline",

@@ -15,12 +15,17 @@ from replab import seeding
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
 from replab.experiments._jobs import log_curve, run_pending
+from replab.experiments.plasticity._health import health_fields, replay_probes
 from replab.experiments.plasticity._injection_parts import CONDITIONS, injection_job
 from replab.experiments.plasticity._injection_report import report
+from replab.probe.health import HealthConfig
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 5_000
+    """Agent steps between two health measurements of the Q-network's encoder and head hidden layer (20
+    per DEFAULT job, one of them at T, just after the intervention; also at step 0)."""
     games: tuple[str, ...] = ("breakout", "space_invaders")
     """MinAtar games (§2.6: Breakout and SpaceInvaders)."""
     conditions: tuple[str, ...] = CONDITIONS
@@ -40,7 +45,7 @@ class Config:
     update_every: int = 4
     """One update every 4 env steps (§2.6)."""
     hidden: int = 128
-    """Head: Linear(1600→hidden) + ReLU + Linear(hidden→|A|) (§2.6: 128)."""
+    """Head: Linear(1024→hidden) + ReLU + Linear(hidden→|A|) (§2.6: 128; the 3×3 conv maps 10×10 to 16·8·8)."""
     lr: float = 2.5e-4
     """Adam learning rate (§2.6)."""
     adam_eps: float = 1e-8
@@ -72,7 +77,8 @@ class Config:
     """Random-label probe tasks (§2.6: 10) [P: 5 for time]."""
     probe_steps: int = 300
     """Adam steps per probe task (§2.6: 500) [P: 300 for time]."""
-    probe_batch: int = 64
+    probe_task_batch: int = 64
+    """Minibatch of the random-label probe tasks' Adam steps."""
     probe_lr: float = 1e-3
     workers: int = 2
     """Worker processes (1 thread each); 1 runs the jobs in this process."""
@@ -96,6 +102,7 @@ class Config:
     (registered 2026-12-05 before any run of this rule)."""
 
     def __post_init__(self):
+        super().__post_init__()
         bad = [g for g in self.games if g not in GAMES]
         if bad or not self.games:
             raise ValueError(f"games must be a non-empty subset of {GAMES}, got {self.games}")
@@ -104,7 +111,7 @@ class Config:
         if "baseline" not in self.conditions:
             raise ValueError(f"conditions must include 'baseline' (the reference), got {self.conditions}")
         for name in ("seeds", "agent_steps", "update_every", "hidden", "batch_size", "target_update",
-                     "eval_episodes", "measure_states", "probe_tasks", "probe_batch", "workers",
+                     "eval_episodes", "measure_states", "probe_tasks", "probe_task_batch", "workers",
                      "eval_max_episode_steps", "epsilon_decay"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -138,8 +145,8 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
     shared = {k: getattr(cfg, k) for k in (
         "agent_steps", "inject_step", "grow", "learn_start", "update_every", "batch_size", "replay_capacity",
         "gamma", "eval_every", "eval_episodes", "eval_epsilon", "measure_states", "probe_tasks",
-        "probe_steps", "probe_batch", "probe_lr",
-    )}  # fmt: skip
+        "probe_steps", "probe_task_batch", "probe_lr",
+    )} | {"health": health_fields(cfg)}  # fmt: skip
     jobs = []
     for game in cfg.games:
         for seed in range(cfg.seeds):
@@ -159,6 +166,7 @@ def run(cfg: Config, run) -> dict:
 
     def on_result(job, result):
         log_curve(run, f"{job['game']}_{job['condition']}_s{job['seed_index']}", result, "agent_steps")
+        replay_probes(run, result)
 
     run_pending(
         run,
@@ -188,9 +196,11 @@ SMOKE = Config(
     probe_tasks=1,
     probe_steps=10,
     workers=1,
+    probe_every=100,
 )
 DEFAULT = Config()
-PAPER = Config(agent_steps=250_000, inject_step=60_000, epsilon_decay=50_000, probe_tasks=10, probe_steps=500)
+PAPER = Config(agent_steps=250_000, inject_step=60_000, epsilon_decay=50_000, probe_tasks=10, probe_steps=500,
+               probe_every=10_000)  # fmt: skip
 
 EXPERIMENT = Experiment(
     name="plasticity-injection",

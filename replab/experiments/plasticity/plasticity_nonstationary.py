@@ -31,10 +31,15 @@ from replab.probe import (
     srank,
     weight_norm,
 )
+from replab.probe.health import HealthConfig, health_monitor
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 800
+    """Optimiser steps between two health measurements of each variant's last hidden layer (on the first
+    `probe_batch` digits inputs; 15 over DEFAULT's 30 × 400 steps: the end of every second task, plus step
+    0). Separate from the experiment's own `measure_every` mechanisms."""
     problems: tuple[str, ...] = T.PROBLEMS
     """Non-stationary problems: `labels` (random-label memorisation) and/or `regression` (random targets)."""
     variants: tuple[str, ...] = T.VARIANTS
@@ -104,6 +109,7 @@ class Config:
     coefficient (registered 2026-12-05 before any run of this rule)."""
 
     def __post_init__(self):
+        super().__post_init__()
         self.problems, self.variants = tuple(self.problems), tuple(self.variants)
         for name, allowed in (("problems", T.PROBLEMS), ("variants", T.VARIANTS)):
             bad = [v for v in getattr(self, name) if v not in allowed]
@@ -163,10 +169,17 @@ SMOKE = Config(
     hessian_iters=5,
     gcov_examples=16,
     k_tasks=1,
+    probe_every=15,
 )
 DEFAULT = Config()
 PAPER = Config(
-    n_examples=1200, tasks=100, steps_per_task=1000, measure_every=10, probe_tasks=5, probe_steps=500
+    n_examples=1200,
+    tasks=100,
+    steps_per_task=1000,
+    measure_every=10,
+    probe_tasks=5,
+    probe_steps=500,
+    probe_every=5_000,
 )
 
 
@@ -208,18 +221,25 @@ def train_variant(problem: str, variant: str, cfg: Config, run, x, bar) -> dict:
     tasks_gen = seeding.generator(seed, f"tasks/{problem}")  # the same task sequence for every variant
     schedule = T.switch_schedule(variant, cfg, seeding.generator(seed, f"intervene/{problem}/{variant}"))
     prefix = f"{problem}/{variant}"
+    # representation health (issue 20): the last hidden layer, on the run's own inputs; steps counted in
+    # optimiser steps over the whole task sequence, interventions at task switches marked
+    monitor = health_monitor(cfg, model, x, run.log, arm=prefix, layers=T.hidden_layers(cfg)[-1:])
+    monitor.step(0)
     first = measure(model, problem, variant, cfg, x, probes, None, seed)
     ref, measurements, task_loss, task_grad = first["reference_loss"], [(0, first)], [], []
     task_chance = []  # the floor: the best constant predictor's loss on each task (cheap: from y)
     for t in range(cfg.tasks):
         y = T.task_targets(problem, x, tasks_gen, cfg).to(x.device)
         step = t * cfg.steps_per_task
-        schedule.apply(step, model, optimizer=opt)
+        if schedule.apply(step, model, optimizer=opt):
+            monitor.mark(step)
         task = ProbeTask(
             x, y, T.loss_fn(problem), cfg.batch_size, seed=seeding.derive_seed(seed, f"order/{t}")
         )
         stats: dict = {}
-        loss = fit_task(model, task, cfg.steps_per_task, opt, stats=stats)
+        loss = fit_task(
+            model, task, cfg.steps_per_task, opt, stats=stats, on_step=lambda i, s=step: monitor.step(s + i)
+        )
         task_loss.append(loss)
         task_chance.append(T.chance_loss(problem, y))
         task_grad.append(stats["grad_norm"])

@@ -106,18 +106,10 @@ def panel(series: Series, marks: list[int], title: str = ""):
             ax.axvline(m, color="k", linestyle=":", linewidth=0.8)
         ax.set_title(probe)
         ax.set_xlabel("step")
+        if len(groups) > 1:  # each subplot its own legend: model-level probes have no layer in their labels
+            ax.legend(fontsize="x-small")
     for ax in list(axes.flat)[len(probes) :]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if len(labels) > 1:
-        fig.legend(
-            handles,
-            labels,
-            loc="lower center",
-            ncol=min(4, len(labels)),
-            fontsize="small",
-            bbox_to_anchor=(0.5, -0.02 - 0.03 * math.ceil(len(labels) / 4)),
-        )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -17,8 +17,10 @@ SUMMARIES = ("mean_abs_cos", "top_eig_fraction")
 
 
 def weight_norm(model: nn.Module) -> float:
-    """‖θ‖₂ over all parameters of `model` (frozen ones included), in float64."""
-    return float(torch.sqrt(sum((p.detach().to(torch.float64) ** 2).sum() for p in model.parameters())))
+    """‖θ‖₂ over all parameters of `model` (frozen ones included), in float64; 0 for a model without any
+    (e.g. State SAC's identity encoder)."""
+    squares = [(p.detach().to(torch.float64) ** 2).sum() for p in model.parameters()]
+    return float(torch.sqrt(sum(squares))) if squares else 0.0
 
 
 def gradient_norm(

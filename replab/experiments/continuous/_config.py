@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from replab import seeding
+from replab.experiments.continuous._parts import health_fields
+from replab.probe.health import HealthConfig
 
 
 @dataclass
-class PointMassConfig:
+class PointMassConfig(HealthConfig):
+    probe_every: int = 1000
+    """Env steps between two health measurements of the agent's encoder (each experiment restates it)."""
     eval_episodes: int = 10
     """Evaluation episodes per evaluation (Table 3.3: 10)."""
     action_repeat: int = 4
@@ -52,6 +56,7 @@ class PointMassConfig:
             raise ValueError(f"env_steps / action_repeat must exceed init_steps ({self.init_steps})")
         if not 8 <= self.crop <= self.size:
             raise ValueError(f"crop must be in [8, size={self.size}], got {self.crop}")
+        super().__post_init__()
 
 
 JOB_FIELDS = (
@@ -72,6 +77,7 @@ def pointmass_job(cfg, run_seed: int, seed: int, env_kwargs: dict, **job) -> dic
         env_seed=seeding.derive_seed(run_seed, f"env/{seed}") % 2**31,
         init_seed=seeding.derive_seed(run_seed, f"init/{seed}") % 2**31,
         agent_steps=cfg.env_steps // cfg.action_repeat,
+        health=health_fields(cfg),
         eval_every=every // cfg.action_repeat,
         **{k: getattr(cfg, k) for k in JOB_FIELDS},
         **job,

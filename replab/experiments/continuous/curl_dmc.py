@@ -24,14 +24,15 @@ from replab.experiments import Experiment
 from replab.experiments._jobs import log_curve, run_pending
 from replab.experiments.continuous._curl_dmc_report import report
 from replab.experiments.continuous._curl_dmc_scores import TASKS
-from replab.experiments.continuous._parts import random_policy_job, train_job
+from replab.experiments.continuous._parts import health_fields, log_probes, random_policy_job, train_job
+from replab.probe.health import HealthConfig
 
 METHODS = ("state", "pixel", "curl", "rad")
 RAD_CROP_TASKS = ("walker-walk",)  # RAD §4.4: random crop for walker-walk, translate otherwise
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
     tasks: tuple[str, ...] = ("cartpole-swingup",)
     """dm_control tasks, domain-task (the CURL six: finger-spin, cartpole-swingup, reacher-easy,
     cheetah-run, walker-walk, ball_in_cup-catch)."""
@@ -45,6 +46,9 @@ class Config:
     """Env steps between evaluations; 0: only at the end."""
     eval_episodes: int = 10
     """Evaluation episodes per evaluation (Table 3.3: 10)."""
+    probe_every: int = 1000
+    """Env steps between two health measurements of each agent's encoder (20 over the 20k DEFAULT); its
+    probe batch is rendered from an environment instance of its own (`probe_batch` random-policy frames)."""
     size: int = 100
     """Render size (Table 3.3: 100)."""
     crop: int = 84
@@ -109,6 +113,7 @@ class Config:
                 )
         if self.gl not in GL_BACKENDS:
             raise ValueError(f"gl must be one of {GL_BACKENDS}, got {self.gl!r}")
+        super().__post_init__()
 
 
 def agent_setup(cfg: Config, task: str, method: str) -> dict:
@@ -139,6 +144,8 @@ def make_jobs(cfg: Config, run_seed: int) -> list[dict]:
                         key=f"{task}/{method}/s{seed}",
                         task=task,
                         method=method,
+                        arm=f"{task}/{method}",
+                        health=health_fields(cfg),
                         seed_index=seed,
                         env=f"dmc:{task}",
                         env_kwargs=env_kwargs,
@@ -190,6 +197,7 @@ def run(cfg: Config, run) -> dict:
     def on_result(job, result):
         result["task"] = job["task"]
         log_curve(run, f"{job['task']}_{job['method']}_s{job['seed_index']}", result, "env_steps")
+        log_probes(run, result)
 
     run_pending(
         run, state, jobs, train_job, workers=cfg.workers, description="curl-dmc jobs", on_result=on_result
@@ -212,6 +220,8 @@ SMOKE = Config(
     replay_capacity=500,
     sac=dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16),
     workers=1,
+    probe_every=32,
+    probe_batch=32,
 )
 # A small CPU run (≈ 15 min on 2 idle cores, ≈ 35 contended): one task, 20k env steps, reduced geometry and network.
 DEFAULT = Config(

@@ -17,7 +17,7 @@ from replab.experiments import Experiment
 from replab.experiments._jobs import log_curve, run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
 from replab.experiments.continuous._curl_pointmass_report import report
-from replab.experiments.continuous._parts import METHODS, random_policy_job, train_job
+from replab.experiments.continuous._parts import METHODS, log_probes, random_policy_job, train_job
 from replab.rl.sac import CURL_ANCHORS
 
 
@@ -35,6 +35,8 @@ class Config(PointMassConfig):
     check says whether this run's budget does)."""
     eval_every_env_steps: int = 10_000
     """Env steps between evaluations (Track A reports PMP10k and PMP20k); 0: only at the end."""
+    probe_every: int = 1000
+    """Env steps between two health measurements of each agent's encoder (20 over the 20k DEFAULT)."""
     distractors: bool = False
     """A random background texture per episode (the harder variant of §2.7)."""
     curl_anchor: str = "critic"
@@ -88,6 +90,7 @@ def run(cfg: Config, run) -> dict:
 
     def on_result(job, result):
         log_curve(run, f"{job['method']}_s{job['seed_index']}", result, "env_steps")
+        log_probes(run, result)
 
     run_pending(
         run,
@@ -114,6 +117,8 @@ SMOKE = Config(
     replay_capacity=1000,
     sac=dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16, lr=1e-3),
     workers=1,
+    probe_every=100,
+    probe_batch=64,
 )
 DEFAULT = Config()
 PAPER = Config(seeds=5, env_steps=100_000, eval_every_env_steps=10_000, replay_capacity=100_000)

@@ -10,6 +10,7 @@ training split unless `ridge` is set), R² per state group on a held-out split.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from replab import seeding
 from replab.augment import Augment
 from replab.envs import make
 from replab.experiments import Experiment
+from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.regression import ridge_probe
 from replab.rl.curl import CURL
 from replab.rl.sac_nets import PixelEncoder
@@ -30,11 +32,14 @@ ENCODERS = ("curl_stack", "curl_single", "random_stack", "supervised_stack")
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
     stacks: int = 20_000
     """Random-policy frame stacks collected (Track C: 20k); 20% are held out for the probe."""
     steps: int = 1500
     """Gradient steps of the CURL (or supervised) encoder training."""
+    probe_every: int = 100
+    """Gradient steps between two health measurements of the encoder in training (15 over the DEFAULT's
+    1500; the untrained random encoder is measured at the same steps, a flat reference)."""
     batch_size: int = 128
     """Batch of the contrastive (or supervised) training."""
     lr: float = 1e-3
@@ -85,6 +90,7 @@ class Config:
             raise ValueError(f"crop must be in [8, size={self.size}], got {self.crop}")
         if self.ridge is not None and self.ridge < 0:
             raise ValueError(f"ridge must be >= 0 or None, got {self.ridge}")
+        super().__post_init__()
 
 
 def collect(cfg: Config, seed: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -104,7 +110,11 @@ def collect(cfg: Config, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     return torch.from_numpy(np.stack(xs[: cfg.stacks])), np.stack(ys[: cfg.stacks]).astype(np.float64)
 
 
-def train_encoder(cfg: Config, kind: str, x: torch.Tensor, y: np.ndarray, seed: int) -> PixelEncoder:
+def train_encoder(
+    cfg: Config, kind: str, x: torch.Tensor, y: np.ndarray, seed: int, log=None, arm: str = ""
+) -> PixelEncoder:
+    """The encoder of `kind` trained on `x` (its health monitor, with `log`, on the centre crops of the first
+    `probe_batch` stacks of `x`: every `probe_every` steps from step 0)."""
     frames = cfg.frame_stack if kind.endswith("stack") else 1
     torch.manual_seed(seed)
     enc = PixelEncoder(
@@ -113,8 +123,18 @@ def train_encoder(cfg: Config, kind: str, x: torch.Tensor, y: np.ndarray, seed: 
         num_layers=cfg.num_layers,
         num_filters=cfg.num_filters,
     )
+    monitor = None
+    if log is not None and cfg.probes != "none":
+        batch = features_input(cfg, x[: cfg.probe_batch], frames)
+        monitor = health_monitor(cfg, enc, batch, log, arm=arm)
     if kind.startswith("random"):
+        if monitor is not None:  # untrained: one measurement drawn at both ends, the panel's flat reference
+            with one_thread():  # (no perf/probe_* rows: there is no training time to compare with)
+                values = monitor.measure()
+            log(values, 0)
+            log(values, cfg.steps)
         return enc
+    probe_step(monitor, 0)
     aug = Augment("crop", frames=frames, seed=seed, crop_size=cfg.crop)
     g = torch.Generator().manual_seed(seed)
     target = torch.from_numpy((y - y.mean(0)) / (y.std(0) + 1e-8)).float()
@@ -125,7 +145,7 @@ def train_encoder(cfg: Config, kind: str, x: torch.Tensor, y: np.ndarray, seed: 
         head = torch.nn.Linear(cfg.feature_dim, y.shape[1])
         params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    for _ in range(cfg.steps):
+    for t in range(1, cfg.steps + 1):
         idx = torch.randint(0, len(x), (cfg.batch_size,), generator=g)
         obs = x[idx] if frames > 1 else x[idx][:, -3:]
         if kind.startswith("curl"):
@@ -137,7 +157,35 @@ def train_encoder(cfg: Config, kind: str, x: torch.Tensor, y: np.ndarray, seed: 
         opt.step()
         if kind.startswith("curl"):
             curl.update_key_encoder()
+        probe_step(monitor, t)
     return enc
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside (this process trains with torch's default thread count): on the loaded
+    2-core machine the probes' small SVD took 0.2–1.6 s on 2 contended threads and 0.3 ms on one
+    (measured), which made the probes 11% of a shortened DEFAULT run's training time."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def probe_step(monitor, t: int) -> None:
+    """`monitor.step(t)`, on one thread when a probe is due."""
+    if monitor is not None and monitor.due(t):
+        with one_thread():
+            monitor.step(t)
+
+
+@torch.no_grad()
+def features_input(cfg: Config, x: torch.Tensor, frames: int) -> torch.Tensor:
+    """The encoder's evaluation input for stacks `x`: the centre crop of the stack (or its newest frame)."""
+    view = Augment("crop", frames=frames, crop_size=cfg.crop).eval()
+    return view(x if frames > 1 else x[:, -3:])
 
 
 @torch.no_grad()
@@ -158,7 +206,8 @@ def run(cfg: Config, run) -> dict:
             for kind in ENCODERS:
                 key = f"{kind}/s{s}"
                 if key not in state["r2"]:
-                    enc = train_encoder(cfg, kind, x[:n_train], y[:n_train], seed)
+                    arm = f"{kind}/seed{s}"
+                    enc = train_encoder(cfg, kind, x[:n_train], y[:n_train], seed, run.log, arm)
                     frames = cfg.frame_stack if kind.endswith("stack") else 1
                     f, t = torch.from_numpy(features(cfg, enc, x, frames)), torch.from_numpy(y)
                     probe = ridge_probe(f[:n_train], t[:n_train], f[n_train:], t[n_train:], l2=cfg.ridge)
@@ -248,6 +297,8 @@ SMOKE = Config(
     feature_dim=16,
     seeds=1,
     episode_steps=100,
+    probe_every=5,
+    probe_batch=64,
 )
 DEFAULT = Config()
 PAPER = Config(stacks=50_000, steps=5000, seeds=5)

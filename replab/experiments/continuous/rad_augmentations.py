@@ -19,7 +19,7 @@ from replab.envs import make
 from replab.experiments import Experiment
 from replab.experiments._jobs import run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
-from replab.experiments.continuous._parts import train_job
+from replab.experiments.continuous._parts import log_probes, train_job
 from replab.rl.evaluate import random_policy_scores
 from replab.track.claims import paired
 from replab.track.report import Figure, Report, markdown_table, pyplot
@@ -40,6 +40,8 @@ class Config(PointMassConfig):
     """Episodes of the uniform-random policy (the reference a learned agent must beat)."""
     env_steps: int = 8000
     """Env steps per job."""
+    probe_every: int = 1000
+    """Env steps between two health measurements of each agent's encoder (20 over the DEFAULT's 20k)."""
     eval_episodes: int = 5
     """Evaluation episodes per evaluation (Table 3.3: 10)."""
     none_arm: bool = False
@@ -97,6 +99,7 @@ def run(cfg: Config, run) -> dict:
     def on_result(job, result):
         result["spec"] = job["cell"]
         run.log({f"eval/final_{job['cell']}": result["final"]}, job["seed_index"])
+        log_probes(run, result)
 
     run_pending(
         run,
@@ -307,6 +310,8 @@ SMOKE = Config(
     replay_capacity=1000,
     sac=dict(hidden=32, num_layers=2, num_filters=8, feature_dim=16, lr=1e-3),
     workers=1,
+    probe_every=100,
+    probe_batch=64,
 )
 # 20k env steps: where curl-pointmass's RAD agents first clear the random policy (8k learned nothing:
 # docs/continuous.md); 6 singles × 2 seeds ≈ 12 × 4.4 CPU-min ≈ 27 min on 2 idle cores.

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replab.augment.compose import from_spec
+from replab.probe.health import HealthConfig
 
 METHODS = ("rainbow", "curl")
 
 
 @dataclass
-class AgentConfig:
+class AgentConfig(HealthConfig):
     methods: tuple[str, ...] = METHODS
     """rainbow (the base agent) and curl (the same agent + the CURL loss)."""
     seeds: int = 1
@@ -59,6 +60,9 @@ class AgentConfig:
     """Logits are divided by it: the reference code's ×0.1 scaling; the thesis has none (1.0)."""
     workers: int = 2
     """Worker processes (1 thread each); 1 runs the jobs in this process."""
+    probe_every: int = 1000
+    """Agent steps between two health measurements of each agent's encoder (`probe_batch` random-policy
+    observations from an environment instance of its own)."""
 
     def __post_init__(self):
         if not self.methods or any(m not in METHODS for m in self.methods):
@@ -80,6 +84,7 @@ class AgentConfig:
             from_spec(self.curl_augment)
         except ValueError as exc:
             raise ValueError(f"curl_augment: {exc}") from None
+        super().__post_init__()
 
 
 SHARED_FIELDS = (

@@ -14,7 +14,9 @@ from replab import seeding
 from replab.augment import Augment
 from replab.envs import make
 from replab.experiments import _jobs
+from replab.experiments.continuous._parts import health_fields, job_monitor, log_probes
 from replab.experiments.discrete._config import SHARED_FIELDS
+from replab.probe.monitor import ProbeLog
 from replab.rl.buffers import FrameReplay
 from replab.rl.curl import CURL, curl_projection
 from replab.rl.evaluate import evaluate
@@ -143,6 +145,9 @@ def train_job(job: dict) -> dict:
             seed=job["env_seed"] + 10_000 + evals_done[0],
         )
 
+    probe_log = ProbeLog()
+    arm = f"{job['method']}/{job['game']}/seed{job['seed_index']}"
+    monitor = job_monitor(job, agent, lambda: make(job["env"], **job["train_env_kwargs"]), probe_log, arm=arm)
     start, cpu_start = time.perf_counter(), time.process_time()
     hist = train(
         agent,
@@ -155,6 +160,7 @@ def train_job(job: dict) -> dict:
         seed=job["env_seed"],
         evaluate_fn=evaluate_fn,
         eval_every=job["eval_every"],
+        monitor=monitor,
     )
     c = hist.counters
     return {
@@ -171,6 +177,7 @@ def train_job(job: dict) -> dict:
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
         "act_env_ms": 1000 * hist.act_env_seconds / max(1, c.agent_steps),
         "grad_probe": probes,
+        "probes": probe_log.rows,  # the health monitor's rows: `run_logged` writes them and drops them
     }
 
 
@@ -193,6 +200,7 @@ def run_logged(jobs: list[dict], state: dict, run, workers: int, description: st
         )
         for probe in result.get("grad_probe", []):
             run.log({f"probe/{prefix}_curl_td_grad_ratio": probe["ratio"]}, probe["agent_steps"])
+        log_probes(run, result)
 
     _jobs.run_pending(
         run, state, jobs, train_job, workers=workers, description=description, on_result=on_result
@@ -218,5 +226,6 @@ def make_job(
         rainbow=rainbow,
         beta_start=cfg.priority_beta,
         curl_coef=curl_coef,
+        health=health_fields(cfg),
     )
     return job

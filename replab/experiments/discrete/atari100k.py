@@ -26,6 +26,8 @@ class Config(AgentConfig):
     """Seeds per (game, method) (the thesis: 20)."""
     agent_steps: int = 10_000
     """Agent steps per job (Atari100k: 100k agent steps = 400k frames)."""
+    probe_every: int = 500
+    """Agent steps between two health measurements of each agent's encoder (20 over the 10k DEFAULT)."""
     max_frames: int = 108_000
     """Episode cap in emulator frames (Table 3.4: 108k)."""
     noop_max: int = 30
@@ -89,6 +91,8 @@ SMOKE = Config(
     replay_capacity=1000,
     target_update=50,
     workers=1,
+    probe_every=25,
+    probe_batch=32,
 )
 DEFAULT = Config(eval_every=5000)
 PAPER = Config(games=ATARI100K_GAMES, seeds=20, agent_steps=100_000)

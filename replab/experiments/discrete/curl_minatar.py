@@ -31,6 +31,8 @@ class Config(AgentConfig):
     """Agent steps per job (= env steps = frames on MinAtar)."""
     eval_every: int = 5000
     """Agent steps between evaluations for the learning curves (0: only at the end)."""
+    probe_every: int = 1000
+    """Agent steps between two health measurements of each agent's encoder (20 over the 20k DEFAULT)."""
     frame_stack: int = 2
     """Stacked frames (Track B: 2, so the stack-consistent augmentation path is exercised)."""
     sticky_action_prob: float = 0.1
@@ -129,6 +131,8 @@ SMOKE = Config(
     target_update=50,
     random_episodes=3,
     workers=1,
+    probe_every=50,
+    probe_batch=64,
 )
 DEFAULT = Config()
 PAPER = Config(games=GAMES, seeds=10, agent_steps=100_000, eval_every=10_000, workers=2, random_episodes=100)

@@ -10,7 +10,6 @@ training split unless `ridge` is set), R² per state group on a held-out split.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,12 +128,12 @@ def train_encoder(
         monitor = health_monitor(cfg, enc, batch, log, arm=arm)
     if kind.startswith("random"):
         if monitor is not None:  # untrained: one measurement drawn at both ends, the panel's flat reference
-            with one_thread():  # (no perf/probe_* rows: there is no training time to compare with)
-                values = monitor.measure()
+            values = monitor.measure()  # (no perf/probe_* rows: there is no training time to compare with)
             log(values, 0)
             log(values, cfg.steps)
         return enc
-    probe_step(monitor, 0)
+    if monitor is not None:
+        monitor.step(0)
     aug = Augment("crop", frames=frames, seed=seed, crop_size=cfg.crop)
     g = torch.Generator().manual_seed(seed)
     target = torch.from_numpy((y - y.mean(0)) / (y.std(0) + 1e-8)).float()
@@ -157,28 +156,9 @@ def train_encoder(
         opt.step()
         if kind.startswith("curl"):
             curl.update_key_encoder()
-        probe_step(monitor, t)
-    return enc
-
-
-@contextlib.contextmanager
-def one_thread():
-    """torch on one thread inside (this process trains with torch's default thread count): on the loaded
-    2-core machine the probes' small SVD took 0.2–1.6 s on 2 contended threads and 0.3 ms on one
-    (measured), which made the probes 11% of a shortened DEFAULT run's training time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def probe_step(monitor, t: int) -> None:
-    """`monitor.step(t)`, on one thread when a probe is due."""
-    if monitor is not None and monitor.due(t):
-        with one_thread():
+        if monitor is not None:
             monitor.step(t)
+    return enc
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from replab.envs import make
+from replab.experiments import _health
 from replab.experiments.continuous import _parts, curl_pointmass
 
 KW = dict(obs_type="pixels", size=16, frame_stack=3, episode_steps=100)
@@ -15,12 +16,12 @@ KW = dict(obs_type="pixels", size=16, frame_stack=3, episode_steps=100)
 def test_probe_batch_is_seeded_and_leaves_the_global_generators_alone():
     legacy = np.random.get_state  # noqa: NPY002 (numpy's global generator must stay untouched too)
     torch_state, np_state = torch.get_rng_state(), legacy()
-    a = _parts.probe_observations(make("pointmass", **KW), 40, 7)
+    a = _health.probe_observations(make("pointmass", **KW), 40, 7)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.array_equal(legacy()[1], np_state[1])
     assert a.shape == (40, 9, 16, 16) and a.dtype == torch.uint8
-    assert torch.equal(a, _parts.probe_observations(make("pointmass", **KW), 40, 7))
-    assert not torch.equal(a, _parts.probe_observations(make("pointmass", **KW), 40, 8))
+    assert torch.equal(a, _health.probe_observations(make("pointmass", **KW), 40, 7))
+    assert not torch.equal(a, _health.probe_observations(make("pointmass", **KW), 40, 8))
 
 
 def _job(**health) -> dict:

@@ -8,6 +8,7 @@ import torch
 
 pytest.importorskip("minatar")
 
+from replab.experiments._health import log_probes  # noqa: E402
 from replab.experiments.discrete import _parts, curl_minatar  # noqa: E402
 
 TINY = dataclasses.replace(
@@ -55,5 +56,5 @@ def test_rows_are_written_into_the_run_and_leave_the_result():
             logged.append((step, metrics))
 
     result = {"probes": [[40, {"probe/srank/x/encoder": 3.0}]]}
-    _parts.log_probes(Run(), result)
+    log_probes(Run(), result)
     assert logged == [(40, {"probe/srank/x/encoder": 3.0})] and "probes" not in result

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from replab import seeding
-from replab.experiments.continuous._parts import health_fields
+from replab.experiments._health import health_fields
 from replab.probe.health import HealthConfig
 
 

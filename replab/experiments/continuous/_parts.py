@@ -11,9 +11,8 @@ import torch
 
 from replab import seeding
 from replab.envs import make
-from replab.probe.health import HealthConfig, health_monitor
+from replab.experiments._health import job_monitor
 from replab.probe.monitor import ProbeLog
-from replab.rl.agent import watched_encoder
 from replab.rl.buffers import FrameReplay
 from replab.rl.evaluate import evaluate, random_policy_scores
 from replab.rl.loop import train
@@ -101,54 +100,6 @@ def build(job: dict, device: str):
     return agent, env, eval_env, replay
 
 
-HEALTH_FIELDS = tuple(f.name for f in dataclasses.fields(HealthConfig))
-PROBE_EPISODE = 32
-"""Agent steps of each random-policy episode of the probe batch (a fresh reset seed after each)."""
-
-
-def health_fields(cfg) -> dict:
-    """The `HealthConfig` fields of an experiment's config, for its jobs (`job["health"]`)."""
-    return {k: getattr(cfg, k) for k in HEALTH_FIELDS}
-
-
-def probe_observations(env, n: int, seed: int) -> torch.Tensor:
-    """`n` raw observations of a uniform-random policy on `env` (an instance training never uses), in
-    episodes of at most `PROBE_EPISODE` steps reset with the seeds seed, seed + 1, ...: the monitor's fixed
-    batch, drawn from the env's own generators only (no global RNG, nothing the training env or the agent
-    reads)."""
-    env.action_space.seed(seed)
-    out, k = [], 0
-    while len(out) < n:
-        obs, _ = env.reset(seed=seed + k)
-        out.append(obs)
-        k += 1
-        for _ in range(PROBE_EPISODE - 1):
-            if len(out) >= n:
-                break
-            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
-            out.append(obs)
-            if terminated or truncated:
-                break
-    env.close()
-    return torch.as_tensor(np.stack(out[:n]))
-
-
-def job_monitor(job: dict, agent, make_env, log, *, arm: str, repeat: int = 1):
-    """The health monitor of a job's agent: its encoder (`watched_encoder`, layer `encoder`) on
-    `probe_observations` of `make_env()` (an instance of its own), every `job["health"]["probe_every"]` env steps;
-    rows logged at env steps (agent step × `repeat`). None when the job has no probes."""
-    fields = job.get("health")
-    if not fields or fields["probes"] == "none":
-        return None
-    steps = {k: max(1, v // repeat) if v else 0 for k, v in fields.items() if k.endswith("_every")}
-    cfg = HealthConfig(**{**fields, **steps})  # intervals in agent steps
-    seed = seeding.derive_seed(job["env_seed"], "probe") % 2**31
-    obs = probe_observations(make_env(), cfg.probe_batch, seed).to(agent.device)
-    return health_monitor(
-        cfg, watched_encoder(agent), obs, lambda m, t: log(m, t * repeat), arm=arm, layers=["encoder"]
-    )
-
-
 def evaluations(job: dict) -> int:
     """How many evaluations `train_job` runs for `job`: every `eval_every` agent steps and at the end
     (`rl/loop.train`)."""
@@ -211,9 +162,3 @@ def train_job(job: dict) -> dict:
         "update_ms": 1000 * hist.update_seconds / max(1, c.updates),
         "probes": probes.rows,  # the monitor's rows: the parent logs them (`log_probes`) and drops them
     }
-
-
-def log_probes(run, result: dict) -> None:
-    """Write a finished job's health rows into the run; they leave the result (results.json stays as
-    without probes)."""
-    ProbeLog.replay(run, result.pop("probes", None))

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from replab import seeding
 from replab.envs.dmc import ACTION_REPEAT, GL_BACKENDS, render_problem
 from replab.experiments import Experiment
+from replab.experiments._health import health_fields, log_probes
 from replab.experiments._jobs import log_curve, run_pending
 from replab.experiments.continuous._curl_dmc_report import report
 from replab.experiments.continuous._curl_dmc_scores import TASKS
-from replab.experiments.continuous._parts import health_fields, log_probes, random_policy_job, train_job
+from replab.experiments.continuous._parts import random_policy_job, train_job
 from replab.probe.health import HealthConfig
 
 METHODS = ("state", "pixel", "curl", "rad")

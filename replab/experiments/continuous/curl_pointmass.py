@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replab.experiments import Experiment
+from replab.experiments._health import log_probes
 from replab.experiments._jobs import log_curve, run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
 from replab.experiments.continuous._curl_pointmass_report import report
-from replab.experiments.continuous._parts import METHODS, log_probes, random_policy_job, train_job
+from replab.experiments.continuous._parts import METHODS, random_policy_job, train_job
 from replab.rl.sac import CURL_ANCHORS
 
 

@@ -17,9 +17,10 @@ import numpy as np
 from replab import seeding
 from replab.envs import make
 from replab.experiments import Experiment
+from replab.experiments._health import log_probes
 from replab.experiments._jobs import run_pending
 from replab.experiments.continuous._config import PointMassConfig, pointmass_job
-from replab.experiments.continuous._parts import log_probes, train_job
+from replab.experiments.continuous._parts import train_job
 from replab.rl.evaluate import random_policy_scores
 from replab.track.claims import paired
 from replab.track.report import Figure, Report, markdown_table, pyplot

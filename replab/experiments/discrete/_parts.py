@@ -14,7 +14,7 @@ from replab import seeding
 from replab.augment import Augment
 from replab.envs import make
 from replab.experiments import _jobs
-from replab.experiments.continuous._parts import health_fields, job_monitor, log_probes
+from replab.experiments._health import health_fields, job_monitor, log_probes
 from replab.experiments.discrete._config import SHARED_FIELDS
 from replab.probe.monitor import ProbeLog
 from replab.rl.buffers import FrameReplay

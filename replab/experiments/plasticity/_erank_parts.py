@@ -17,7 +17,8 @@ import torch
 
 from replab import seeding
 from replab.envs import make
-from replab.experiments.plasticity._health import LAYERS, health_config, watched_q
+from replab.experiments._health import health_config
+from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.probe.health import health_monitor
 from replab.probe.monitor import ProbeLog
 from replab.probe.rank import srank

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from replab import seeding
 from replab.envs import make
-from replab.experiments.plasticity._health import LAYERS, env_observations, health_config, watched_q
+from replab.experiments._health import health_config, probe_observations
+from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.intervene import Inject, Reset, Schedule, inject_plasticity
 from replab.nn.count import count
 from replab.probe.health import health_monitor
@@ -175,8 +176,8 @@ def injection_job(job: dict) -> dict:
     # representation health (issue 20): the Q-network's encoder and head hidden layer on random-policy
     # observations of a separate environment instance (the same batch in every condition of a seed)
     health, probe_log = health_config(job["health"]), ProbeLog()
-    obs = env_observations(job["env"], job["env_kwargs"], health.probe_batch,
-                           seeding.derive_seed(job["env_seed"], "health") % 2**31)  # fmt: skip
+    obs = probe_observations(make(job["env"], **job["env_kwargs"]), health.probe_batch,
+                             seeding.derive_seed(job["env_seed"], "health") % 2**31)  # fmt: skip
     monitor = health_monitor(health, watched_q(agent), obs, probe_log, arm=job["key"], layers=LAYERS)
     monitor.step(0)
     start, cpu = time.perf_counter(), time.process_time()

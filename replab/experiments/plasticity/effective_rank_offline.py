@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from replab import seeding
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
+from replab.experiments._health import log_probes
 from replab.experiments._jobs import run_pending
 from replab.experiments.plasticity._erank_parts import collect, offline_job, train_behaviour
 from replab.experiments.plasticity._erank_report import report
-from replab.experiments.plasticity._health import replay_probes
 from replab.probe.health import HealthConfig
 
 
@@ -156,7 +156,7 @@ def run(cfg: Config, run) -> dict:
     def on_result(job, result):
         for p in result["points"]:
             run.log({f"probe/{job['key']}_srank": p["srank"], f"eval/{job['key']}": p["return"]}, p["update"])
-        replay_probes(run, result)
+        log_probes(run, result)
 
     run_pending(
         run,

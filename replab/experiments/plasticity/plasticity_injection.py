@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from replab import seeding
 from replab.envs.minatar import GAMES
 from replab.experiments import Experiment
+from replab.experiments._health import health_fields, log_probes
 from replab.experiments._jobs import log_curve, run_pending
-from replab.experiments.plasticity._health import health_fields, replay_probes
 from replab.experiments.plasticity._injection_parts import CONDITIONS, injection_job
 from replab.experiments.plasticity._injection_report import report
 from replab.probe.health import HealthConfig
@@ -166,7 +166,7 @@ def run(cfg: Config, run) -> dict:
 
     def on_result(job, result):
         log_curve(run, f"{job['game']}_{job['condition']}_s{job['seed_index']}", result, "agent_steps")
-        replay_probes(run, result)
+        log_probes(run, result)
 
     run_pending(
         run,

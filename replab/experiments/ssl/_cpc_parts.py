@@ -118,6 +118,20 @@ def clone(module: nn.Module) -> nn.Module:
     return copy.deepcopy(module)
 
 
+class GridEncoder(nn.Module):
+    """Images (N, C, S, S) → the mean over the patch grid of the encoder's per-patch features (N, D): the
+    representation the health monitor watches (as `grid_features`, with gradients possible)."""
+
+    def __init__(self, encoder: ResNet, patch: int, stride: int):
+        super().__init__()
+        self.encoder, self.patch, self.stride = encoder, patch, stride
+
+    def forward(self, images: Tensor) -> Tensor:
+        p = patchify(images, self.patch, self.stride)
+        b, gh, gw, c = p.shape[:4]
+        return self.encoder(p.reshape(-1, c, self.patch, self.patch)).reshape(b, gh * gw, -1).mean(1)
+
+
 def grid_features(encoder: ResNet, images: Tensor, patch: int, stride: int, batch: int = 128) -> Tensor:
     """Mean over the patch grid of the per-patch features (N, D): the linear-evaluation input of CPC v2 §2.7
     (a 1×1 conv on each cell then mean-pooled logits equals a linear map of mean-pooled features)."""

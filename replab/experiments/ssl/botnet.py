@@ -27,6 +27,8 @@ from replab.experiments.ssl._eval import accuracy
 from replab.nn.botnet import botnet, botnet_depth
 from replab.nn.count import count
 from replab.nn.resnet import ResNet, resnet
+from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.monitor import ProbeLog
 
 MODELS = {  # name: (kind, BoT options) — Table 5.4's attention variants and BoT-S1
     "resnet": ("resnet", {}),
@@ -47,7 +49,11 @@ FULL = (
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 100
+    """SGD steps between two measurements of the health monitor (each mini model's pooled c5 features, the
+    classifier's input, on the first `probe_batch` training images): 10 over DEFAULT's 1000 steps (one
+    measurement costs about 2.5 training steps: at 50 it took 4.7% of the training time)."""
     count_size: int = 1024
     """Input side for the deterministic counts (Table 5.1: 1024)."""
     count_classifier: bool = False
@@ -101,6 +107,7 @@ class Config:
     2026-12-05 before any run of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.min_effect < 1:
             raise ValueError(f"min_effect must be in [0, 1) (an accuracy difference), got {self.min_effect}")
         self.models, self.widths = tuple(self.models), tuple(self.widths)
@@ -147,6 +154,7 @@ SMOKE = Config(
     widths=(4, 4, 8, 8),
     stem_channels=8,
     workers=1,
+    probe_every=1,
 )
 DEFAULT = Config()
 PAPER = Config(models=tuple(MODELS), seeds=3, steps=2000)
@@ -182,6 +190,17 @@ def build_mini(name: str, cfg: Config, classes: int = 10):
     return botnet((1, 1, 1, 3), image_size=(cfg.image_size, cfg.image_size), **opts, **kw)
 
 
+class PooledFeatures(torch.nn.Module):
+    """A mini model's backbone, globally average-pooled (B, C_out): what its classifier reads."""
+
+    def __init__(self, model: ResNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.forward_features(x).mean((2, 3))
+
+
 @functools.lru_cache(maxsize=1)
 def _data(n_train: int, n_test: int, task: str, size: int, seed: int, background: str):
     return load_glyph_digits(n_train, n_test, task, size, seed, background)
@@ -202,9 +221,11 @@ def train_job(job: dict) -> dict:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     g = seeding.generator(job["run_seed"], f"train/{unit}")
     x, y = data.train_x, data.train_y
+    probe_log = ProbeLog()  # the parent writes its rows into the run
+    monitor = health_monitor(cfg, PooledFeatures(model), x, probe_log, arm=f"{name}/s{job['seed']}")
     model.train()
     losses, window = [], []
-    t0 = time.perf_counter()
+    t0, probe_seconds = time.perf_counter(), 0.0
     for step in range(1, cfg.steps + 1):
         idx = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=g)
         loss = F.cross_entropy(model(random_shift(x[idx], 2, generator=g)), y[idx])  # ±2 px shifts
@@ -213,10 +234,13 @@ def train_job(job: dict) -> dict:
         opt.step()
         sched.step()
         window.append(float(loss.detach()))
+        t1 = time.perf_counter()
+        monitor.step(step)
+        probe_seconds += time.perf_counter() - t1  # not training time
         if step % 50 == 0 or step == cfg.steps:
             losses.append((step, sum(window) / len(window)))
             window = []
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0 - probe_seconds
     c = count(model, (3, cfg.image_size, cfg.image_size))
     return {
         "model": name,
@@ -228,6 +252,7 @@ def train_job(job: dict) -> dict:
         "position_params": c.position_params,
         "sec_per_step": elapsed / cfg.steps,
         "losses": losses,
+        "probes": probe_log.rows,
     }
 
 
@@ -246,6 +271,7 @@ def run(cfg: Config, run) -> dict:
     with run.progress(total, "botnet mini models", completed=total - len(jobs)) as bar:
 
         def on_done(job, res):
+            ProbeLog.replay(run, res.pop("probes", ()))  # logged, not kept in the results
             state["units"][f"{job['model']}/{job['seed']}"] = res
             for step, loss in res["losses"]:
                 run.log({f"loss/{res['model']}/{res['seed']}": loss}, step)

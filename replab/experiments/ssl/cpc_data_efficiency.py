@@ -18,6 +18,7 @@ from replab.experiments.ssl._cpc_augment import AUGMENTATION_NOTE, classifier_au
 from replab.experiments.ssl._cpc_parts import (
     Classifier,
     CPCModel,
+    GridEncoder,
     clone,
     ema_update,
     load_data,
@@ -26,10 +27,14 @@ from replab.experiments.ssl._cpc_parts import (
 from replab.experiments.ssl._cpc_probes import center, linear_probes, random_probe_floor
 from replab.experiments.ssl._cpc_report import MIN_EFFECT_SHARE, report
 from replab.experiments.ssl._eval import LABEL_FRACTIONS, accuracy, label_subset, steps_for, train_classifier
+from replab.probe.health import HealthConfig, health_monitor
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 100
+    """Pre-training steps between two measurements of the health monitor (the encoder's patch-grid mean
+    features of the first `probe_batch` training images, centre-cropped): 15 over DEFAULT's 1500 steps."""
     dataset: str = "digits"
     """`glyph-digits` (procedural RGB digits on textures), `digits` (scikit-learn), or a path to a folder of
     class sub-folders or an .npz file of your own images."""
@@ -109,6 +114,7 @@ class Config:
     2026-12-05 before any run of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.min_effect_share <= 1:
             raise ValueError(f"min_effect_share must be in [0, 1], got {self.min_effect_share}")
         self.widths, self.fractions = tuple(self.widths), tuple(self.fractions)
@@ -161,6 +167,7 @@ SMOKE = Config(
     clf_batch=16,
     clf_min_steps=4,
     clf_max_steps=6,
+    probe_every=3,
 )
 DEFAULT = Config()
 PAPER = Config(
@@ -206,6 +213,9 @@ def pretrain(cfg: Config, run, data, state: dict, bar) -> None:
         gen.set_state(p["gen"])
     patch_fn = patch_augment(chans, cfg.color_drop, gen)
     x = data.train_x
+    # the encoder's health on fixed centre crops of the first training images (no generator drawn from)
+    watched = GridEncoder(model.encoder, cfg.patch, cfg.stride)
+    monitor = health_monitor(cfg, watched, center(x[: cfg.probe_batch], cfg.crop), run.log, arm="cpc")
     for step in range(state.get("pretrain_step", 0) + 1, cfg.pretrain_steps + 1):
         idx = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=gen)
         crops = classifier_augment(x[idx], cfg.crop, gen)
@@ -216,6 +226,7 @@ def pretrain(cfg: Config, run, data, state: dict, bar) -> None:
         opt.step()
         ema_update(ema, model.encoder, cfg.ema)
         run.log({"loss/cpc": float(loss.detach()), **metrics, "train/pretrain_step": step}, step)
+        monitor.step(step)
         bar.advance(1, loss=float(loss.detach()))
         if step % 25 == 0 or step == 1:
             state.setdefault("loss_curve", []).append((step, float(loss.detach())))

@@ -24,12 +24,16 @@ from replab.experiments.ssl._semppl_report import MIN_EFFECT, report
 from replab.losses.queue import EmbeddingQueue
 from replab.losses.semppl import knn_pseudo_labels, semppl_loss
 from replab.probe import linear_probe
+from replab.probe.health import HealthConfig, health_monitor
 
 ARMS = ("supervised", "infonce", "semppl", "semppl-oracle", "semppl-random")
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 25
+    """Training steps between two measurements of the health monitor (each arm's encoder output on the
+    first `probe_batch` training images): 20 over DEFAULT's 500 steps."""
     fractions: tuple[float, ...] = (0.01, 0.1)
     """Labelled fractions of the training split (the paper: 1% and 10% of ImageNet)."""
     arms: tuple[str, ...] = ("supervised", "infonce", "semppl", "semppl-oracle")
@@ -66,6 +70,7 @@ class Config:
     of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.min_effect < 1:
             raise ValueError(f"min_effect must be in [0, 1) (an accuracy difference), got {self.min_effect}")
         self.fractions, self.arms = tuple(self.fractions), tuple(self.arms)
@@ -92,13 +97,17 @@ SMOKE = Config(
     epochs=1,
     batch_size=64,
     labelled_batch=8,
+    probe_every=10,
 )
 DEFAULT = Config()
 PAPER = Config(arms=ARMS, seeds=5, epochs=200)
 
 
-def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str, run) -> dict:
-    """Train one arm; return its linear-probe accuracy and diagnostics."""
+def train_arm(
+    arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str, run, watch: str = ""
+) -> dict:
+    """Train one arm; return its linear-probe accuracy and diagnostics. The health monitor watches the
+    (online) encoder on the first training images under the arm label `watch` (default `seed_name`)."""
     n, chans, size = data.train_x.shape[0], data.train_x.shape[1], data.train_x.shape[-1]
     torch.manual_seed(seeding.derive_seed(run.seed, f"init/{seed_name}"))
     g = run.generator(f"train/{seed_name}")
@@ -111,7 +120,8 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
         enc = SmallCNN(chans, size)
         head = torch.nn.Linear(enc.dim, int(y.max()) + 1)
         opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=cfg.lr)
-        for _ in range(steps):
+        monitor = health_monitor(cfg, enc, x, run.log, arm=watch or seed_name)
+        for step in range(steps):
             idx = lab_idx[
                 torch.randint(0, len(lab_idx), (min(cfg.batch_size, 4 * len(lab_idx)),), generator=g)
             ]
@@ -119,11 +129,13 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
             opt.zero_grad()
             loss.backward()
             opt.step()
+            monitor.step(step + 1)
         encoder = enc
     else:
         net = SemPPLNet(chans, size)
         params = [*net.encoder.parameters(), *net.projector.parameters(), *net.predictor.parameters()]
         opt = torch.optim.Adam(params, lr=cfg.lr)
+        monitor = health_monitor(cfg, net.encoder, x, run.log, arm=watch or seed_name)
         q_l = EmbeddingQueue(len(lab_idx), net.predictor[-1].out_features)
         q = EmbeddingQueue(max(cfg.n_pos, int(cfg.queue_fraction * n)), net.predictor[-1].out_features)
         use_sempos = arm != "infonce"
@@ -163,6 +175,7 @@ def train_arm(arm: str, cfg: Config, data, lab_idx: torch.Tensor, seed_name: str
             opt.step()
             net.update_target(cfg.ema)
             q.push(t1, labels, idx)
+            monitor.step(step + 1)
             if step % 50 == 0 and pl_total:
                 run.log({f"train/{seed_name}/pseudo_label_acc": pl_correct / pl_total}, step)
                 pl_correct = pl_total = 0
@@ -223,7 +236,7 @@ def run(cfg: Config, run) -> dict:
             if name in state["units"]:
                 continue
             lab_idx = label_subset(data.train_y, fraction, seeding.rng(run.seed, f"labels/{fraction}/{seed}"))
-            res = train_arm(arm, cfg, data, lab_idx, name, run)
+            res = train_arm(arm, cfg, data, lab_idx, name, run, watch=f"{arm}/{fraction}/s{seed}")
             res.update(fraction=fraction, seed=seed, n_labelled=len(lab_idx))
             state["units"][name] = res
             run.log({f"eval/{arm}/{fraction}/probe_acc": res["probe_acc"]}, seed)

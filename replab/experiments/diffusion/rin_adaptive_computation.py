@@ -105,6 +105,19 @@ def _patch_mask(mask: torch.Tensor, patch: int) -> torch.Tensor:
     return mask.view(b, h // patch, patch, w // patch, patch).any(4).any(2).flatten(1)
 
 
+def sprite_like(images: torch.Tensor, threshold: float) -> float:
+    """Fraction of images whose detected object is one blob (its largest 4-connected component holds
+    >= 90% of the mask) covering 5–35% of the image: samples that drew an object, not speckle."""
+    from scipy import ndimage
+
+    good = 0
+    for m in object_mask(images, threshold).numpy():
+        labels, n = ndimage.label(m)
+        if n and 0.05 <= m.mean() <= 0.35 and np.bincount(labels.ravel())[1:].max() >= 0.9 * m.sum():
+            good += 1
+    return good / len(images)
+
+
 def measure(cfg: Config, model, labels, generator) -> dict:
     """Sample with read attention captured; per block and recorded time, the mean attention-mass ratio
     over the samples whose object mask is neither empty nor everything (the others are counted)."""
@@ -140,6 +153,7 @@ def measure(cfg: Config, model, labels, generator) -> dict:
         "ratios": ratios,
         "valid_samples": int(ok.sum()),
         "object_patch_fraction": float(frac[ok].mean()) if ok.any() else float("nan"),
+        "sprite_like": sprite_like(x, cfg.threshold),
         "maps": maps,
         "grid": np.round(x[:40].numpy().astype(np.float64), 3).tolist(),
     }
@@ -162,6 +176,11 @@ def run(cfg: Config, run) -> dict:
             )
             labels = torch.arange(cfg.n_samples, device=run.device) % len(SHAPES)
             result = measure(cfg, ema, labels, run.generator(f"sample/{key}", run.device))
+            real = x[: cfg.n_samples]  # the detector on training sprites: the reference of both numbers
+            result["real_object_patch_fraction"] = float(
+                _patch_mask(object_mask(real, cfg.threshold), cfg.patch).float().mean()
+            )
+            result["real_sprite_like"] = sprite_like(real, cfg.threshold)
             ratios = {t: [v for v in r if np.isfinite(v)] for t, r in result["ratios"].items()}
             run.log({f"eval/{key}/ratio_t{t}": float(np.mean(r)) for t, r in ratios.items() if r}, cfg.steps)
             state["done"][key] = {**info, **result}

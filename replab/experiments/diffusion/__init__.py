@@ -1,4 +1,5 @@
-"""Diffusion with Recurrent Interface Networks (Jabri et al. 2023; seed003 Part A).
+"""Diffusion with Recurrent Interface Networks (Jabri et al. 2023).
 
-Latent self-conditioning, read-write frequency and adaptive computation, on digits and procedural sprites.
+Latent self-conditioning, read-write frequency and adaptive computation, on digits and procedural sprites
+(seed003 Part A).
 """

@@ -201,7 +201,7 @@ def run(cfg: Config, run) -> dict:
 
 EXPERIMENT = Experiment(
     name="rin-adaptive-computation",
-    headline="read attention concentrates on the object late in sampling",
+    headline="read attention concentrates on the object late",
     claim=(
         "Read attention, averaged over latents, starts similar across samples and becomes sparse and "
         "sample-specific as the reverse process goes on, concentrating on complex, high-information regions "

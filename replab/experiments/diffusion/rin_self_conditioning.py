@@ -122,7 +122,7 @@ def run(cfg: Config, run) -> dict:
 
 EXPERIMENT = Experiment(
     name="rin-self-conditioning",
-    headline="latent self-conditioning lowers FD, raises class accuracy",
+    headline="self-conditioning: lower FD, higher class accuracy",
     claim=(
         "Latent self-conditioning improves sample quality: a higher self-conditioning rate gives better FID "
         "and IS, rate 0 is worst and 0.9 is used for the best models (RIN, Fig. 2.8a; ImageNet 64/128, "

@@ -78,3 +78,26 @@ def test_worker_processes_give_the_same_results_as_inline(tmp_path):
             gfn_ablations.run(cfg, _run(tmp_path / f"a{w}"))["exact_l1"],
         )
     assert out[1] == out[2]
+
+
+@pytest.mark.parametrize("method", ["fm", "sac", "mcmc"])
+def test_the_health_monitor_changes_no_unit_result(method):
+    """A hyper-grid unit gives the same curve with and without the monitor, which watches the trunk's last
+    hidden layer of the learners (none for MCMC) on cells spread over the grid."""
+    cfg = dataclasses.replace(gfn_hypergrid.SMOKE, rounds=12, log_every=4, exact_every=6, probe_every=5)
+    job = {"method": method, "R0": 0.1, "seed": 0, "run_seed": 3}
+    job |= {f: getattr(cfg, f) for f in gfn_hypergrid._JOB_FIELDS}
+    out = []
+    for probes in ("none", "default"):
+        health = _gfn_units.health_fields(dataclasses.replace(cfg, probes=probes))
+        out.append(_gfn_units.hypergrid_unit(job | {"health": health}))
+    for res in out:
+        res["curve"].pop("wall_s"), res["curve"].pop("cpu_s")
+    assert out[0]["curve"] == out[1]["curve"] and out[0]["points"] == out[1]["points"]
+    assert out[0]["probes"] == []
+    steps = [s for s, _ in out[1]["probes"]]
+    assert steps == ([] if method == "mcmc" else [5, 10])
+    if method != "mcmc":
+        assert f"probe/srank/{method}/R0=0.1/s0/3" in out[1]["probes"][0][1]
+    cells = _gfn_units.grid_states(gfn_hypergrid.HyperGrid(2, 8, 0.1), 5)
+    assert cells[0].tolist() == [0, 0] and cells[-1].tolist() == [7, 7]

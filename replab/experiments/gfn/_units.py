@@ -4,13 +4,19 @@ A unit is one (method, R0, seed) curve of gfn-hypergrid or one (variant, seed) r
 draws every random number from the run's named streams (`seeding.generator(run_seed, name)`), so its
 result does not depend on which process runs it or in which order: `workers=2` gives the same numbers as
 `workers=1`. The worker returns its curve and the metric points; the parent logs them and checkpoints.
+
+Representation health: a learner's trunk (the policy / flow MLP's last hidden layer) is watched by a
+Monitor on a fixed batch of encoded states, every `probe_every` updates, logging into a `ProbeLog` whose
+rows the unit returns as `probes` (the parent replays them). Its time is left out of the unit's timings.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 
 import torch
+from torch import nn
 
 from replab import seeding
 from replab.experiments import _jobs
@@ -19,6 +25,65 @@ from replab.gfn.exact import policy_table, sampling_distribution
 from replab.gfn.gflownet import GFlowNet
 from replab.gfn.hypergrid import HyperGrid
 from replab.gfn.metrics import l1_distance
+from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.monitor import ProbeLog
+
+
+def health_fields(cfg) -> dict:
+    """The HealthConfig fields of `cfg`, for a job (the worker rebuilds the HealthConfig)."""
+    return {f.name: getattr(cfg, f.name) for f in fields(HealthConfig)}
+
+
+def trunk(learner) -> nn.Module:
+    """The policy (or flow) MLP of a GFlowNet, PPO (`net`) or discrete SAC (`pi`) learner."""
+    return learner.pi if hasattr(learner, "pi") else learner.net
+
+
+class Watch:
+    """A Monitor of `trunk(learner)`'s last hidden layer on the encoded `states` (a `ProbeLog`, returned as
+    `rows`), `step(t)` timed so the caller can leave `wall`/`cpu` seconds out of its own timings. Without a
+    learner (MCMC, random) it measures nothing."""
+
+    def __init__(self, health: dict, learner, env, states: torch.Tensor, arm: str):
+        self.log, self.wall, self.cpu, self.monitor = ProbeLog(), 0.0, 0.0, None
+        if learner is not None:
+            net = trunk(learner)  # mlp(): [Linear, LeakyReLU] × n_layers, Linear: the last hidden is [-2]
+            cfg = HealthConfig(**health)
+            feats = env.features(states[: cfg.probe_batch])
+            self.monitor = health_monitor(cfg, net, feats, self.log, arm=arm, layers=[str(len(net) - 2)])
+
+    def step(self, t: int) -> None:
+        if self.monitor is not None:
+            w, c = time.perf_counter(), time.process_time()
+            self.monitor.step(t)
+            self.wall += time.perf_counter() - w
+            self.cpu += time.process_time() - c
+
+    @property
+    def rows(self) -> list:
+        return self.log.rows
+
+
+class _Watched:
+    """A compare method whose every `round()` (one update) is followed by `watch.step(round)`."""
+
+    def __init__(self, method, watch: Watch):
+        self._method, self._watch, self._round = method, watch, 0
+
+    def round(self):
+        cells = self._method.round()
+        self._round += 1
+        self._watch.step(self._round)
+        return cells
+
+    def __getattr__(self, name):
+        return getattr(self._method, name)
+
+
+def grid_states(env: HyperGrid, n: int) -> torch.Tensor:
+    """`n` cells spread evenly over the grid's flat order (all of them when fewer): no random draw."""
+    cells = env.cells()
+    return cells[torch.linspace(0, len(cells) - 1, min(n, len(cells))).round().long()]
 
 
 def _threads(job: dict) -> None:
@@ -48,9 +113,17 @@ def hypergrid_unit(job: dict) -> dict:
         },
     )
     points = []
+    learner = getattr(m, "learner", None)
+    watch = Watch(
+        job["health"],
+        learner,
+        env,
+        grid_states(env, job["health"]["probe_batch"]),
+        f"{method}/R0={R0:g}/s{seed}",
+    )
     wall, cpu = time.perf_counter(), time.process_time()
     curve = run_curve(
-        m,
+        _Watched(m, watch),
         env,
         job["rounds"],
         window=job["window"],
@@ -58,9 +131,9 @@ def hypergrid_unit(job: dict) -> dict:
         exact_every=job["exact_every"],
         on_log=lambda states, values, r: points.append((states, values)),
     )
-    curve["wall_s"] = time.perf_counter() - wall
-    curve["cpu_s"] = time.process_time() - cpu
-    return {"curve": curve, "points": points}
+    curve["wall_s"] = time.perf_counter() - wall - watch.wall
+    curve["cpu_s"] = time.process_time() - cpu - watch.cpu
+    return {"curve": curve, "points": points, "probes": watch.rows}
 
 
 def ablation_unit(job: dict) -> dict:
@@ -78,9 +151,13 @@ def ablation_unit(job: dict) -> dict:
         **job["kwargs"],
     )
     losses = []
+    watch = Watch(
+        job["health"], gfn, env, grid_states(env, job["health"]["probe_batch"]), f"{variant}/s{seed}"
+    )
     wall, cpu = time.perf_counter(), time.process_time()
     for u in range(1, job["updates"] + 1):
         metrics, _ = gfn.train_step(job["batch"])
+        watch.step(u)
         if u % 50 == 0 or u == job["updates"]:
             losses.append((u, metrics["loss"]))
     u_theta = sampling_distribution(env, policy_table(env, gfn.logits))
@@ -88,8 +165,9 @@ def ablation_unit(job: dict) -> dict:
     return {
         "exact_l1": exact,
         "losses": losses,
-        "wall_s": time.perf_counter() - wall,
-        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall - watch.wall,
+        "cpu_s": time.process_time() - cpu - watch.cpu,
+        "probes": watch.rows,
     }
 
 

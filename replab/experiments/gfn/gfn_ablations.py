@@ -14,6 +14,7 @@ from replab.experiments import Experiment
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn._ablations_report import MIN_EFFECT, MUCH_MIN_EFFECT, report
 from replab.gfn.hypergrid import HyperGrid
+from replab.probe.health import HealthConfig
 
 VARIANTS = {
     "baseline": {},
@@ -26,7 +27,11 @@ VARIANTS = {
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 100
+    """Updates between two measurements of the health monitor (the flow MLP's last hidden layer on
+    `probe_batch` grid cells spread over the grid): 10 over DEFAULT's 1000 updates (one measurement costs
+    about 1.3 updates: at 50 it took 2.7% of the training time)."""
     n: int = 4
     """Grid dimensions (thesis §5.3.4: 4)."""
     H: int = 8
@@ -62,6 +67,7 @@ class Config:
     1 − much_min_effect, at least a halving of the error. Registered 2026-12-05 before any run of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         for name in ("min_effect", "much_min_effect"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1) (a ratio reduction), got {getattr(self, name)}")
@@ -77,7 +83,7 @@ class Config:
             raise ValueError(f"R0 and lr must be > 0, got R0={self.R0}, lr={self.lr}")
 
 
-SMOKE = Config(n=2, H=8, seeds=2, updates=12, hidden=32, workers=1)
+SMOKE = Config(n=2, H=8, seeds=2, updates=12, hidden=32, workers=1, probe_every=4)
 DEFAULT = Config()
 PAPER = Config(seeds=20, updates=5000)
 
@@ -99,6 +105,7 @@ def run(cfg: Config, run) -> dict:
         if "replay" in kwargs:
             kwargs["replay_capacity"] = cfg.replay_capacity
         job = {"key": key, "variant": variant, "seed": seed, "run_seed": run.seed, "kwargs": kwargs}
+        job["health"] = _gfn_units.health_fields(cfg)
         jobs.append(job | {f: getattr(cfg, f) for f in ("n", "H", "R0", "hidden", "lr", "updates", "batch")})
     with run.progress(
         len(units) * cfg.updates, "gfn-ablations", completed=(len(units) - len(jobs)) * cfg.updates
@@ -106,6 +113,7 @@ def run(cfg: Config, run) -> dict:
 
         def on_done(job, result):
             key, variant, seed = job["key"], job["variant"], job["seed"]
+            _gfn_units.ProbeLog.replay(run, result.pop("probes", ()))
             for u, loss in result["losses"]:
                 run.log({f"loss/{variant}/seed{seed}": loss}, step=u)
             state["exact_l1"][key] = result["exact_l1"]

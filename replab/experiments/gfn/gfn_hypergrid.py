@@ -15,10 +15,14 @@ from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn._hypergrid_report import MIN_EFFECT, report, uniform_sampler_l1, unit_key
 from replab.gfn.compare import METHODS
 from replab.gfn.hypergrid import HyperGrid
+from replab.probe.health import HealthConfig
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 100
+    """Rounds (updates) between two measurements of the health monitor (the policy / flow MLP's last hidden
+    layer on `probe_batch` grid cells spread over the grid; GFlowNet, PPO, SAC): 20 over DEFAULT's 2000."""
     n: int = 4
     """Grid dimensions n (thesis: 4)."""
     H: int = 8
@@ -66,6 +70,7 @@ class Config:
     would read as "lower" there. Registered 2026-12-05 before any run of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.min_effect < 1:
             raise ValueError(f"min_effect must be in [0, 1) (a ratio reduction), got {self.min_effect}")
         if self.n < 1 or self.H < 2:
@@ -108,6 +113,7 @@ SMOKE = Config(
     exact_every=20,
     heatmap_updates=60,
     workers=1,
+    probe_every=20,
 )
 DEFAULT = Config()
 PAPER = Config(
@@ -138,6 +144,7 @@ def run(cfg: Config, run) -> dict:
     jobs = [
         {"key": unit_key(m, R0, s), "method": m, "R0": R0, "seed": s, "run_seed": run.seed}
         | {f: getattr(cfg, f) for f in _JOB_FIELDS}
+        | {"health": _gfn_units.health_fields(cfg)}
         for m, R0, s in units
         if unit_key(m, R0, s) not in state["units"]
     ]
@@ -148,6 +155,7 @@ def run(cfg: Config, run) -> dict:
     ) as bar:
 
         def on_done(job, result):
+            _gfn_units.ProbeLog.replay(run, result.pop("probes", ()))
             prefix = f"{job['method']}/R0={job['R0']:g}/seed{job['seed']}"
             for states, values in result["points"]:
                 run.log({_metric_key(k, prefix): v for k, v in values.items()}, step=states)

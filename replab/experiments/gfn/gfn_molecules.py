@@ -24,12 +24,18 @@ from replab.experiments.gfn._molecules_report import (
     MIN_TOP100_GAIN,
     report,
 )
+from replab.probe.health import HealthConfig
+from replab.probe.monitor import parse_probes
 
 METHODS = ("gfn", "ppo", "mcmc", "random")
 
 
 @dataclass
-class Config:
+class Config(HealthConfig):
+    probe_every: int = 125
+    """Updates between two measurements of the health monitor (the GFlowNet's / PPO's MLP, its last hidden
+    layer, on the terminal states of `probe_batch` uniform random trajectories drawn in a separate
+    environment from the run's `probe/states/<seed>` stream): 20 over DEFAULT's 2,500 updates."""
     molecules: int = 10_000
     """Molecules visited per method and seed (thesis: 10^5 and 10^6)."""
     seeds: int = 3
@@ -84,6 +90,7 @@ class Config:
     before any run of this rule."""
 
     def __post_init__(self):
+        super().__post_init__()
         if self.min_modes_ratio < 1 or self.min_top100_gain < 0 or self.min_diversity_gain < 0:
             raise ValueError(
                 "min_modes_ratio must be >= 1, min_top100_gain and min_diversity_gain >= 0; got "
@@ -109,13 +116,13 @@ class Config:
             raise ValueError("mode_thresholds must not be empty")
 
 
-SMOKE = Config(molecules=24, seeds=1, max_blocks=2, hidden=32, fp_bits=128, workers=1)
+SMOKE = Config(molecules=24, seeds=1, max_blocks=2, hidden=32, fp_bits=128, workers=1, probe_every=2)
 DEFAULT = Config()
 PAPER = Config(molecules=100_000, seeds=3, max_blocks=8)
 
 
 def _make(method: str, cfg: Config, run_seed: int, seed: int):
-    """(env, step() -> list of stopped-state ids visited)."""
+    """(env, step() -> list of stopped-state ids visited, the learner or None)."""
     from replab.gfn.gflownet import GFlowNet
     from replab.gfn.molecules.env import MolEnv
     from replab.gfn.molecules.mcmc import BlockMCMC
@@ -151,15 +158,34 @@ def _make(method: str, cfg: Config, run_seed: int, seed: int):
         )
     elif method == "mcmc":
         chains = BlockMCMC(env, cfg.batch, gen)
-        return env, lambda: (chains.step(), {"acceptance": chains.accepted / max(chains.proposed, 1)})
+        return env, lambda: (chains.step(), {"acceptance": chains.accepted / max(chains.proposed, 1)}), None
     else:
-        return env, lambda: (sample_trajectories(env, None, cfg.batch, gen).terminal[:, 0].tolist(), {})
+
+        def uniform():
+            return sample_trajectories(env, None, cfg.batch, gen).terminal[:, 0].tolist(), {}
+
+        return env, uniform, None
 
     def step():
         metrics, trajs = learner.train_step(cfg.batch)
         return trajs.terminal[:, 0].tolist(), metrics
 
-    return env, step
+    return env, step, learner
+
+
+def _probe_watch(cfg: Config, learner, run_seed: int, seed: int, arm: str):
+    """The health monitor of `learner` (None: nothing measured) on the encoded terminal states of uniform
+    random trajectories, sampled in an environment of their own (the run's registry of states is untouched)
+    from the `probe/states/<seed>` stream: the same states for every method of a seed."""
+    if learner is None or not parse_probes(cfg.probes):
+        return _gfn_units.Watch({}, None, None, None, arm)
+    from replab.gfn.molecules.env import MolEnv
+    from replab.gfn.sampler import sample_trajectories
+
+    env = MolEnv(max_blocks=cfg.max_blocks, fp_bits=cfg.fp_bits)
+    g = seeding.generator(run_seed, f"probe/states/{seed}")
+    states = sample_trajectories(env, None, cfg.probe_batch, g).terminal
+    return _gfn_units.Watch(_gfn_units.health_fields(cfg), learner, env, states, arm)
 
 
 def _unit(job: dict) -> dict:
@@ -174,20 +200,23 @@ def _unit(job: dict) -> dict:
     if job.get("threads"):
         torch.set_num_threads(job["threads"])
     cfg, method = job["cfg"], job["method"]
-    env, step = _make(method, cfg, job["run_seed"], job["seed"])
+    env, step, learner = _make(method, cfg, job["run_seed"], job["seed"])
+    watch = _probe_watch(cfg, learner, job["run_seed"], job["seed"], f"{method}/s{job['seed']}")
     samples: list[tuple[str, float]] = []
     points = []
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, updates = time.perf_counter(), time.process_time(), 0
     while len(samples) < cfg.molecules:
         ids, metrics = step()
+        updates += 1
+        watch.step(updates)
         samples += [(env.info(i)["smiles"], round(env.reward(i), 4)) for i in ids][
             : cfg.molecules - len(samples)
         ]
         if metrics:
             points.append((len(samples), metrics))
     return {
-        "wall_s": time.perf_counter() - t0,
-        "cpu_s": time.process_time() - c0,
+        "wall_s": time.perf_counter() - t0 - watch.wall,
+        "cpu_s": time.process_time() - c0 - watch.cpu,
         "rewards": [r for _, r in samples],
         "n_unique": len({s for s, _ in samples}),
         "top10": top_k_mean(samples, 10),
@@ -196,6 +225,7 @@ def _unit(job: dict) -> dict:
         "similarity_top100": mean_pairwise_tanimoto(top_k_smiles(samples, 100)),
         "modes": {f"{t:g}": mode_discoveries(samples, t) for t in cfg.mode_thresholds},
         "points": points,
+        "probes": watch.rows,
     }
 
 
@@ -212,6 +242,7 @@ def run(cfg: Config, run) -> dict:
 
         def on_done(job, unit):
             method, seed = job["method"], job["seed"]
+            _gfn_units.ProbeLog.replay(run, unit.pop("probes", ()))
             for n, metrics in unit.pop("points"):
                 run.log(
                     {

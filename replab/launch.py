@@ -272,8 +272,10 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     timing_path = store.root / run_id / "timing.json"
     if timing_path.exists():
         header["time"] = _Clock.describe(timing.read(timing_path))
-    add_health(report, store, record)
+    last_probe_step = add_health(report, store, record)
     report.write(store.root / run_id, header)
+    if last_probe_step is not None:
+        health.mirror_to_tensorboard(store.root / run_id, step=last_probe_step)
     store.finish(
         run_id,
         "finished",
@@ -284,17 +286,19 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     return report.verdict
 
 
-def add_health(report, store: Store, record) -> None:
-    """The health section and panel (`track/health.py`), from the run's stored metrics only; the panel is
-    mirrored to the run's TensorBoard folder."""
+def add_health(report, store: Store, record) -> int | None:
+    """Add the health section and panel (`track/health.py`), from the run's stored metrics only; return
+    the last probed step (None: no panel)."""
     series, marks, overheads = health.collect(store.metrics(record.id, prefixes=health.PREFIXES))
     figure = health.panel(series, marks, title=f"{record.experiment} · {record.id}")
     report.sections.append(("Representation health", health.describe(series, overheads, record.config)))
-    if figure is not None:
-        last = max(s for lines in series.values() for pts in lines.values() for s, _ in pts)
-        health.mirror_to_tensorboard(store.root / record.id, figure, step=last)
-        caption = "Each probe over training, one line per arm (mean over seeds, range shaded); dotted: interventions"
-        report.figures.append(Figure("health", figure, caption))
+    if figure is None:
+        return None
+    caption = (
+        "Each probe over training, one line per arm (mean over seeds, range shaded); dotted: interventions"
+    )
+    report.figures.append(Figure("health", figure, caption))
+    return max(s for lines in series.values() for pts in lines.values() for s, _ in pts)
 
 
 def regenerate_report(run_id: str, store: Store | None = None) -> Path:

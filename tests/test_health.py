@@ -169,3 +169,18 @@ def test_health_command_errors_name_the_fix(tmp_path, capsys):
     assert "ran with --probes none" in capsys.readouterr().err
     assert main(["health", "--store", str(tmp_path / "replab.db")]) == 2
     assert "give one or more run ids" in capsys.readouterr().err
+
+
+def test_the_panel_goes_to_the_tensorboard_mirror(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    series, marks, _ = health.collect([("probe/srank/a/enc", s, 10.0 - s) for s in range(5)])
+    figure = health.panel(series, marks)
+    figure.savefig(tmp_path / "health.png")
+    assert not health.mirror_to_tensorboard(tmp_path, step=4)  # no mirror folder: nothing written
+    (tmp_path / "tb").mkdir()
+    assert health.mirror_to_tensorboard(tmp_path, step=4)
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert events.Tags()["images"] == ["health/panel"] and events.Images("health/panel")[0].step == 4

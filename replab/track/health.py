@@ -145,17 +145,20 @@ def describe(series: Series, overheads: list[float], config: dict) -> str:
     return "\n".join(lines)
 
 
-def mirror_to_tensorboard(folder, figure, step: int = 0) -> bool:
-    """Add the panel to the run's TensorBoard mirror (`<run>/tb`) when it exists and tensorboard imports."""
-    tb = folder / "tb"
-    if figure is None or not tb.is_dir():
+def mirror_to_tensorboard(folder, step: int = 0) -> bool:
+    """Add the report's panel (`<run>/health.png`, already drawn) to the run's TensorBoard mirror
+    (`<run>/tb`) when both exist and tensorboard imports; the PNG is read back, not drawn a second time."""
+    png, tb = folder / "health.png", folder / "tb"
+    if not png.is_file() or not tb.is_dir():
         return False
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return False
+    from matplotlib.image import imread
+
     writer = SummaryWriter(log_dir=str(tb))
-    writer.add_figure("health/panel", figure, global_step=step, close=False)
+    writer.add_image("health/panel", imread(png)[..., :3], global_step=step, dataformats="HWC")
     writer.close()
     return True
 

@@ -1,0 +1,221 @@
+"""Staleness-corrected momentum for TD learning (seed004 §S3; Bengio, Precup, Pineau 2021) and its baselines.
+
+Three optimizers of one flat parameter vector θ (the parameters of one param group, in order):
+
+- `DampenedMomentum` (§S3.2 eq. 4.2–4.3): μ_t = βμ_{t−1} + (1−β)g_t, θ_t = θ_{t−1} − αμ_t, with μ_0 = 0,
+  so the first buffer is (1−β)g (the reference code's "FixedSGD", not PyTorch's SGD, which starts at g).
+- `CorrectedMomentum` (§S3.2 eq. 4.16–4.19): μ̂_t = μ_t − η_t with the Taylor correction η, recursively:
+      η_t = βη_{t−1} + αβ ζ_{t−1}^T μ̂_{t−1}     (old ζ and μ̂, so η is updated first: §S3.7 pitfall 1)
+      ζ_t = βζ_{t−1} + (1−β)Z_t
+      μ_t = βμ_{t−1} + (1−β)g_t
+      θ_t = θ_{t−1} − α μ̂_t
+  `correction="full"` keeps ζ as an n×n matrix, `"diag"` its diagonal (3n memory), `"none"` gives the
+  dampened baseline. `adaptive=True` is the Atari variant "μ̂/√(∇² + ε)" (§S3.2): v_t = β₂v + (1−β₂)g²,
+  θ ← θ − α/(1−β^t) · μ̂/(√(v/(1−β₂^t)) + ε) [REF-CODE: β₂ = 0.999, ε = 1e-8]; η keeps the spec's α
+  (choice: the spec gives no preconditioned correction).
+- `OracleMomentum` (§S3.2 eq. 4.6): μ*_t = (1−β) Σ_{i=t−h+1}^{t} β^{t−i} ∇_{θ_t}J_i(θ_t), recomputing the
+  last h = ⌈2/(1−β)⌉ minibatches' losses (their TD targets included) at the current θ every step.
+
+For TD(0) with V_θ and a minibatch of m transitions, `td_terms` gives what the corrected step needs beyond
+the semi-gradient, from per-example gradients (`torch.func.vmap` of `grad`, §S3.2 "per-example outer
+products"): a_i = ∇V(s_i) − γ_i∇V(s′_i) (the gradient through V(s′): §S3.7 pitfall 2) and b_i = ∇V(s_i),
+so Z = mean_i a_i b_iᵀ (Z_jk = a_j b_k, hence ZᵀΔ = b (aᵀΔ)) and Z_diag = mean_i a_i ⊙ b_i; it writes
+g = mean_i δ_i b_i (the semi-gradient of ½δ², target detached) into `.grad`.
+
+    opt = CorrectedMomentum(net.parameters(), lr=0.1, beta=0.9)
+    opt.step(lambda: td_terms(net, s, r, s_next, discount))
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+CORRECTIONS = ("full", "diag", "none")
+
+
+@dataclass
+class TDTerms:
+    """One TD(0) minibatch's quantities for the corrected step (all detached)."""
+
+    loss: Tensor
+    """mean_i ½δ_i², the semi-gradient loss"""
+    delta: Tensor
+    """(m,) TD errors δ_i = V(s_i) − r_i − γ_i V(s′_i)"""
+    a: Tensor
+    """(m, n) ∇V(s_i) − γ_i ∇V(s′_i)"""
+    b: Tensor
+    """(m, n) ∇V(s_i)"""
+
+
+def per_example_grads(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(values (m,), gradients (m, n)) of a scalar-output `model` at each row of `x`, by `vmap(grad)`; the
+    gradients are flattened in the order of `model.parameters()` (trainable ones)."""
+    names = [k for k, p in model.named_parameters() if p.requires_grad]
+    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
+    buffers = dict(model.named_buffers())
+
+    def value(p, xi):
+        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),)).reshape(())
+        return out, out
+
+    grads, values = vmap(grad(value, has_aux=True), in_dims=(None, 0))(params, x)
+    return values, torch.cat([grads[k].reshape(len(x), -1) for k in names], 1)
+
+
+def td_terms(
+    model: nn.Module, s: Tensor, r: Tensor, s_next: Tensor, discount: Tensor, *, set_grad: bool = True
+) -> TDTerms:
+    """TD(0) terms of a minibatch (§S3.2 pseudo-code): `discount` = γⁿ(1 − done) per transition. With
+    `set_grad`, writes the semi-gradient g = mean_i δ_i ∇V(s_i) into the parameters' `.grad`."""
+    m = len(s)
+    values, grads = per_example_grads(model, torch.cat([s, s_next]))
+    v, vp, b, bp = values[:m], values[m:], grads[:m], grads[m:]
+    delta = v - (r + discount * vp)
+    a = b - discount[:, None] * bp
+    if set_grad:
+        g = (delta[:, None] * b).mean(0)
+        params = [p for p in model.parameters() if p.requires_grad]
+        for p, gp in zip(params, torch.split(g, [p.numel() for p in params])):
+            p.grad = gp.view_as(p).clone()
+    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=a, b=b)
+
+
+class _Flat(torch.optim.Optimizer):
+    """One param group seen as one flat vector."""
+
+    def _flat_params(self) -> list[Tensor]:
+        if len(self.param_groups) != 1:
+            raise ValueError(f"{type(self).__name__} takes one param group, got {len(self.param_groups)}")
+        return self.param_groups[0]["params"]
+
+    def _flat_grad(self, params) -> Tensor:
+        return torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+        )
+
+    @staticmethod
+    def _apply(params, update: Tensor) -> None:
+        with torch.no_grad():
+            for p, u in zip(params, torch.split(update, [p.numel() for p in params])):
+                p.sub_(u.view_as(p))
+
+
+class CorrectedMomentum(_Flat):
+    """Staleness-corrected momentum μ̂ (§S3.2 eq. 4.16–4.19); see the module docstring.
+
+    `step(closure)`: the closure computes the minibatch's gradient into `.grad` and returns a `TDTerms`
+    (e.g. `td_terms(...)`), or any object with `a`, `b` (m, n) per-example tensors and `loss`; with
+    `correction="none"` it may instead return a loss, or be omitted when `.grad` is already set.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float,
+        beta: float = 0.9,
+        *,
+        correction: str = "full",
+        adaptive: bool = False,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ):
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        if not 0 <= beta < 1 or not 0 <= beta2 < 1:
+            raise ValueError(f"beta and beta2 must be in [0, 1), got {beta}, {beta2}")
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+        super().__init__(params, dict(lr=lr, beta=beta, beta2=beta2, eps=eps))
+        self.correction, self.adaptive = correction, adaptive
+
+    def _state(self, n: int, like: Tensor) -> dict:
+        st = self.state["flat"]
+        if not st:
+            zeta_shape = (n, n) if self.correction == "full" else (n,)
+            st.update(t=0, mu=like.new_zeros(n), eta=like.new_zeros(n), zeta=like.new_zeros(zeta_shape))
+            if self.adaptive:
+                st["v"] = like.new_zeros(n)
+        return st
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        out = None
+        if closure is not None:
+            with torch.enable_grad():
+                out = closure()
+        params = self._flat_params()
+        group = self.param_groups[0]
+        alpha, beta = group["lr"], group["beta"]
+        g = self._flat_grad(params)
+        st = self._state(g.numel(), g)
+        st["t"] += 1
+        if self.correction != "none":
+            if out is None or not hasattr(out, "a"):
+                raise ValueError("corrected momentum needs a closure returning the per-example terms a, b")
+            a, b = out.a, out.b
+            if a.shape != b.shape or a.shape[1] != g.numel():
+                raise ValueError(f"a, b must be (m, {g.numel()}), got {tuple(a.shape)}, {tuple(b.shape)}")
+            mu_hat_prev = st["mu"] - st["eta"]  # μ̂_{t−1}
+            if self.correction == "full":  # η_t = βη + αβ ζ_{t−1}ᵀ μ̂_{t−1}, before ζ and μ (§S3.7)
+                st["eta"] = beta * st["eta"] + alpha * beta * (st["zeta"].T @ mu_hat_prev)
+                z = a.T @ b / len(a)  # mean of per-example outer products a_i b_iᵀ
+            else:
+                st["eta"] = beta * st["eta"] + alpha * beta * (st["zeta"] * mu_hat_prev)
+                z = (a * b).mean(0)
+            st["zeta"] = beta * st["zeta"] + (1 - beta) * z
+        st["mu"] = beta * st["mu"] + (1 - beta) * g
+        mu_hat = st["mu"] - st["eta"]
+        if self.adaptive:
+            b2, t = group["beta2"], st["t"]
+            st["v"] = b2 * st["v"] + (1 - b2) * g * g
+            denom = (st["v"] / (1 - b2**t)).sqrt() + group["eps"]
+            update = alpha / (1 - beta**t) * mu_hat / denom
+        else:
+            update = alpha * mu_hat
+        self._apply(params, update)
+        return getattr(out, "loss", out)
+
+
+class DampenedMomentum(CorrectedMomentum):
+    """The baseline μ (§S3.2 eq. 4.2–4.3): (1−β)-dampened momentum with μ_0 = 0."""
+
+    def __init__(self, params, lr: float, beta: float = 0.9):
+        super().__init__(params, lr, beta, correction="none")
+
+
+class OracleMomentum(_Flat):
+    """The oracle μ* (§S3.2 eq. 4.6): the discounted sum of the last `horizon` minibatches' gradients, all
+    recomputed at the current θ (targets too). `step(closure, batch)`: `closure(batch)` returns that
+    minibatch's loss at the current parameters (e.g. the semi-gradient ½δ² with the target detached); the
+    newest batch is remembered, the oldest beyond `horizon` (default ⌈2/(1−β)⌉) forgotten."""
+
+    def __init__(self, params, lr: float, beta: float = 0.9, *, horizon: int | None = None):
+        if not lr > 0 or not 0 <= beta < 1:
+            raise ValueError(f"need lr > 0 and beta in [0, 1), got {lr}, {beta}")
+        self.horizon = horizon or math.ceil(round(2 / (1 - beta), 9))
+        if self.horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        super().__init__(params, dict(lr=lr, beta=beta))
+        self.batches: deque = deque(maxlen=self.horizon)
+
+    def step(self, closure: Callable, batch=None):
+        params = self._flat_params()
+        group = self.param_groups[0]
+        alpha, beta = group["lr"], group["beta"]
+        self.batches.append(batch)
+        newest = len(self.batches) - 1
+        for p in params:
+            p.grad = None
+        with torch.enable_grad():
+            losses = [closure(b) for b in self.batches]
+            total = sum((1 - beta) * beta ** (newest - i) * loss for i, loss in enumerate(losses))
+            total.backward()
+        self._apply(params, alpha * self._flat_grad(params))
+        return losses[-1].detach()

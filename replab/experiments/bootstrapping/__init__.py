@@ -1,4 +1,4 @@
-"""Bootstrapping's dynamics: corrected momentum for TD, memorization (E. Bengio's thesis, 2022).
+"""Corrected momentum for TD, memorization (E. Bengio, thesis 2022).
 
 Staleness-corrected momentum for TD policy evaluation (seed004 §S3) and loss-sensitivity (§S1).
 """

@@ -63,7 +63,10 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(tmp_path):
     assert store.get_run("victim").status == "finished"
     got, want = store.metrics("victim"), store.metrics("reference")
     assert [(k, s) for k, s, _ in got] == [(k, s) for k, s, _ in want]  # no duplicated or missing steps
-    assert max(abs(a[2] - b[2]) for a, b in zip(got, want)) < 1e-6
+    measured = [(a, b) for a, b in zip(got, want) if not a[0].startswith("perf/")]  # perf/: timings
+    assert {"eval", "probe"} <= {a[0].split("/")[0] for a, _ in measured}  # the health probes resume too
+    worst = max(measured, key=lambda ab: abs(ab[0][2] - ab[1][2]))
+    assert abs(worst[0][2] - worst[1][2]) < 1e-6, worst
     assert len({s for k, s, _ in got if k == "eval/mlp3-digits/test_acc"}) == 150
 
 

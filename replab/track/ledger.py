@@ -78,9 +78,15 @@ class Catalogue:
     presets: dict[str, dict[str, dict]]
 
 
+LEFT_OUT_PRESETS = ("smoke",)
+"""Smoke runs test the code, not the claim: the ledger leaves them out (DEFAULT, PAPER, demo and custom
+presets go in)."""
+
+
 def entries(store: Store, catalogue: Catalogue, name: str | None = None) -> tuple[list[Entry], list[str]]:
-    """The ledger rows the store's finished runs make (one per entry), and notes about them."""
-    return pool(store.runs(experiment=name, status="finished"), catalogue)
+    """The ledger rows the store's finished runs make (one per entry, smoke runs left out), and notes."""
+    runs = [r for r in store.runs(experiment=name, status="finished") if r.preset not in LEFT_OUT_PRESETS]
+    return pool(runs, catalogue)
 
 
 def pool(runs: list[RunRecord], catalogue: Catalogue) -> tuple[list[Entry], list[str]]:

@@ -242,3 +242,13 @@ def test_replab_ledger_end_to_end(db, claimtoy, capsys, tmp_path):
     assert Store(db).get_run("c0").claims[0]["units"][0][0] == "0"
     code, _, _ = cli(capsys, "ledger", "--write", path)
     assert rows == [r for r in rows_of(path.read_text()) if r.startswith("| `claimtoy`")]
+
+
+def test_smoke_runs_stay_out_of_the_ledger(tmp_path):
+    store = Store(tmp_path / "replab.db")
+    for s in range(5):
+        add_run(store, f"r{s}", s, [record([0], run_seed=s)])
+    store.create_run("smoke1", "toy", "smoke", {"steps": 2, "min_effect": 0.5}, 0, "abc1234")
+    store.finish("smoke1", "finished", verdict="held", summary={}, claims=[record([0, 1, 2, 3, 4])])
+    rows, _ = ledger.entries(store, CATALOGUE)
+    assert [r.cells[3] for r in rows if r.entry] == ["default"] and rows[0].seeds == 5

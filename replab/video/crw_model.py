@@ -20,25 +20,23 @@ from replab.losses.crw import crw_loss
 
 
 class ConvEncoder(nn.Module):
-    """A small fully convolutional encoder (output stride 2): 4 reflect-padded 3×3 convs with ReLU, the
-    second of stride 2; `forward` pools patches into node embeddings, `feature_map` reads whole frames."""
+    """A small fully convolutional encoder (output stride 2): 4 reflect-padded 3×3 convs, the first three
+    with batch norm and ReLU (as in the ResNet of B.3), the second of stride 2; `forward` pools patches into node embeddings, `feature_map` reads whole frames."""
 
     def __init__(self, width: int = 32, embed_dim: int = 32, channels: int = 3):
         super().__init__()
-        convs = []
+        layers: list[nn.Module] = []
         for i in range(4):
-            convs += [
-                nn.Conv2d(
-                    channels if i == 0 else width,
-                    width,
-                    3,
-                    stride=2 if i == 1 else 1,
-                    padding=1,
-                    padding_mode="reflect",
-                ),
-                nn.ReLU(),
-            ]
-        self.trunk = nn.Sequential(*convs[:-1])  # no ReLU on the last map: features may be signed
+            conv = nn.Conv2d(
+                channels if i == 0 else width,
+                width,
+                3,
+                stride=2 if i == 1 else 1,
+                padding=1,
+                padding_mode="reflect",
+            )
+            layers += [conv] if i == 3 else [conv, nn.BatchNorm2d(width), nn.ReLU()]  # signed last map
+        self.trunk = nn.Sequential(*layers)
         self.head = nn.Linear(width, embed_dim)
         self.stride = 2
 

@@ -177,7 +177,7 @@ def run(cfg: Config, run) -> dict:
             test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
             encoder = ConvEncoder(cfg.width, cfg.embed_dim)
-            initial = copy.deepcopy(encoder).requires_grad_(False)
+            initial = copy.deepcopy(encoder).requires_grad_(False).eval()  # BN: initial running stats
             opt = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
             gen = run.generator(f"walk/{s}")
             probe = jitter(patch_grid(train.frames[:4].flatten(0, 1), cfg.psize).flatten(0, 1), gen)

@@ -21,7 +21,8 @@ from replab.losses.crw import crw_loss
 
 class ConvEncoder(nn.Module):
     """A small fully convolutional encoder (output stride 2): 4 reflect-padded 3×3 convs, the first three
-    with batch norm and ReLU (as in the ResNet of B.3), the second of stride 2; `forward` pools patches into node embeddings, `feature_map` reads whole frames."""
+    with batch norm and ReLU (as in the ResNet of B.3), the second of stride 2; `forward` pools patches
+    into node embeddings, `feature_map` reads whole frames."""
 
     def __init__(self, width: int = 32, embed_dim: int = 32, channels: int = 3):
         super().__init__()

@@ -53,6 +53,7 @@ HEADERS = [
     "why",
     "paper",
     "date",
+    "runs",
     "entry",
 ]
 _RULE_KEYS = ("key", "a", "b", "floor", "effect", "direction", "min_effect", "floor_min_effect", "level")
@@ -124,6 +125,7 @@ def pool(runs: list[RunRecord], catalogue: Catalogue) -> tuple[list[Entry], list
                     f"{len(rs)} run(s) predate the shared rules (report verdicts: {shown})",
                     "",
                     _date(rs),
+                    _run_ids(rs),
                     "",
                 ],
                 date=_date(rs),
@@ -164,7 +166,8 @@ def _pooled(eid: str, members, catalogue: Catalogue) -> tuple[Entry, list[str]]:
             "",
             _commits(runs),
         ]
-        cells += ["", "", "**error**", f"its claims record cannot be decided ({exc})", "", _date(runs), eid]
+        cells += ["", "", "**error**", f"its claims record cannot be decided ({exc})", "", _date(runs)]
+        cells += [_run_ids(runs), eid]
         return Entry(exp, cells, eid, 0, _date(runs)), [f"{exp} entry {eid}: {exc}"]
     notes = []
     if replaced:
@@ -185,9 +188,15 @@ def _pooled(eid: str, members, catalogue: Catalogue) -> tuple[Entry, list[str]]:
         why,
         record.get("paper", ""),
         _date(runs),
+        _run_ids(runs),
         eid,
     ]
     return Entry(exp, cells, eid, d.n, _date(runs)), notes
+
+
+def _run_ids(runs: list[RunRecord]) -> str:
+    """The ids of the runs behind a row (so a run a doc quotes can be found in the ledger)."""
+    return ", ".join(sorted({r.id for r in runs}))
 
 
 def _preset(run: RunRecord, catalogue: Catalogue) -> str:
@@ -225,6 +234,8 @@ def read_kept(path: Path) -> list[Entry]:
         if not line.startswith("| "):
             continue
         cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == len(HEADERS) - 1:  # a ledger written before the runs column
+            cells = [*cells[:-1], "", cells[-1]]
         if len(cells) != len(HEADERS) or not re.fullmatch(r"[0-9a-f]{10}", cells[-1]):
             continue
         seeds = int(cells[4]) if cells[4].isdigit() else 0
@@ -261,7 +272,7 @@ def table(rows: list[Entry], catalogue: Catalogue) -> str:
     order = {name: i for i, name in enumerate(catalogue.headlines)}
     done = {e.experiment for e in rows}
     rows = rows + [
-        Entry(name, [f"`{name}`", headline, "", "", "0", "", "", "", "not run", "", "", "", ""])
+        Entry(name, [f"`{name}`", headline, "", "", "0", "", "", "", "not run", "", "", "", "", ""])
         for name, headline in catalogue.headlines.items()
         if name not in done
     ]
@@ -286,7 +297,7 @@ def document(rows: list[Entry], catalogue: Catalogue, command: str, today: str |
             "- **rule**: the effect (mean paired difference or ratio of means), its threshold and the floor;",
             "  **seeds**: seeds per task; **p**: one-sided sign-flip permutation test against the threshold.",
             "- **entry**: experiment, preset, config and rule; a changed config or minimum effect is a new",
-            "  entry, and rows of earlier entries stay. The date is the last run's.",
+            "  entry, and rows of earlier entries stay. The date is the last run's; **runs**: the run ids pooled.",
             "",
             table(rows, catalogue),
             "",

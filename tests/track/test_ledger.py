@@ -252,3 +252,20 @@ def test_smoke_runs_stay_out_of_the_ledger(tmp_path):
     store.finish("smoke1", "finished", verdict="held", summary={}, claims=[record([0, 1, 2, 3, 4])])
     rows, _ = ledger.entries(store, CATALOGUE)
     assert [r.cells[3] for r in rows if r.entry] == ["default"] and rows[0].seeds == 5
+
+
+def test_rows_name_their_runs_and_older_files_without_the_column_are_kept(tmp_path):
+    store = Store(tmp_path / "replab.db")
+    for s in range(5):
+        add_run(store, f"r{s}", s, [record([0], run_seed=s)])
+    rows, _ = ledger.entries(store, CATALOGUE)
+    cells = dict(zip(ledger.HEADERS, rows[0].cells, strict=True))
+    assert cells["runs"] == "r0, r1, r2, r3, r4"
+    path = tmp_path / "results.md"
+    ledger.write(path, store, CATALOGUE, "replab ledger --write")
+    old = [ln for ln in path.read_text().splitlines() if ln.endswith(f"| {rows[0].entry} |")][0]
+    cut = old.split(" | ")
+    old_format = " | ".join([*cut[:-2], cut[-1]]).replace(rows[0].entry, "0123456789")  # no runs column
+    (tmp_path / "old.md").write_text(old_format + "\n")
+    kept = ledger.read_kept(tmp_path / "old.md")
+    assert [k.entry for k in kept] == ["0123456789"] and kept[0].cells[-2] == ""

@@ -134,7 +134,8 @@ class Monitor:
         self.extra: dict[str, Callable[[nn.Module], float]] = {}
         self._reference: float | None = None  # b(θ_0) of the plasticity probe, computed once
         self._task: ProbeTask | None = None
-        self._start, self._spent = time.perf_counter(), 0.0
+        # wall and CPU seconds spent measuring so far: a loop leaves them out of its own timings
+        self._start, self.seconds, self.cpu_seconds = time.perf_counter(), 0.0, 0.0
         LayerProbe(self.model(), self.layers)  # unknown layer names fail here, not at the first measurement
 
     def model(self) -> nn.Module:
@@ -201,14 +202,15 @@ class Monitor:
         due = self.due(step)
         if not due and not (self.extra and step % self.every == 0):
             return None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         metrics = self.measure(due)
         spent = time.perf_counter() - t0
-        self._spent += spent
+        self.seconds += spent
         elapsed = time.perf_counter() - self._start
         metrics[f"perf/probe_seconds{self.suffix}"] = spent
-        metrics[f"perf/probe_overhead{self.suffix}"] = self._spent / max(elapsed, 1e-9)
+        metrics[f"perf/probe_overhead{self.suffix}"] = self.seconds / max(elapsed, 1e-9)
         self.log(metrics, step)
+        self.cpu_seconds += time.process_time() - c0
         return metrics
 
     def mark(self, step: int) -> None:

@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 import torch
 
+from replab.experiments._health import health_fields
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn import gfn_ablations, gfn_hypergrid
 from replab.track.run import Run
@@ -89,7 +90,7 @@ def test_the_health_monitor_changes_no_unit_result(method):
     job |= {f: getattr(cfg, f) for f in gfn_hypergrid._JOB_FIELDS}
     out = []
     for probes in ("none", "default"):
-        health = _gfn_units.health_fields(dataclasses.replace(cfg, probes=probes))
+        health = health_fields(dataclasses.replace(cfg, probes=probes))
         out.append(_gfn_units.hypergrid_unit(job | {"health": health}))
     for res in out:
         res["curve"].pop("wall_s"), res["curve"].pop("cpu_s")

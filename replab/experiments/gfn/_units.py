@@ -13,25 +13,20 @@ rows the unit returns as `probes` (the parent replays them). Its time is left ou
 from __future__ import annotations
 
 import time
-from dataclasses import fields
 
 import torch
 from torch import nn
 
 from replab import seeding
 from replab.experiments import _jobs
+from replab.experiments._health import health_config
 from replab.gfn.compare import make_method, run_curve
 from replab.gfn.exact import policy_table, sampling_distribution
 from replab.gfn.gflownet import GFlowNet
 from replab.gfn.hypergrid import HyperGrid
 from replab.gfn.metrics import l1_distance
-from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.health import health_monitor
 from replab.probe.monitor import ProbeLog
-
-
-def health_fields(cfg) -> dict:
-    """The HealthConfig fields of `cfg`, for a job (the worker rebuilds the HealthConfig)."""
-    return {f.name: getattr(cfg, f.name) for f in fields(HealthConfig)}
 
 
 def trunk(learner) -> nn.Module:
@@ -45,19 +40,24 @@ class Watch:
     learner (MCMC, random) it measures nothing."""
 
     def __init__(self, health: dict, learner, env, states: torch.Tensor, arm: str):
-        self.log, self.wall, self.cpu, self.monitor = ProbeLog(), 0.0, 0.0, None
+        self.log, self.monitor = ProbeLog(), None
         if learner is not None:
             net = trunk(learner)  # mlp(): [Linear, LeakyReLU] × n_layers, Linear: the last hidden is [-2]
-            cfg = HealthConfig(**health)
+            cfg = health_config(health)
             feats = env.features(states[: cfg.probe_batch])
             self.monitor = health_monitor(cfg, net, feats, self.log, arm=arm, layers=[str(len(net) - 2)])
 
     def step(self, t: int) -> None:
         if self.monitor is not None:
-            w, c = time.perf_counter(), time.process_time()
             self.monitor.step(t)
-            self.wall += time.perf_counter() - w
-            self.cpu += time.process_time() - c
+
+    @property
+    def wall(self) -> float:
+        return self.monitor.seconds if self.monitor is not None else 0.0
+
+    @property
+    def cpu(self) -> float:
+        return self.monitor.cpu_seconds if self.monitor is not None else 0.0
 
     @property
     def rows(self) -> list:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replab.experiments import Experiment
+from replab.experiments._health import health_fields
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn._ablations_report import MIN_EFFECT, MUCH_MIN_EFFECT, report
 from replab.gfn.hypergrid import HyperGrid
@@ -105,7 +106,7 @@ def run(cfg: Config, run) -> dict:
         if "replay" in kwargs:
             kwargs["replay_capacity"] = cfg.replay_capacity
         job = {"key": key, "variant": variant, "seed": seed, "run_seed": run.seed, "kwargs": kwargs}
-        job["health"] = _gfn_units.health_fields(cfg)
+        job["health"] = health_fields(cfg)
         jobs.append(job | {f: getattr(cfg, f) for f in ("n", "H", "R0", "hidden", "lr", "updates", "batch")})
     with run.progress(
         len(units) * cfg.updates, "gfn-ablations", completed=(len(units) - len(jobs)) * cfg.updates

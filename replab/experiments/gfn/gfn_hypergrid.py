@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replab.experiments import Experiment
+from replab.experiments._health import health_fields
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn._hypergrid_report import MIN_EFFECT, report, uniform_sampler_l1, unit_key
 from replab.gfn.compare import METHODS
@@ -144,7 +145,7 @@ def run(cfg: Config, run) -> dict:
     jobs = [
         {"key": unit_key(m, R0, s), "method": m, "R0": R0, "seed": s, "run_seed": run.seed}
         | {f: getattr(cfg, f) for f in _JOB_FIELDS}
-        | {"health": _gfn_units.health_fields(cfg)}
+        | {"health": health_fields(cfg)}
         for m, R0, s in units
         if unit_key(m, R0, s) not in state["units"]
     ]

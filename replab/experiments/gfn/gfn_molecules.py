@@ -17,6 +17,7 @@ import torch
 
 from replab import seeding
 from replab.experiments import Experiment
+from replab.experiments._health import health_fields
 from replab.experiments.gfn import _units as _gfn_units
 from replab.experiments.gfn._molecules_report import (
     MIN_DIVERSITY_GAIN,
@@ -185,7 +186,7 @@ def _probe_watch(cfg: Config, learner, run_seed: int, seed: int, arm: str):
     env = MolEnv(max_blocks=cfg.max_blocks, fp_bits=cfg.fp_bits)
     g = seeding.generator(run_seed, f"probe/states/{seed}")
     states = sample_trajectories(env, None, cfg.probe_batch, g).terminal
-    return _gfn_units.Watch(_gfn_units.health_fields(cfg), learner, env, states, arm)
+    return _gfn_units.Watch(health_fields(cfg), learner, env, states, arm)
 
 
 def _unit(job: dict) -> dict:

@@ -259,18 +259,13 @@ def train(
     warmup = max(1, int(warmup_frac * steps))
     model.train()
     start, diverged, loss_value, done = time.process_time(), False, float("nan"), 0
-    probe_seconds = 0.0
 
-    def watch(t: int) -> None:
-        nonlocal probe_seconds
-        if monitor is not None:
-            t0 = time.process_time()
-            monitor.step(t)
-            probe_seconds += time.process_time() - t0
+    def probe_seconds() -> float:
+        return monitor.cpu_seconds if monitor is not None else 0.0
 
     for step in range(steps):
         if max_seconds > 0:
-            progress = max(step / steps, (time.process_time() - start - probe_seconds) / max_seconds)
+            progress = max(step / steps, (time.process_time() - start - probe_seconds()) / max_seconds)
             if progress >= 1:
                 break
             factor = schedule_at(progress, warmup_frac)
@@ -288,14 +283,15 @@ def train(
         loss.backward()
         opt.step()
         done += 1
-        watch(step + 1)
+        if monitor is not None:
+            monitor.step(step + 1)
         if on_step is not None:
             on_step(loss_value)
         if log is not None and (step % 25 == 0 or step == steps - 1):
             log({"loss/train": loss_value}, step)
         if log is not None and eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
             log({"eval/accuracy": evaluate(model, task)["accuracy"]}, step + 1)
-    train_seconds = time.process_time() - start - probe_seconds  # CPU seconds: robust to a shared machine
+    train_seconds = time.process_time() - start - probe_seconds()  # CPU seconds: robust to a shared machine
     metrics = evaluate(model, task)  # also after a divergence: whatever the model predicts is its score
     return {
         "accuracy": metrics["accuracy"],

@@ -225,7 +225,7 @@ def train_job(job: dict) -> dict:
     monitor = health_monitor(cfg, PooledFeatures(model), x, probe_log, arm=f"{name}/s{job['seed']}")
     model.train()
     losses, window = [], []
-    t0, probe_seconds = time.perf_counter(), 0.0
+    t0 = time.perf_counter()
     for step in range(1, cfg.steps + 1):
         idx = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=g)
         loss = F.cross_entropy(model(random_shift(x[idx], 2, generator=g)), y[idx])  # ±2 px shifts
@@ -234,13 +234,11 @@ def train_job(job: dict) -> dict:
         opt.step()
         sched.step()
         window.append(float(loss.detach()))
-        t1 = time.perf_counter()
         monitor.step(step)
-        probe_seconds += time.perf_counter() - t1  # not training time
         if step % 50 == 0 or step == cfg.steps:
             losses.append((step, sum(window) / len(window)))
             window = []
-    elapsed = time.perf_counter() - t0 - probe_seconds
+    elapsed = time.perf_counter() - t0 - monitor.seconds  # probe time is not training time
     c = count(model, (3, cfg.image_size, cfg.image_size))
     return {
         "model": name,

@@ -88,8 +88,9 @@ class Monitor:
     targets on `batch`), as does `plasticity`: P = b(θ_t) − b(θ_0) after `plasticity_steps` Adam steps
     (Lyle et al. 2023, seed002 §5.2), θ_0 a fresh initialisation drawn from `seed`.
 
-    Nothing here changes the model or the run: probes run without gradients on the model (slow ones on
-    copies), train/eval mode is restored, and torch's global RNG is restored after each measurement, so
+    Nothing here changes the model or the run: activation probes run without gradients, plasticity
+    on copies, hessian and interference with the model's buffers restored and no `.grad` written
+    (`probe/guard.preserved`), train/eval mode is restored, and torch's global RNG is restored after each measurement, so
     the same seed trains identically with and without a monitor. Probes run on one torch thread (the
     count is restored after).
     """

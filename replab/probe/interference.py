@@ -226,3 +226,21 @@ def td_interference_matrix(
     t = td_gradients(model, s, r, s_next, discount, train_mode=train_mode)
     rows = t["loss_grad"] if target == "live" else t["update"]
     return _gram(rows, t["update"])
+
+
+# -- the health Monitor's scalar forms (`replab.probe.monitor.MODEL_PROBES`; issue 23) -------------------
+def mean_loss_interference(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> float:
+    """Mean ρ_ij over pairs i ≠ j of (x, y) (eq. 3.6, unnormalised)."""
+    return mean_pairwise(gradient_interference_matrix(model, loss_fn, x, y))
+
+
+def mean_function_interference(model: nn.Module, loss_fn, x: Tensor, y=None) -> float:
+    """Mean ρ̄_ij over pairs i ≠ j of x (eq. 3.13); the loss and targets are not used."""
+    return mean_pairwise(function_interference_matrix(model, x))
+
+
+def mean_td_interference(
+    model: nn.Module, loss_fn, s: Tensor, r: Tensor, s_next: Tensor, discount: Tensor, *, target="live"
+) -> float:
+    """Mean TD interference ρ_ij over transitions i ≠ j (`td_interference_matrix`); no loss is used."""
+    return mean_pairwise(td_interference_matrix(model, s, r, s_next, discount, target=target))

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from replab.probe.guard import preserved
+
 
 def loss_sensitivity(
     model: nn.Module,
@@ -87,3 +89,26 @@ def class_summary(values, labels, n_classes: int) -> np.ndarray:
     """Mean ḡ of the examples of each class (NaN for a class without examples)."""
     v, y = np.asarray(values, dtype=np.float64), np.asarray(labels)
     return np.array([v[y == c].mean() if (y == c).any() else np.nan for c in range(n_classes)])
+
+
+def sensitivity_gini(
+    model: nn.Module,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    y: Tensor,
+    *,
+    lr: float = 0.01,
+    examples: int = 16,
+) -> float:
+    """The health Monitor's memorisation probe (issue 23): Gini (eq. 3.4) of ḡ_x over one window of
+    `examples` unrolled SGD steps of batch 1 on the first examples of (x, y), from the model's current
+    parameters in eval mode (model, mode, buffers and RNG unchanged). A truncated window (§S1.6): a
+    trend to watch during training, not the thesis's full-run ḡ."""
+    if examples < 2:
+        raise ValueError(f"examples must be >= 2 (the first step influences the second), got {examples}")
+    n = min(examples, len(x))
+    with preserved(model, False):
+        sens, _, _ = loss_sensitivity(model, x[:n], y[:n], lr, loss_fn=loss_fn)
+    tracker = SensitivityTracker(n)
+    tracker.add(sens, range(n))
+    return gini(tracker.mean()[: n - 1])  # the last example influences nothing inside the window

@@ -16,7 +16,13 @@ from torch import nn
 
 from replab.probe.curvature import hessian_top_eigenvalue
 from replab.probe.gradients import gradient_interference, gradient_norm, weight_norm
+from replab.probe.interference import (
+    mean_function_interference,
+    mean_loss_interference,
+    mean_td_interference,
+)
 from replab.probe.layers import LayerProbe
+from replab.probe.memorization import sensitivity_gini
 from replab.probe.plasticity import ProbeTask, fresh_copy, probe_loss
 from replab.probe.rank import numerical_rank, srank
 from replab.probe.units import dormant_fraction, feature_norm
@@ -29,13 +35,19 @@ ACTIVATION_PROBES: dict[str, Callable[[torch.Tensor], float]] = {
     "dormant_fraction": dormant_fraction,
 }
 
-# Model-level probes fn(model, loss_fn, x, y) -> float on data the caller supplies (Lyle et al. 2023's
-# mechanisms), attached with `Monitor.add_model_probe`.
+# Model-level probes fn(model, loss_fn, *data) -> float on data the caller supplies, attached with
+# `Monitor.add_model_probe`: Lyle et al. 2023's mechanisms, and the bootstrapping thesis's interference
+# and memorisation measures (seed004 §S1–S2). `data` is (x, y), except (s, r, s_next, discount) for
+# td_interference; function_interference uses x only.
 MODEL_PROBES: dict[str, Callable[..., float]] = {
     "hessian_top_eigenvalue": hessian_top_eigenvalue,
     "gradient_norm": gradient_norm,
     "gradient_interference": gradient_interference,
     "weight_norm": lambda model, loss_fn, x, y: weight_norm(model),
+    "loss_interference": mean_loss_interference,
+    "function_interference": mean_function_interference,
+    "td_interference": mean_td_interference,
+    "sensitivity_gini": sensitivity_gini,
 }
 
 # The slow probes: each its own interval (`intervals`), by default 10 × `every`.
@@ -148,15 +160,15 @@ class Monitor:
         return self
 
     def add_model_probe(self, name: str, loss_fn: Callable, data, **kwargs) -> Monitor:
-        """Add `MODEL_PROBES[name]` on `data`: a fixed `(x, y)` or a callable returning the current one
-        (e.g. the current task's batch); `kwargs` go to the probe (`iters=`, `statistic=`, ...)."""
+        """Add `MODEL_PROBES[name]` on `data`: a fixed tuple of the probe's arguments (`(x, y)`; `(s, r,
+        s_next, discount)` for td_interference) or a callable returning the current one (e.g. the current
+        task's batch, a fresh replay sample); `kwargs` go to the probe (`iters=`, `statistic=`, `lr=`, ...)."""
         if name not in MODEL_PROBES:
             raise ValueError(f"unknown model probe {name!r}; choose from {sorted(MODEL_PROBES)}")
         fn = MODEL_PROBES[name]
 
         def probe(model: nn.Module) -> float:
-            x, y = data() if callable(data) else data
-            return fn(model, loss_fn, x, y, **kwargs)
+            return fn(model, loss_fn, *(data() if callable(data) else data), **kwargs)
 
         return self.add(name, probe)
 

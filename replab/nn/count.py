@@ -4,6 +4,11 @@ Convention (seed001 §4.3, reproducing BoTNet Table 5.1): count the multiply-add
 linear layers (the classifier included) and of any module defining `macs(input) -> int` (MHSA: q kᵀ,
 attn·v and the position logits); batch norm, activations and pooling are free. The forward pass runs
 on PyTorch's `meta` device, so a ResNet-152 at 1024×1024 is counted in well under a second.
+
+FLOPs (seed002 §3.6, §7.2: NEVIS's `ResourceUsage.floating_point_operations`) are 2 per multiply-add —
+conv: 2·k²·C_in·C_out·H_out·W_out, linear: 2·C_in·C_out — the convention of `torch.utils.flop_counter`,
+which `tests/continual/test_flop_count.py` checks this counter against. A training step costs about 3× its
+forward FLOPs per example (forward + backward, PRUNE §3.2 [K]): `train_flops`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ class Counts:
     macs: int
     by_kind: dict[str, int] = field(default_factory=dict)
     position_params: int = 0
+
+    @property
+    def flops(self) -> int:
+        """Forward FLOPs for one sample: 2 per multiply-add."""
+        return 2 * self.macs
 
 
 def count_params(model: nn.Module) -> int:
@@ -72,3 +82,32 @@ def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
 def _is_meta(model: nn.Module) -> bool:
     p = next(iter(model.parameters()), None)
     return p is not None and p.device.type == "meta"
+
+
+TRAIN_FACTOR = 3
+"""Training FLOPs per example = TRAIN_FACTOR × forward FLOPs (forward + backward ≈ 2× forward; PRUNE §3.2 [K])."""
+
+
+def conv2d_flops(
+    c_in: int, c_out: int, kernel: int | tuple[int, int], out_hw: tuple[int, int], groups: int = 1
+) -> int:
+    """Hand formula of a conv's forward FLOPs (bias adds not counted): 2·k_h·k_w·(C_in/groups)·C_out·H_out·W_out."""
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    return 2 * kh * kw * (c_in // groups) * c_out * out_hw[0] * out_hw[1]
+
+
+def linear_flops(c_in: int, c_out: int) -> int:
+    """Hand formula of a linear layer's forward FLOPs (bias adds not counted): 2·C_in·C_out."""
+    return 2 * c_in * c_out
+
+
+def flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs of `model` for one input of `input_shape` (C, H, W): 2 × `count(...).macs`."""
+    return count(model, input_shape).flops
+
+
+def train_flops(model: nn.Module, input_shape: tuple[int, ...], examples: int) -> int:
+    """FLOPs of training on `examples` examples (forward + backward): TRAIN_FACTOR × forward FLOPs each."""
+    if examples < 0:
+        raise ValueError(f"examples must be >= 0, got {examples}")
+    return TRAIN_FACTOR * flops(model, input_shape) * int(examples)

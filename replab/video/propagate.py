@@ -47,22 +47,36 @@ def propagate_labels(
         raise ValueError(
             f"need tau > 0, k >= 1, m >= 0, radius > 0; got tau={tau}, k={k}, m={m}, radius={radius}"
         )
-    n = h * w
     q = F.normalize(feats.flatten(2).transpose(1, 2), dim=-1)  # (T, N, d)
     labels = [first_labels.flatten(1).t().to(q.dtype)]  # (N, C) per frame
-    pos = _grid(h, w, feats.device)
-    far = torch.cdist(pos, pos) > radius  # (N target, N source)
-    short_mask = far.repeat(1, m)  # radius mask on the m short-term frames only
-    mask = torch.cat([torch.zeros(n, n, dtype=torch.bool, device=feats.device), short_mask], dim=1)
+    mask = context_mask(h, w, m, radius, feats.device)
     for t in range(1, t_len):
-        ctx = [max(s, 0) for s in range(t - m, t)]  # previous m frames, start padded with frame 0
-        src_q = torch.cat([q[0]] + [q[s] for s in ctx], dim=0)  # ((1+m)N, d)
-        src_l = torch.cat([labels[0]] + [labels[s] for s in ctx], dim=0)  # ((1+m)N, C)
-        aff = (q[t] @ src_q.t() / tau).masked_fill(mask, MASKED)  # (N, (1+m)N)
-        top, idx = aff.topk(min(k, aff.shape[1]), dim=1)  # jointly over the whole context (B.2.7.5)
-        weights = top.softmax(dim=1)  # (N, k)
-        labels.append(torch.einsum("nk,nkc->nc", weights, src_l[idx]))
+        labels.append(propagate_frame(q, labels, t, mask, tau=tau, k=k, m=m))
     return torch.stack([lab.t().reshape(-1, h, w) for lab in labels])
+
+
+def context_mask(h: int, w: int, m: int, radius: float, device=None) -> torch.Tensor:
+    """(N target, (1+m)N source) bool: True where a source node is masked — farther than `radius` cells
+    from the target, in the m short-term frames only (never in the first frame, B.2.7.4 [REF])."""
+    n = h * w
+    pos = _grid(h, w, device)
+    far = torch.cdist(pos, pos) > radius
+    return torch.cat([torch.zeros(n, n, dtype=torch.bool, device=device), far.repeat(1, m)], dim=1)
+
+
+def propagate_frame(
+    q: torch.Tensor, labels: list[torch.Tensor], t: int, mask: torch.Tensor, *, tau: float, k: int, m: int
+) -> torch.Tensor:
+    """Soft labels (N, C) of frame t from q (≥ t+1, N, d) ℓ2-normalised node features and the soft labels
+    (N, C) of frames 0..t−1: context = frame 0 + the m previous frames (start padded with frame 0), joint
+    top-k of the masked affinities, softmax, weighted average (B.2.7.3–5)."""
+    ctx = [max(s, 0) for s in range(t - m, t)]  # previous m frames, start padded with frame 0
+    src_q = torch.cat([q[0]] + [q[s] for s in ctx], dim=0)  # ((1+m)N, d)
+    src_l = torch.cat([labels[0]] + [labels[s] for s in ctx], dim=0)  # ((1+m)N, C)
+    aff = (q[t] @ src_q.t() / tau).masked_fill(mask, MASKED)  # (N, (1+m)N)
+    top, idx = aff.topk(min(k, aff.shape[1]), dim=1)  # jointly over the whole context (B.2.7.5)
+    weights = top.softmax(dim=1)  # (N, k)
+    return torch.einsum("nk,nkc->nc", weights, src_l[idx])
 
 
 def labels_from_mask(mask: torch.Tensor, n_classes: int, size: tuple[int, int]) -> torch.Tensor:

@@ -52,6 +52,7 @@ def sample(
     input_scale: float = 1.0,
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
+    context: torch.Tensor | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Draw n samples (n, C, H, W) by Algorithm 2 (seed003 A.2.3) with `steps` reverse steps.
@@ -61,13 +62,28 @@ def sample(
     `scale`: the x̂₀ clip range (1 for data in [−1, 1]). `input_scale` b: the chain runs on b·x0 and the
     network sees x_t / sqrt(b²γ + 1 − γ) (A.2.1); the result is divided by b. `on_step(step, t, x_t)` is
     called after each network evaluation (e.g. to read `model.read_attention`).
+
+    `context` (n, k, C, H, W): conditional video prediction (seed003 A.2.6) for a video model
+    (`model.data_shape` = (T, C, H, W)): the first k frames are the given clean frames, overwritten with
+    them before every network evaluation (the network sees them un-noised, as in training) and in the
+    result, so only the T − k future frames are generated [ASSUMP, A.2.6].
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler '{sampler}', choose from {SAMPLERS}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    shape = (n, model.channels, model.image_size, model.image_size)
+    shape = (n, *model.data_shape)
     x_t = torch.randn(shape, generator=generator, device=device)
+    k = 0
+    if context is not None:
+        k = context.shape[1] if context.ndim == 5 else -1
+        if len(shape) != 5 or k < 1 or k >= shape[1] or tuple(context.shape) != (n, k, *shape[2:]):
+            raise ValueError(
+                f"context must be (n, k, C, H, W) = ({n}, k < {shape[1] if len(shape) == 5 else '?'}, "
+                f"{', '.join(map(str, shape[2:]))}) for a video model, got {tuple(context.shape)}"
+            )
+        context = context.to(device)
+        x_t[:, :k] = context * input_scale  # the chain runs on b · x0 (A.2.1)
     latents = torch.zeros(n, *model.latent_shape, device=device) if self_condition else None
     for step in range(steps):
         t = 1 - step / steps
@@ -75,6 +91,9 @@ def sample(
         g_now = gamma(torch.tensor(t, device=device))
         g_next = gamma(torch.tensor(t_next, device=device))
         inp = x_t if input_scale == 1.0 else x_t / (input_scale**2 * g_now + 1 - g_now).sqrt()
+        if k:  # A.2.6: the context is held fixed and clean (the network's input scale of clean data is x0)
+            inp = inp.clone()
+            inp[:, :k] = context
         eps, new_latents = model(inp, torch.full((n,), t, device=device), y, prev_latents=latents)
         if self_condition:
             latents = new_latents
@@ -85,4 +104,9 @@ def sample(
             x_t = ddim_step(x_t, x_pred, g_now, g_next, scale * input_scale)
         else:
             x_t = ddpm_step(x_t, x_pred, g_now, g_next, scale * input_scale, generator)
-    return x_t / input_scale  # seed003 A.2.3 [FIX]: return after the loop
+        if k:
+            x_t[:, :k] = context * input_scale
+    out = x_t / input_scale
+    if k:  # exactly the given frames, not (context · b) / b
+        out[:, :k] = context
+    return out  # seed003 A.2.3 [FIX]: return after the loop

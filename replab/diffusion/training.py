@@ -23,6 +23,7 @@ def diffusion_loss(
     self_cond_rate: float = 0.9,
     input_scale: float = 1.0,
     generator: torch.Generator | None = None,
+    context_frames: int = 0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The ℓ2 ε-prediction loss of seed003 A.2.2 (Alg. 1) on a batch x0 (B, C, H, W) in [−1, 1].
 
@@ -30,13 +31,25 @@ def diffusion_loss(
     example, not per batch) picks the examples whose latents come from a bootstrap pass under no_grad with
     zero previous latents; the others get zeros. Rate 0: the network is called with `prev_latents=None`
     (A.2.2: no self-conditioning at training or inference). Returns (loss, metrics).
+
+    `context_frames` k > 0: conditional video prediction on x0 (B, T, C, H, W) (seed003 A.2.6): the first
+    k frames enter the network without noise, and the loss is the mean over the T − k future frames only
+    [ASSUMP, A.2.6] (the network's ε̂ on the context frames gets no gradient).
     """
     if not 0.0 <= self_cond_rate <= 1.0:
         raise ValueError(f"self_cond_rate must be in [0, 1], got {self_cond_rate}")
+    if context_frames and (x0.ndim != 5 or not 0 < context_frames < x0.shape[1]):
+        raise ValueError(
+            f"context_frames={context_frames} needs a video batch (B, T, C, H, W) with T > context_frames, "
+            f"got shape {tuple(x0.shape)}"
+        )
     b, dev = x0.shape[0], x0.device
     t = torch.rand(b, generator=generator, device=dev)
     eps = torch.randn(x0.shape, generator=generator, device=dev)
-    x_t = noisy(x0, eps, gamma(t).view(b, 1, 1, 1), input_scale)
+    x_t = noisy(x0, eps, gamma(t).view(b, *[1] * (x0.ndim - 1)), input_scale)
+    k = context_frames
+    if k:  # A.2.6: the context frames are part of the input without noise
+        x_t = torch.cat([x0[:, :k], x_t[:, k:]], dim=1)
     prev = None
     used = 0
     if self_cond_rate > 0:
@@ -51,7 +64,7 @@ def diffusion_loss(
                 )
             prev = prev.index_copy(0, idx, lat.detach())
     eps_pred, _ = model(x_t, t, y, prev_latents=prev)
-    loss = (eps_pred - eps).pow(2).mean()
+    loss = (eps_pred[:, k:] - eps[:, k:]).pow(2).mean()  # k = 0: every element
     return loss, {"loss/eps_mse": float(loss.detach()), "train/self_cond_fraction": used / b}
 
 

@@ -7,6 +7,9 @@ self-conditioning the previous step's latents warm-start Z through a zero-initia
 Z = Z_emb + LN₀(Z' + MLP(sg(Z'))) (A.3.2).
 
 `RIN(...)(x_t, t, y=None, prev_latents=None) -> (eps_pred (B, C, H, W), latents (B, num_latents, dim_z))`.
+With `frames` > 0 the input is a video (B, T, C, H, W) cut into 3-D patches of patch_t × patch × patch
+(A.2.6, A.3.2 "Video tokenization": Conv3d with kernel = stride, a learned positional embedding over
+(t, h, w), readout to C · patch_t · patch² values per token); eps_pred is then (B, T, C, H, W).
 Set `model.capture_read = True` to keep each block's read attention in `model.read_attention`: a list of
 (B, heads, num_latents + cond tokens, tokens) tensors, one per block.
 """
@@ -102,10 +105,11 @@ def _trunc_normal(*shape: int) -> nn.Parameter:
 class RIN(nn.Module):
     """The RIN denoiser of seed003 A.3.2 (Alg. 3) for (B, C, H, W) images.
 
-    image_size, channels, patch: input geometry (tokens = (image_size / patch)²); dim_x, dim_z: interface and
-    latent widths; num_latents: |Z|; blocks, depth: blocks and K compute layers per block; heads: attention
-    heads; num_classes: class tokens (0: unconditional); kv_norm: LayerNorm the K/V side of reads and writes
-    (False: Alg. 3's raw x). Self-conditioning is used when `prev_latents` is given.
+        image_size, channels, patch: input geometry (tokens = (image_size / patch)²); dim_x, dim_z: interface and
+        latent widths; num_latents: |Z|; blocks, depth: blocks and K compute layers per block; heads: attention
+        heads; num_classes: class tokens (0: unconditional); kv_norm: LayerNorm the K/V side of reads and writes
+        (False: Alg. 3's raw x); frames, patch_t: a video RIN on (B, frames, C, H, W) with 3-D patches of
+    patch_t × patch × patch (A.2.6; 0 frames: images). Self-conditioning is used when `prev_latents` is given.
     """
 
     def __init__(
@@ -121,8 +125,14 @@ class RIN(nn.Module):
         heads: int = 4,
         num_classes: int = 0,
         kv_norm: bool = False,
+        frames: int = 0,
+        patch_t: int = 2,
     ):
         super().__init__()
+        if frames < 0 or patch_t < 1:
+            raise ValueError(f"need frames >= 0 (0: images) and patch_t >= 1, got {frames}, {patch_t}")
+        if frames and frames % patch_t:
+            raise ValueError(f"frames {frames} must be divisible by patch_t {patch_t}")
         for name, v in (("image_size", image_size), ("channels", channels), ("patch", patch)):
             if v < 1:
                 raise ValueError(f"{name} must be >= 1, got {v}")
@@ -135,10 +145,17 @@ class RIN(nn.Module):
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
         self.image_size, self.channels, self.patch = image_size, channels, patch
         self.num_latents, self.dim_z, self.num_classes = num_latents, dim_z, num_classes
+        self.frames, self.patch_t = frames, patch_t
         side = image_size // patch
-        self.tokens = side * side
-        # interface: patch tokenisation, LayerNorm, learned positional embedding (Alg. 3)
-        self.patchify = nn.Conv2d(channels, dim_x, patch, stride=patch)
+        self.tokens = side * side * (frames // patch_t if frames else 1)
+        # interface: patch tokenisation, LayerNorm, learned positional embedding (Alg. 3); video: Conv3d with
+        # kernel = stride = (patch_t, patch, patch) and the embedding over (t, h, w) (A.3.2)
+        if frames:
+            self.patchify = nn.Conv3d(
+                channels, dim_x, (patch_t, patch, patch), stride=(patch_t, patch, patch)
+            )
+        else:
+            self.patchify = nn.Conv2d(channels, dim_x, patch, stride=patch)
         self.patch_norm = nn.LayerNorm(dim_x)
         self.pos_emb = _trunc_normal(1, self.tokens, dim_x)
         self.latents = _trunc_normal(num_latents, dim_z)  # learnable Z_emb
@@ -152,7 +169,9 @@ class RIN(nn.Module):
         nn.init.zeros_(self.self_cond_norm.bias)
         self.blocks = nn.ModuleList(Block(dim_x, dim_z, depth, heads, kv_norm) for _ in range(blocks))
         self.out_norm = nn.LayerNorm(dim_x)
-        self.readout = nn.Linear(dim_x, channels * patch * patch)  # then depth-to-space
+        self.readout = nn.Linear(
+            dim_x, channels * (patch_t if frames else 1) * patch * patch
+        )  # depth-to-space
         self.capture_read = False
         self.read_attention: list[torch.Tensor] = []
 
@@ -160,17 +179,22 @@ class RIN(nn.Module):
     def latent_shape(self) -> tuple[int, int]:
         return (self.num_latents, self.dim_z)
 
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """One example's shape: (C, H, W), or (T, C, H, W) for video."""
+        img = (self.channels, self.image_size, self.image_size)
+        return (self.frames, *img) if self.frames else img
+
     def forward(self, x, t, y=None, prev_latents=None, latents_only: bool = False):
         """(eps_pred, latents); `latents_only` skips the last write and the readout (eps_pred is None):
         the bootstrap pass of Algorithm 1 uses only the latents."""
-        b, c, h, w = x.shape
-        if (c, h, w) != (self.channels, self.image_size, self.image_size):
-            raise ValueError(
-                f"RIN expects (B, {self.channels}, {self.image_size}, {self.image_size}), got {tuple(x.shape)}"
-            )
+        b = x.shape[0]
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(f"RIN expects (B, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
         if self.class_emb is not None and y is None:
             raise ValueError("this RIN is class-conditional (num_classes > 0): pass y")
-        tok = self.patchify(x).flatten(2).transpose(1, 2)
+        tok = self.patchify(x.transpose(1, 2) if self.frames else x)  # Conv3d wants (B, C, T, H, W)
+        tok = tok.flatten(2).transpose(1, 2)
         tok = self.patch_norm(tok) + self.pos_emb
         z = self.latents.expand(b, -1, -1)
         if prev_latents is not None:  # seed003 A.3.2, A.8: stop-grad on prev_latents inside the network too
@@ -187,10 +211,35 @@ class RIN(nn.Module):
         self.read_attention = keep or []
         if latents_only:
             return None, z[:, : self.num_latents]
-        out = self.readout(self.out_norm(tok))  # (B, tokens, C p²)
+        out = self.readout(self.out_norm(tok))  # (B, tokens, C p²) or (B, tokens, C pt p²)
+        if self.frames:
+            return unpatchify_3d(out, self.data_shape, self.patch_t, self.patch), z[:, : self.num_latents]
         side = self.image_size // self.patch
-        out = out.transpose(1, 2).reshape(b, c * self.patch**2, side, side)
+        out = out.transpose(1, 2).reshape(b, self.channels * self.patch**2, side, side)
         return F.pixel_shuffle(out, self.patch), z[:, : self.num_latents]  # depth-to-space
+
+
+def patchify_3d(x: torch.Tensor, patch_t: int, patch: int) -> torch.Tensor:
+    """(B, T, C, H, W) -> (B, T'·H'·W', C·patch_t·patch²): tokens in (t, h, w) order, each token's values in
+    (C, t, h, w) order — the layout of a Conv3d with kernel = stride (weight (out, C, kt, kh, kw))."""
+    b, t, c, h, w = x.shape
+    if t % patch_t or h % patch or w % patch:
+        raise ValueError(
+            f"video (T, H, W) = {(t, h, w)} is not divisible by the patch {(patch_t, patch, patch)}"
+        )
+    x = x.reshape(b, t // patch_t, patch_t, c, h // patch, patch, w // patch, patch)
+    x = x.permute(0, 1, 4, 6, 3, 2, 5, 7)  # (B, T', H', W', C, pt, p, p)
+    return x.reshape(b, (t // patch_t) * (h // patch) * (w // patch), c * patch_t * patch * patch)
+
+
+def unpatchify_3d(tokens: torch.Tensor, shape: tuple[int, int, int, int], patch_t: int, patch: int):
+    """The inverse of `patchify_3d` (the 3-D depth-to-space of the readout, A.3.2): tokens
+    (B, T'·H'·W', C·patch_t·patch²) -> (B, T, C, H, W) for shape = (T, C, H, W)."""
+    t, c, h, w = shape
+    b = tokens.shape[0]
+    x = tokens.reshape(b, t // patch_t, h // patch, w // patch, c, patch_t, patch, patch)
+    x = x.permute(0, 1, 5, 4, 2, 6, 3, 7)  # (B, T', pt, C, H', p, W', p)
+    return x.reshape(b, t, c, h, w)
 
 
 def count_parameters(model: nn.Module) -> int:

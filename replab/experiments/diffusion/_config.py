@@ -136,9 +136,24 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
-def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, steps: int, bar, shown: dict):
-    """Train `model` on images x (N, C, H, W) in [−1, 1] with labels y by Algorithm 1 at self-conditioning
-    `rate` for `steps` steps; batches and noise from the run's `train/<key>` stream. Logs
+def train_rin(
+    cfg: RINConfig,
+    run,
+    key: str,
+    model: RIN,
+    x,
+    y,
+    *,
+    rate: float,
+    steps: int,
+    bar,
+    shown: dict,
+    context_frames=0,
+):
+    """Train `model` on images x (N, C, H, W) in [−1, 1] with labels y (None: unconditional) by Algorithm 1
+    at self-conditioning `rate` for `steps` steps; batches and noise from the run's `train/<key>` stream.
+    Videos x (N, T, C, H, W) with `context_frames` k: the first k frames clean, the loss on the rest (A.2.6).
+    Logs
     `loss/<key>/eps_mse` and `perf/<key>/seconds_per_step`; returns (EMA model, info)."""
     import time
 
@@ -148,19 +163,20 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, cfg.warmup))
     ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup)
     gen = run.generator(f"train/{key}", run.device)
-    x, y = x.to(run.device), y.to(run.device)
-    monitor = latent_monitor(cfg, run, key, model, x, y, rate)
+    x, y = x.to(run.device), None if y is None else y.to(run.device)
+    monitor = latent_monitor(cfg, run, key, model, x, y, rate, context_frames)
     start, losses, diverged = time.process_time(), [], False
     for step in range(steps):
         idx = torch.randint(0, x.shape[0], (cfg.batch,), generator=gen, device=run.device)
         loss, metrics = diffusion_loss(
             model,
             x[idx],
-            y[idx],
+            None if y is None else y[idx],
             gamma=gamma,
             self_cond_rate=rate,
             input_scale=cfg.input_scale,
             generator=gen,
+            context_frames=context_frames,
         )
         if not torch.isfinite(loss):
             diverged = True
@@ -190,18 +206,21 @@ def train_rin(cfg: RINConfig, run, key: str, model: RIN, x, y, *, rate: float, s
     return ema.model, info
 
 
-def latent_monitor(cfg: RINConfig, run, key: str, model: RIN, x, y, rate: float):
+def latent_monitor(cfg: RINConfig, run, key: str, model: RIN, x, y, rate: float, context_frames: int = 0):
     """The health Monitor of the RIN's latents (issue 20): probes of the latents after the last block
     (`nn.rin.LatentView`, one row per latent token) on a fixed batch of the run's training images noised at
-    t ~ U(0, 1), with their labels, all drawn from the run's `probe/<key>` stream (not the global one).
+    t ~ U(0, 1), with their labels, all drawn from the run's `probe/<key>` stream (not the global one);
+    videos keep their first `context_frames` clean, as in training (A.2.6).
     The arm is `<model>/s<seed>`, so the panel averages seeds."""
     gen = run.generator(f"probe/{key}", run.device)
     n = min(cfg.probe_batch, x.shape[0])
     idx = torch.randperm(x.shape[0], generator=gen, device=run.device)[:n]
     t = torch.rand(n, generator=gen, device=run.device)
     eps = torch.randn(x[idx].shape, generator=gen, device=run.device)
-    x_t = noisy(x[idx], eps, cfg.gamma()(t).view(n, 1, 1, 1), cfg.input_scale)
-    view = LatentView(model, t, y[idx], self_condition=rate > 0)
+    x_t = noisy(x[idx], eps, cfg.gamma()(t).view(n, *[1] * (x.ndim - 1)), cfg.input_scale)
+    if context_frames:
+        x_t[:, :context_frames] = x[idx][:, :context_frames]
+    view = LatentView(model, t, None if y is None else y[idx], self_condition=rate > 0)
     label, seed = key.rsplit("/", 1)
     return health_monitor(
         cfg, view, x_t, run.log, arm=f"{label}/s{seed}", seed=seeding.derive_seed(run.seed, key)

@@ -6,6 +6,15 @@ off the frame's edges. Each sprite's texture (stripes at a random angle and freq
 moves with it, so patches can be matched across frames by appearance. Sprites are drawn back to front in a
 random depth order per video, so they occlude each other; the instance mask holds the visible sprite's id
 (1..K, 0 = background), the amodal masks every sprite's full extent, and the point tracks its centre.
+
+Harder options (all off by default, so the default videos are exactly those of the first version, seed for
+seed; `DIFFICULTIES` names three settings): flat sprites without stripes (`textured=False`), one colour shared
+by all the sprites of a video (`shared_colours`: only texture and shape tell them apart), per-frame colour
+jitter of each sprite (`colour_jitter`: Gaussian std added to its colour every frame) and a global
+brightness change over time (`lighting`: gain 1 + lighting · sin(ωt + φ), ω ∈ [π/12, π/6] per frame). They
+target the shortcut that raw pixels follow flat distinct colours (seed003 B.8 asks for textured sprites;
+these are [ASSUMP] extensions). Their random draws come from a child generator spawned (not drawn) from
+the rng, so the geometry — shapes, sizes, paths, depth order — is the same at every difficulty.
 """
 
 from __future__ import annotations
@@ -38,8 +47,28 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(img, 0, 1)
 
 
-def _texture(colour: np.ndarray, theta: float, freq: float, size: int, cy: float, cx: float) -> np.ndarray:
-    """Stripes in the sprite's own coordinates (they move with it): colour × (0.65 or 1)."""
+DIFFICULTIES = {
+    "easy": dict(textured=True, shared_colours=False, colour_jitter=0.0, lighting=0.0),
+    "medium": dict(textured=True, shared_colours=False, colour_jitter=0.08, lighting=0.25),
+    "hard": dict(textured=True, shared_colours=True, colour_jitter=0.08, lighting=0.25),
+}
+"""Named settings of the harder options: "easy" is the default (the first version's videos)."""
+
+
+def difficulty_options(name: str) -> dict:
+    """The `make_sprite_videos` keyword arguments of a named difficulty."""
+    if name not in DIFFICULTIES:
+        raise ValueError(f"unknown sprite difficulty '{name}', choose from {sorted(DIFFICULTIES)}")
+    return dict(DIFFICULTIES[name])
+
+
+def _texture(
+    colour: np.ndarray, theta: float, freq: float, size: int, cy: float, cx: float, textured: bool = True
+) -> np.ndarray:
+    """Stripes in the sprite's own coordinates (they move with it): colour × (0.65 or 1); flat colour when
+    not textured."""
+    if not textured:
+        return np.broadcast_to(colour[:, None, None], (3, size, size))
     yy, xx = np.mgrid[0:size, 0:size] + 0.5
     u = np.cos(theta) * (xx - cx) + np.sin(theta) * (yy - cy)
     stripes = np.where(np.sin(2 * np.pi * freq * u) >= 0, 1.0, 0.65)
@@ -56,10 +85,15 @@ def make_sprite_videos(
     area: tuple[float, float] = (0.04, 0.1),
     speed: tuple[float, float] = (0.5, 2.0),
     static: bool = False,
+    textured: bool = True,
+    shared_colours: bool = False,
+    colour_jitter: float = 0.0,
+    lighting: float = 0.0,
 ) -> SpriteVideos:
     """n videos of `frames` frames of size×size. Each has between sprites[0] and sprites[1] sprites, each
     covering an `area` fraction of the frame and moving `speed` pixels per frame (0 when static: the
-    "infinite frame rate" clips of the ablations). Deterministic given the rng's state."""
+    "infinite frame rate" clips of the ablations). The harder options are in the module docstring.
+    Deterministic given the rng's state."""
     if n < 1 or frames < 1 or size < 8:
         raise ValueError(f"need n >= 1, frames >= 1 and size >= 8, got n={n}, frames={frames}, size={size}")
     if not 1 <= sprites[0] <= sprites[1] <= 8:
@@ -68,6 +102,10 @@ def make_sprite_videos(
         raise ValueError(f"area must be 0 < low <= high < 0.5, got {area}")
     if not 0 <= speed[0] <= speed[1]:
         raise ValueError(f"speed must be 0 <= low <= high (pixels per frame), got {speed}")
+    if colour_jitter < 0 or not 0 <= lighting < 1:
+        raise ValueError(f"need colour_jitter >= 0 and lighting in [0, 1), got {colour_jitter}, {lighting}")
+    harder = shared_colours or colour_jitter > 0 or lighting > 0
+    extra = rng.spawn(1)[0] if harder else None  # a child stream: rng's own draws (the geometry) unchanged
     k_max = sprites[1]
     video = np.empty((n, frames, 3, size, size), np.float32)
     masks = np.zeros((n, frames, size, size), np.int64)
@@ -85,6 +123,10 @@ def make_sprite_videos(
         vel = 0.0 if static else rng.uniform(*speed, (k, 1)) * np.stack([np.sin(angle), np.cos(angle)], 1)
         vel = np.broadcast_to(vel, (k, 2)).copy()
         colours = [rng.uniform(0, 1, 3) for _ in range(k)]
+        if shared_colours:
+            colours = [colours[0]] * k
+        if lighting > 0:
+            omega, phase = extra.uniform(np.pi / 12, np.pi / 6), extra.uniform(0, 2 * np.pi)
         stripes = [(rng.uniform(0, np.pi), rng.uniform(0.15, 0.35)) for _ in range(k)]
         order = rng.permutation(k)  # drawing order, back to front
         depth[i, order] = np.arange(k)
@@ -93,10 +135,15 @@ def make_sprite_videos(
             for j in order:
                 cy, cx = pos[j]
                 m = _shape_mask(shapes[j], size, cy, cx, radii[j])
-                img = np.where(m[None], _texture(colours[j], *stripes[j], size, cy, cx), img)
+                colour = colours[j]
+                if colour_jitter > 0:
+                    colour = np.clip(colour + extra.normal(0, colour_jitter, 3), 0, 1)
+                img = np.where(m[None], _texture(colour, *stripes[j], size, cy, cx, textured), img)
                 masks[i, t][m] = j + 1
                 amodal[i, t, j] = m
             tracks[i, t, :k] = pos
+            if lighting > 0:
+                img = np.clip(img * (1 + lighting * np.sin(omega * t + phase)), 0, 1)
             video[i, t] = img
             pos = pos + vel  # bounce: reflect the centre off the walls at distance r
             for j in range(k):

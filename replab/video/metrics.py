@@ -60,7 +60,9 @@ def boundary_f(pred: torch.Tensor, gt: torch.Tensor, tolerance: int | None = Non
 
 def j_and_f(pred: torch.Tensor, gt: torch.Tensor, tolerance: int | None = None) -> dict[str, float]:
     """Mean J, mean F and J&F = (J + F)/2 of integer masks (T, H, W) over objects (ids > 0 of the first
-    ground-truth frame) and frames 1..T−1."""
+    ground-truth frame) and frames 1..T−1, and J_recall: the fraction of those (object, frame) pairs with
+    IoU > 0.5 (DAVIS's J-recall; every object has the same frames, so it is the mean of the per-object
+    recalls)."""
     if pred.shape != gt.shape or gt.dim() != 3 or gt.shape[0] < 2:
         raise ValueError(
             f"pred and gt must be equal (T >= 2, H, W) masks, got {tuple(pred.shape)}, {tuple(gt.shape)}"
@@ -74,4 +76,4 @@ def j_and_f(pred: torch.Tensor, gt: torch.Tensor, tolerance: int | None = None) 
             js.append(region_j(pred[t] == o, gt[t] == o))
             fs.append(boundary_f(pred[t] == o, gt[t] == o, tolerance))
     j, f = sum(js) / len(js), sum(fs) / len(fs)
-    return {"J": j, "F": f, "J&F": (j + f) / 2}
+    return {"J": j, "F": f, "J&F": (j + f) / 2, "J_recall": sum(v > 0.5 for v in js) / len(js)}

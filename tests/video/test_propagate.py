@@ -97,9 +97,13 @@ def test_j_and_f_over_objects_and_frames():
     gt = torch.zeros(3, 12, 12, dtype=torch.long)
     gt[:, 2:6, 2:6] = 1
     gt[:, 7:11, 7:11] = 2
-    assert j_and_f(gt, gt) == {"J": 1.0, "F": 1.0, "J&F": 1.0}
+    assert j_and_f(gt, gt) == {"J": 1.0, "F": 1.0, "J&F": 1.0, "J_recall": 1.0}
     pred = gt.clone()
     pred[1:][pred[1:] == 2] = 0  # object 2 lost after the first frame (frame 0 is not scored)
     scores = j_and_f(pred, gt, tolerance=0)
     assert scores["J"] == pytest.approx(0.5) and scores["F"] == pytest.approx(0.5)
     assert scores["J&F"] == pytest.approx(0.5)
+    assert scores["J_recall"] == pytest.approx(0.5)  # object 1: IoU 1 twice; object 2: IoU 0 twice
+    pred = gt.clone()
+    pred[2, 2:6, 2:4] = 0  # object 1 in frame 2: IoU 8/16 = 0.5, not above 0.5 -> recall 3/4
+    assert j_and_f(pred, gt)["J_recall"] == pytest.approx(3 / 4)

@@ -14,6 +14,8 @@ def test_config_rejects_bad_values():
         dataclasses.replace(SMOKE, clip=10)
     with pytest.raises(ValueError, match="psize"):
         dataclasses.replace(SMOKE, psize=7)
+    with pytest.raises(ValueError, match="difficulty"):
+        dataclasses.replace(SMOKE, difficulty="brutal")
 
 
 def _results(gap, seeds=6):

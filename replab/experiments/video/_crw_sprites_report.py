@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.video._strips import strip_figure
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table
 
@@ -53,7 +54,7 @@ def report(results: dict) -> Report:
         (
             "Label propagation",
             (
-                f"Mean over {cfg['test_videos']} test videos per seed (objects of the first frame, frames "
+                f"Sprites ({cfg.get('difficulty', 'easy')}). Mean over {cfg['test_videos']} test videos per seed (objects of the first frame, frames "
                 f"1..{cfg['video_frames'] - 1}), then mean ± standard deviation over {len(res)} seed(s) — a "
                 f"description of the spread, not a confidence interval. Training: {cfg['steps']} steps of "
                 f"{cfg['batch']} clips of {cfg['clip']} frames, τ = {cfg['tau']}, edge dropout "
@@ -83,6 +84,15 @@ def report(results: dict) -> Report:
                 d.floor.check(f"CRW beats copying the first mask by {cfg['min_effect']:g}", False)
             )
     rep.figures.append(_figure(res))
+    if results.get("strip"):
+        rep.figures.append(
+            strip_figure(
+                results["strip"],
+                "strip",
+                "The first test video of the first seed: frames, then the true masks and each method's masks "
+                "propagated from frame 0 (every second frame).",
+            )
+        )
     return rep
 
 

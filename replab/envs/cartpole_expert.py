@@ -1,0 +1,107 @@
+"""A heuristic CartPole "expert" and its replay buffer with trajectory indices (seed004 §S2.6b).
+
+The thesis measures TD gains on a buffer D* of a pretrained Rainbow agent acting with ε = 5% (§3.2.2.4);
+the reduced plan (§S2.6b) replaces it by a CartPole heuristic: push right iff θ + 0.5·θ̇ > 0, with ε = 5%
+uniformly random actions. Transitions come from gymnasium's own `CartPoleEnv` (CartPole-v1 dynamics,
+reward 1 per step, termination at |θ| > 12° or |x| > 2.4) with CartPole-v1's 500-step limit.
+
+The buffer keeps, per transition, its trajectory id and position, the next logged action and the
+discounted Monte-Carlo return. Our choice (logged in docs/bootstrapping.md): the 500-step time limit is
+not visible in the state, so the return of a stored step is computed on the rollout continued for `tail`
+further steps (γ^700 ≈ 9e-4 at γ = 0.99) instead of being cut at the limit; only the first `horizon` steps
+of each episode are stored, and a stored trajectory that did not terminate ends in a bootstrap state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replab import seeding
+
+HORIZON = 500
+"""CartPole-v1's `max_episode_steps`."""
+
+
+def expert_action(obs: np.ndarray) -> np.ndarray:
+    """The heuristic (§S2.6b): 1 (push right) iff θ + 0.5·θ̇ > 0; obs = (x, ẋ, θ, θ̇), batched or not."""
+    obs = np.asarray(obs)
+    return (obs[..., 2] + 0.5 * obs[..., 3] > 0).astype(np.int64)
+
+
+def collect(
+    n: int,
+    seed: int,
+    *,
+    epsilon: float = 0.05,
+    gamma: float = 0.99,
+    horizon: int = HORIZON,
+    tail: int = 700,
+) -> dict[str, np.ndarray]:
+    """`n` transitions of the ε-expert, whole episodes until `n` are stored (the last one cut at `n`).
+
+    Returns numpy arrays, one row per transition t: `obs` (n, 4) float32, `action`, `reward`, `next_obs`,
+    `next_action` (the action logged at next_obs: the behaviour's, from the continued rollout when the
+    stored trajectory ends without terminating; 0 after a terminal), `terminal` (the episode ended at this
+    step: no bootstrap), `last` (the last stored step of its trajectory), `traj` (trajectory id), `pos`
+    (index within its trajectory), `returns` (Σ_j γ^j r_{t+j} over the rollout, continued `tail` steps
+    beyond `horizon` when it had not terminated). Everything is drawn from `seed` (the env's reset seeds
+    and the ε and random-action draws)."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1 transitions, got {n}")
+    if not 0 <= epsilon <= 1:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    if not 0 < gamma <= 1:
+        raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+    if horizon < 1 or tail < 0:
+        raise ValueError(f"horizon must be >= 1 and tail >= 0, got {horizon} and {tail}")
+    env = CartPoleEnv()
+    rng = seeding.rng(seed, "cartpole-expert")
+    cols: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "next_obs", "next_action")}
+    cols |= {k: [] for k in ("terminal", "last", "traj", "pos", "returns")}
+    episode = 0
+    while len(cols["obs"]) < n:
+        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        steps: list[tuple] = []  # (obs, action, reward, next_obs, terminated)
+        action = _act(obs, rng, epsilon)
+        for _ in range(horizon + tail):
+            nxt, reward, terminated, _, _ = env.step(int(action))
+            steps.append((obs, action, float(reward), nxt, terminated))
+            obs = nxt
+            if terminated:
+                break
+            action = _act(obs, rng, epsilon)
+        rewards = np.array([s[2] for s in steps])
+        ret = np.zeros(len(steps))
+        acc = 0.0
+        for t in range(len(steps) - 1, -1, -1):
+            acc = rewards[t] + gamma * acc
+            ret[t] = acc
+        kept = min(len(steps), horizon, n - len(cols["obs"]))
+        for t in range(kept):
+            o, a, r, o2, term = steps[t]
+            cols["obs"].append(o)
+            cols["action"].append(a)
+            cols["reward"].append(r)
+            cols["next_obs"].append(o2)
+            cols["next_action"].append(steps[t + 1][1] if t + 1 < len(steps) else (0 if term else action))
+            cols["terminal"].append(term)
+            cols["last"].append(t == kept - 1)
+            cols["traj"].append(episode)
+            cols["pos"].append(t)
+            cols["returns"].append(ret[t])
+        episode += 1
+    env.close()
+    out = {k: np.asarray(v) for k, v in cols.items()}
+    for k in ("obs", "next_obs", "reward", "returns"):
+        out[k] = out[k].astype(np.float32)
+    for k in ("action", "next_action", "traj", "pos"):
+        out[k] = out[k].astype(np.int64)
+    return out
+
+
+def _act(obs: np.ndarray, rng: np.random.Generator, epsilon: float) -> int:
+    if rng.random() < epsilon:
+        return int(rng.integers(2))
+    return int(expert_action(obs))

@@ -1,0 +1,360 @@
+"""TD loss gain vs temporal offset: regression, Q-learning and TD(λ) on a CartPole expert buffer (seed004
+§S2.6b, the reduced plan of the thesis's Atari Figs 3.7–3.9 and 3.12–3.13).
+
+Data: 50k transitions of a heuristic CartPole expert (push right iff θ + 0.5·θ̇ > 0, ε = 5%), with
+trajectory indices (`replab.envs.cartpole_expert`; the thesis: a Rainbow expert's 500k-transition buffer
+D*). Model: MLP 4 → 64 → 64 → 2 LeakyReLU(0.01), Adam 1e-4, minibatch 32 (§S2.3: lr 1e-4, batch 32, γ =
+0.99; no L2, which the reduced plan omits). Objectives, all regressions of Q_θ(s_t, a_t) to a target y:
+
+- `mc`: the discounted return G^{D*}(s_t) (L_MC of §3.2.2.4);
+- `ql`: Q-learning policy evaluation ("Batch Q", eq. 3.17), y = r + γ max_a Q_θ̄(s′, a), θ̄ frozen and
+  copied every `target_every` updates (§S2.6b: 1k; the thesis: 10k);
+- `lambda`: forward-view TD(λ) (eq. 3.18–3.19) for each λ in `lambdas`, the λ-returns of the whole buffer
+  recomputed from θ̄ whenever it is copied (the thesis's appendix: "cheaply recompute all λ-targets").
+
+The bootstrap action: eq. 3.17 (seed text §3.2.2.4) takes max_a for Q-learning (`ql_bootstrap="max"`);
+eq. 3.18 writes V(S_{t+n}) and says "the return depends implicitly on the trajectory and the actions
+followed from S_t", i.e. the evaluation of the data's policy, so TD(λ) bootstraps with the logged next
+action Q_θ̄(s′, a′) (`lambda_bootstrap="logged"`; λ = 1 is then the `mc` regression up to the 500-step
+cut, and λ = 0 differs from `ql` only by max vs logged). Both are flags.
+
+Probe (§S2.2, §S2.6b): every `gain_every` updates, `gain_positions` buffer positions; for each, one SGD
+step of size `probe_lr` on that sample's own loss (a functional copy), and gain(k) = L_before − L_after at
+s_{t+k}, k ∈ [−30, 30] on the same trajectory, L the pointwise Q-learning loss of eq. 3.17 with the live
+network as target (`gain_loss="ql"`, as the thesis measures every objective, Fig 3.7) or each objective's
+own loss (`"own"`); beside it the first-order prediction α∇Lᵀ∇J and the cosine of the per-sample
+gradients of the objective (`replab.probe.td_gain`). Squared loss (the thesis's eq. 3.17; its code uses
+smooth-L1). Sign variance of the TD(0) errors in windows of 5 is measured at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from replab import seeding
+from replab.envs.cartpole_expert import collect
+from replab.experiments import Experiment
+from replab.experiments.bootstrapping._td_gain_report import report
+from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.sign_variance import sign_variance, td_errors
+from replab.probe.td_gain import offset_gain
+from replab.probe.td_lambda import lambda_returns
+
+OBJECTIVES = ("mc", "ql", "lambda")
+BOOTSTRAPS = ("max", "logged")
+GAIN_LOSSES = ("ql", "own")
+
+
+@dataclass
+class Config(HealthConfig):
+    objectives: tuple[str, ...] = OBJECTIVES
+    """`mc` (regression to returns), `ql` (Q-learning policy evaluation), `lambda` (TD(λ), one arm per λ)."""
+    lambdas: tuple[float, ...] = (0.0, 0.5, 0.9, 1.0)
+    """λ values of the `lambda` objective (§S2.6b)."""
+    seeds: int = 5
+    """Seeds (the buffer D*, initialisation, minibatches, probe positions); all arms of a seed share them."""
+    transitions: int = 50_000
+    """Buffer size (§S2.6b: 50k)."""
+    epsilon: float = 0.05
+    """Random-action rate of the expert (§S2.3: 5%)."""
+    gamma: float = 0.99
+    """Discount (§S2.3: 0.99)."""
+    tail: int = 700
+    """Steps the expert's rollout continues past the 500-step limit for the Monte-Carlo returns (ours)."""
+    width: int = 64
+    """Hidden width of the two hidden layers (§S2.6b: 64)."""
+    lr: float = 1e-4
+    """Adam step size (§S2.3, §S2.6b: 1e-4)."""
+    batch: int = 32
+    """Minibatch size (§S2.3: 32)."""
+    steps: int = 20_000
+    """Adam updates per arm (the thesis: 500k on Atari; §S2.6b sizes the whole plan at ≈ 10 min)."""
+    target_every: int = 1000
+    """Updates between two copies of the frozen target θ̄ ← θ (§S2.6b: 1k; the thesis: 10k)."""
+    ql_bootstrap: str = "max"
+    """Bootstrap of `ql`: 'max' (eq. 3.17) or 'logged' (Q_θ̄(s′, a′), SARSA)."""
+    lambda_bootstrap: str = "logged"
+    """Bootstrap of `lambda`: 'logged' (V = Q_θ̄(s, a) of the data's action, eq. 3.18) or 'max'."""
+    gain_every: int = 500
+    """Updates between two gain probes (§S2.6b: 500; the reference code: 1000)."""
+    gain_positions: int = 32
+    """Update samples per probe (§S2.6b: 32)."""
+    max_offset: int = 30
+    """Offsets k ∈ [−max_offset, max_offset] (§S2.2: 30)."""
+    near: int = 10
+    """The claims' near offsets 1 ≤ |k| ≤ near (Fig 3.7: constructive "especially from −10 to 10")."""
+    probe_lr: float = 1e-4
+    """SGD step size of the probe's single-sample update (the training lr)."""
+    gain_loss: str = "ql"
+    """The measured loss: 'ql' (eq. 3.17, live target, the thesis's yardstick) or 'own' (each objective's)."""
+    min_effect: float = 0.0
+    """Registered minimum effect of the headline (registered 2026-12-05 before any run), in loss units of
+    one probe step: mean near gain of `mc` − that of `ql` must exceed it, paired by seed, and `mc`'s gain
+    must exceed 0 (the floor: a constructive update). 0 because the gain's scale is set by `probe_lr`
+    (first order in α); the thesis reports "more than an order of magnitude" (Fig 3.8)."""
+    lambda_min_effect: float = 0.0
+    """Registered minimum effect of the secondary claim (near gain at λ = 0.9 − at λ = 0), same units."""
+    probe_every: int = 1000
+    """Updates between two measurements of the health monitor (second hidden layer, buffer states)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.objectives = tuple(self.objectives)
+        self.lambdas = tuple(float(x) for x in self.lambdas)
+        for o in self.objectives:
+            if o not in OBJECTIVES:
+                raise ValueError(f"objectives: unknown objective '{o}', choose from {OBJECTIVES}")
+        if not self.objectives:
+            raise ValueError("objectives must not be empty")
+        if "lambda" in self.objectives and not self.lambdas:
+            raise ValueError("lambdas must not be empty when objectives include 'lambda'")
+        for lam in self.lambdas:
+            if not 0 <= lam <= 1:
+                raise ValueError(f"lambdas must lie in [0, 1], got {lam}")
+        for name, value, menu in (
+            ("ql_bootstrap", self.ql_bootstrap, BOOTSTRAPS),
+            ("lambda_bootstrap", self.lambda_bootstrap, BOOTSTRAPS),
+            ("gain_loss", self.gain_loss, GAIN_LOSSES),
+        ):
+            if value not in menu:
+                raise ValueError(f"{name} must be one of {menu}, got {value!r}")
+        for name in ("seeds", "steps", "batch", "width", "target_every", "gain_every", "gain_positions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.transitions < 2 * self.max_offset + 2:
+            raise ValueError(f"transitions must be >= 2 × max_offset + 2, got {self.transitions}")
+        if not 1 <= self.near <= self.max_offset:
+            raise ValueError(f"near must be in [1, max_offset={self.max_offset}], got {self.near}")
+        if not 0 <= self.epsilon <= 1:
+            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon}")
+        if not 0 < self.gamma < 1:
+            raise ValueError(f"gamma must be in (0, 1), got {self.gamma}")
+        for name in ("lr", "probe_lr"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.tail < 0:
+            raise ValueError(f"tail must be >= 0, got {self.tail}")
+
+    def arms(self) -> list[str]:
+        out = [o for o in self.objectives if o != "lambda"]
+        if "lambda" in self.objectives:
+            out += [arm_name(lam) for lam in self.lambdas]
+        return out
+
+
+def arm_name(lam: float) -> str:
+    return f"lambda{lam:g}"
+
+
+SMOKE = Config(
+    seeds=2,
+    lambdas=(0.0, 0.9),
+    transitions=1500,
+    tail=50,
+    steps=40,
+    target_every=20,
+    gain_every=20,
+    gain_positions=4,
+    max_offset=5,
+    near=2,
+    probe_every=20,
+    probe_batch=64,
+)
+DEFAULT = Config()
+PAPER = Config(transitions=500_000, steps=500_000, target_every=10_000, gain_every=1000, probe_every=10_000)
+"""The thesis's Atari scale on the CartPole buffer: 500k transitions and updates, θ̄ every 10k, probes
+every 1000 (the reference code's interval)."""
+
+
+def _net(width: int, seed: int) -> nn.Sequential:
+    """MLP 4 → width → width → 2, LeakyReLU(0.01); PyTorch's default Linear bounds drawn from a
+    per-seed generator (every arm of a seed starts from the same network)."""
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(
+        nn.Linear(4, width),
+        nn.LeakyReLU(0.01),
+        nn.Linear(width, width),
+        nn.LeakyReLU(0.01),
+        nn.Linear(width, 2),
+    )
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Linear):
+                bound = 1 / m.in_features**0.5
+                m.weight.uniform_(-bound, bound, generator=g)
+                m.bias.uniform_(-bound, bound, generator=g)
+    return net
+
+
+def own_loss(f, row):
+    """(Q_θ(s, a) − y)², y the objective's fixed target (eq. 3.19 / L_MC)."""
+    return ((f(row["s"]) * row["a_hot"]).sum() - row["y"]).pow(2)
+
+
+def ql_loss(f, row):
+    """The pointwise Q-learning loss of eq. 3.17 with the network itself as target (the gain's yardstick)."""
+    target = row["r"] + row["disc"] * f(row["s2"]).max()
+    return ((f(row["s"]) * row["a_hot"]).sum() - target).pow(2)
+
+
+def _bootstrap(q_next: torch.Tensor, a_next: torch.Tensor, kind: str) -> torch.Tensor:
+    return q_next.max(1).values if kind == "max" else q_next.gather(1, a_next[:, None]).squeeze(1)
+
+
+def targets(cfg: Config, arm: str, data: dict, frozen: nn.Module) -> torch.Tensor:
+    """The objective's regression targets for the whole buffer from θ̄ (float32, (N,))."""
+    if arm == "mc":
+        return data["returns"]
+    with torch.no_grad():
+        q_next = frozen(data["s2"])
+    if arm == "ql":
+        return data["r"] + data["disc"] * _bootstrap(q_next, data["a2"], cfg.ql_bootstrap)
+    lam = float(arm.removeprefix("lambda"))
+    v = _bootstrap(q_next, data["a2"], cfg.lambda_bootstrap).double().numpy()
+    g = lambda_returns(data["r"].numpy(), v, data["terminal"].numpy(), data["last"].numpy(), cfg.gamma, lam)
+    return torch.as_tensor(g, dtype=torch.float32)
+
+
+def _data(cfg: Config, run_seed: int, seed: int) -> dict:
+    d = collect(
+        cfg.transitions,
+        seeding.derive_seed(run_seed, f"data/{seed}"),
+        epsilon=cfg.epsilon,
+        gamma=cfg.gamma,
+        tail=cfg.tail,
+    )
+    t = {
+        "s": torch.as_tensor(d["obs"]),
+        "s2": torch.as_tensor(d["next_obs"]),
+        "a": torch.as_tensor(d["action"]),
+        "a2": torch.as_tensor(d["next_action"]),
+        "r": torch.as_tensor(d["reward"]),
+        "returns": torch.as_tensor(d["returns"]),
+        "terminal": torch.as_tensor(d["terminal"]),
+        "last": torch.as_tensor(d["last"]),
+        "traj": torch.as_tensor(d["traj"]),
+    }
+    t["a_hot"] = nn.functional.one_hot(t["a"], 2).float()
+    t["disc"] = cfg.gamma * (1 - t["terminal"].float())
+    return t
+
+
+def _nan_to_none(xs) -> list:
+    return [None if not np.isfinite(x) else float(x) for x in xs]
+
+
+def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
+    net = _net(cfg.width, seeding.derive_seed(run.seed, f"init/{seed}"))
+    frozen = copy.deepcopy(net).requires_grad_(False)
+    y = targets(cfg, arm, data, frozen)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    batches = seeding.rng(run.seed, f"batches/{seed}")  # the same stream for every arm of the seed
+    positions = seeding.rng(run.seed, f"positions/{seed}")
+    n = len(y)
+    probe_states = data["s"][seeding.rng(run.seed, f"health/{seed}").permutation(n)[: cfg.probe_batch]]
+    monitor = health_monitor(cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=["3"])
+    offsets = torch.arange(-cfg.max_offset, cfg.max_offset + 1)
+    measure = ql_loss if cfg.gain_loss == "ql" else own_loss
+    k = len(offsets)
+    sums = {name: np.zeros(k) for name in ("gain", "first_order", "cosine")}
+    counts = np.zeros(k)
+    near = (offsets.abs() >= 1) & (offsets.abs() <= cfg.near)
+    series = []
+    for t in range(1, cfg.steps + 1):
+        i = torch.as_tensor(batches.integers(0, n, cfg.batch))
+        pred = (net(data["s"][i]) * data["a_hot"][i]).sum(1)
+        loss = (pred - y[i]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if arm != "mc" and t % cfg.target_every == 0:
+            frozen.load_state_dict(net.state_dict())
+            y = targets(cfg, arm, data, frozen)
+        if t % cfg.gain_every == 0:
+            centres = torch.as_tensor(positions.integers(0, n, cfg.gain_positions))
+            rows = {key: data[key] for key in ("s", "s2", "a_hot", "r", "disc")} | {"y": y}
+            out = offset_gain(
+                net, own_loss, measure, rows, centres, offsets, lr=cfg.probe_lr, traj=data["traj"]
+            )
+            ok = out["gain"].isfinite()
+            for name in sums:
+                sums[name] += torch.where(ok, out[name], 0.0).sum(0).numpy()
+            counts += ok.sum(0).numpy()
+            g = out["gain"].nanmean(0)
+            near_gain, zero = float(g[near].nanmean()), float(g[cfg.max_offset])
+            cos = float(out["cosine"].nanmean(0)[near].nanmean())
+            series.append([t, near_gain, zero, cos])
+            run.log({f"eval/gain_near/{arm}/s{seed}": near_gain, f"eval/cosine_near/{arm}/s{seed}": cos}, t)
+        if t % max(1, cfg.steps // 20) == 0:
+            run.log({f"loss/train/{arm}/s{seed}": float(loss.detach())}, t)
+        monitor.step(t)
+    with torch.no_grad():
+        q = net(data["s"])
+        q_sa = (q * data["a_hot"]).sum(1)
+        mse_mc = float((q_sa - data["returns"]).pow(2).mean())
+        q2 = net(data["s2"]).max(1).values
+        delta = td_errors(q_sa.numpy(), data["r"].numpy(), q2.numpy(), data["disc"].numpy())
+    sv = sign_variance(delta, data["traj"].numpy())
+    mean = {name: np.where(counts > 0, v / np.maximum(counts, 1), np.nan) for name, v in sums.items()}
+    curves = {name: _nan_to_none(v) for name, v in mean.items()}  # per offset, over probes and positions
+    result = {
+        **curves,
+        "count": counts.tolist(),
+        "series": series,
+        "mse_returns": mse_mc,
+        "sign_variance": sv,
+        "mean_abs_td": float(np.abs(delta).mean()),
+        "mean_q": float(q_sa.mean()),
+    }
+    run.log({f"eval/sign_variance/{arm}/s{seed}": sv, f"eval/mse_returns/{arm}/s{seed}": mse_mc}, cfg.steps)
+    return result
+
+
+def run(cfg: Config, run) -> dict:
+    state = run.load_checkpoint() or {"done": {}}
+    units = [(arm, s) for s in range(cfg.seeds) for arm in cfg.arms()]
+    done = sum(f"{a}/s{s}" in state["done"] for a, s in units)
+    data, data_seed = None, None
+    with run.progress(len(units), "td-gain", completed=done) as bar:
+        for arm, s in units:
+            key = f"{arm}/s{s}"
+            if key in state["done"]:
+                continue
+            if data_seed != s:
+                data, data_seed = _data(cfg, run.seed, s), s
+            state["done"][key] = train_unit(cfg, run, arm, s, data)
+            run.save_checkpoint(state)
+            bar.advance(1, arm=arm, seed=s)
+    fields = (
+        "objectives", "lambdas", "seeds", "transitions", "epsilon", "gamma", "width", "lr", "batch", "steps",
+        "target_every", "ql_bootstrap", "lambda_bootstrap", "gain_every", "gain_positions", "max_offset", "near",
+        "probe_lr", "gain_loss", "min_effect", "lambda_min_effect",
+    )  # fmt: skip
+    return {"config": {k: getattr(cfg, k) for k in fields} | {"arms": cfg.arms()}, "results": state["done"]}
+
+
+EXPERIMENT = Experiment(
+    name="td-gain",
+    headline="regression propagates its updates to neighbouring states more than TD",
+    claim=(
+        "One update on a sample of a stored trajectory lowers the Q-learning loss of the states around it "
+        "(1 ≤ |k| ≤ 10 steps away) more when the objective regresses to Monte-Carlo returns than when it is "
+        'Q-learning policy evaluation — "more than an order of magnitude smaller" for TD (thesis §3.2.2.4, '
+        "Figs 3.7–3.8); TD(λ) gains rise with λ (Fig 3.13)."
+    ),
+    source="E. Bengio, PhD thesis (McGill, 2022), §3.2.2.4 and §3.2.3.1 (Bengio, Pineau, Precup, ICML 2020)",
+    check=(
+        "Headline: mean gain over 1 ≤ |k| ≤ 10 of `mc` − `ql`, paired by seed, > min_effect (0) with the "
+        "shared rule (95% CI and sign-flip test, >= 5 seeds), `mc`'s gain above the floor 0. Secondary: "
+        "λ = 0.9 above λ = 0 by lambda_min_effect (0). A CartPole heuristic expert, not Atari."
+    ),
+    config=Config,
+    presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},
+    run=run,
+    report=report,
+)

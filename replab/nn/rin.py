@@ -16,6 +16,7 @@ Set `model.capture_read = True` to keep each block's read attention in `model.re
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -50,29 +51,38 @@ class Attention(nn.Module):
         return self.out(o.transpose(1, 2).reshape(b, n, d))
 
 
-def mlp(dim: int, expansion: int = 4) -> nn.Sequential:
-    """σ(Z W1 + b1) W2 + b2 with σ = GELU and a ×4 expansion (seed003 A.3.1)."""
-    return nn.Sequential(nn.Linear(dim, expansion * dim), nn.GELU(), nn.Linear(expansion * dim, dim))
+def mlp(dim: int, expansion: float = 4) -> nn.Sequential:
+    """σ(Z W1 + b1) W2 + b2 with σ = GELU and a ×4 expansion (seed003 A.3.1); the hidden width is
+    round(expansion · dim) (a non-integer expansion only for parameter-matched ablations)."""
+    hidden = max(1, round(expansion * dim))
+    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
 
 class Block(nn.Module):
     """One read → K × compute → write block, pre-LayerNorm everywhere (seed003 A.3.2, Alg. 3)."""
 
-    def __init__(self, dim_x: int, dim_z: int, depth: int, heads: int, kv_norm: bool = False):
+    def __init__(
+        self, dim_x: int, dim_z: int, depth: int, heads: int, kv_norm: bool = False, mlp_ratio: float = 4
+    ):
         super().__init__()
         self.read_norm, self.read = nn.LayerNorm(dim_z), Attention(dim_z, dim_x, heads)
-        self.read_mlp_norm, self.read_mlp = nn.LayerNorm(dim_z), mlp(dim_z)
+        self.read_mlp_norm, self.read_mlp = nn.LayerNorm(dim_z), mlp(dim_z, mlp_ratio)
         # [ASSUMP] seed003 A.3.2: Alg. 3 feeds raw x (and z) as K/V; kv_norm LayerNorms them first
         self.read_kv_norm = nn.LayerNorm(dim_x) if kv_norm else nn.Identity()
         self.write_kv_norm = nn.LayerNorm(dim_z) if kv_norm else nn.Identity()
         self.compute = nn.ModuleList(
             nn.ModuleList(
-                [nn.LayerNorm(dim_z), Attention(dim_z, dim_z, heads), nn.LayerNorm(dim_z), mlp(dim_z)]
+                [
+                    nn.LayerNorm(dim_z),
+                    Attention(dim_z, dim_z, heads),
+                    nn.LayerNorm(dim_z),
+                    mlp(dim_z, mlp_ratio),
+                ]
             )
             for _ in range(depth)
         )
         self.write_norm, self.write = nn.LayerNorm(dim_x), Attention(dim_x, dim_z, heads)
-        self.write_mlp_norm, self.write_mlp = nn.LayerNorm(dim_x), mlp(dim_x)
+        self.write_mlp_norm, self.write_mlp = nn.LayerNorm(dim_x), mlp(dim_x, mlp_ratio)
 
     def forward(self, z, x, keep: list | None = None, write: bool = True):
         z = z + self.read(self.read_norm(z), self.read_kv_norm(x), keep)  # read
@@ -105,11 +115,12 @@ def _trunc_normal(*shape: int) -> nn.Parameter:
 class RIN(nn.Module):
     """The RIN denoiser of seed003 A.3.2 (Alg. 3) for (B, C, H, W) images.
 
-        image_size, channels, patch: input geometry (tokens = (image_size / patch)²); dim_x, dim_z: interface and
-        latent widths; num_latents: |Z|; blocks, depth: blocks and K compute layers per block; heads: attention
-        heads; num_classes: class tokens (0: unconditional); kv_norm: LayerNorm the K/V side of reads and writes
-        (False: Alg. 3's raw x); frames, patch_t: a video RIN on (B, frames, C, H, W) with 3-D patches of
-    patch_t × patch × patch (A.2.6; 0 frames: images). Self-conditioning is used when `prev_latents` is given.
+    image_size, channels, patch: input geometry (tokens = (image_size / patch)²); dim_x, dim_z: interface and
+    latent widths; num_latents: |Z|; blocks, depth: blocks and K compute layers per block; heads: attention
+    heads; num_classes: class tokens (0: unconditional); kv_norm: LayerNorm the K/V side of reads and writes
+    (False: Alg. 3's raw x); frames, patch_t: a video RIN on (B, frames, C, H, W) with 3-D patches of
+    patch_t × patch × patch (A.2.6; 0 frames: images); mlp_ratio: the expansion of the blocks' MLPs (A.3.1:
+    4; the self-conditioning and time MLPs stay ×4). Self-conditioning is used when `prev_latents` is given.
     """
 
     def __init__(
@@ -127,8 +138,11 @@ class RIN(nn.Module):
         kv_norm: bool = False,
         frames: int = 0,
         patch_t: int = 2,
+        mlp_ratio: float = 4,
     ):
         super().__init__()
+        if not mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be > 0 (A.3.1: 4), got {mlp_ratio}")
         if frames < 0 or patch_t < 1:
             raise ValueError(f"need frames >= 0 (0: images) and patch_t >= 1, got {frames}, {patch_t}")
         if frames and frames % patch_t:
@@ -167,7 +181,9 @@ class RIN(nn.Module):
         self.self_cond_norm = nn.LayerNorm(dim_z)
         nn.init.zeros_(self.self_cond_norm.weight)
         nn.init.zeros_(self.self_cond_norm.bias)
-        self.blocks = nn.ModuleList(Block(dim_x, dim_z, depth, heads, kv_norm) for _ in range(blocks))
+        self.blocks = nn.ModuleList(
+            Block(dim_x, dim_z, depth, heads, kv_norm, mlp_ratio) for _ in range(blocks)
+        )
         self.out_norm = nn.LayerNorm(dim_x)
         self.readout = nn.Linear(
             dim_x, channels * (patch_t if frames else 1) * patch * patch
@@ -244,6 +260,37 @@ def unpatchify_3d(tokens: torch.Tensor, shape: tuple[int, int, int, int], patch_
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def rin_parameters(**kwargs) -> int:
+    """The parameter count of RIN(**kwargs) (built once; tens of milliseconds at digits scale)."""
+    return count_parameters(RIN(**kwargs))
+
+
+def matched_mlp_ratio(target: int, *, lo: float = 0.25, hi: float = 16.0, **kwargs) -> float:
+    """The blocks' MLP expansion at which RIN(**kwargs) has the parameter count closest to `target`
+    (the count grows with the ratio; bisection, then the better side): the parameter-matched layouts of
+    the read-write ablation (seed003 A.6, A.7 run 2: "at matched model size"). Raises a ValueError when
+    the target lies outside what ratios in [lo, hi] reach. The count at a ratio r is the built model's at
+    ×4 with the blocks' MLPs recounted at r (tested against the built model)."""
+    defaults = {k: v.default for k, v in inspect.signature(RIN).parameters.items()}
+    blocks, depth, dim_x, dim_z = (kwargs.get(k, defaults[k]) for k in ("blocks", "depth", "dim_x", "dim_z"))
+
+    def mlps(r: float) -> int:  # per MLP: d·h + h + h·d + d with h = round(r·d), as `mlp` builds it
+        f = lambda d: 2 * d * max(1, round(r * d)) + max(1, round(r * d)) + d  # noqa: E731
+        return blocks * ((depth + 1) * f(dim_z) + f(dim_x))  # read + K compute MLPs on Z, write MLP on X
+
+    base = rin_parameters(**{**kwargs, "mlp_ratio": 4}) - mlps(4)
+    count = lambda r: base + mlps(r)  # noqa: E731
+    if not count(lo) <= target <= count(hi):
+        raise ValueError(
+            f"no MLP ratio in [{lo}, {hi}] gives {target} parameters for {kwargs} "
+            f"({count(lo)}..{count(hi)}): match to another layout or change the widths"
+        )
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
+    return min((lo, hi), key=lambda r: abs(count(r) - target))
 
 
 class LatentView(nn.Module):

@@ -104,7 +104,15 @@ class RINConfig(HealthConfig):
     def gamma(self):
         return make_schedule(self.schedule, tau=self.sigmoid_tau)
 
-    def model(self, channels: int, num_classes: int, *, blocks: int | None = None, depth: int | None = None):
+    def model(
+        self,
+        channels: int,
+        num_classes: int,
+        *,
+        blocks: int | None = None,
+        depth: int | None = None,
+        mlp_ratio: float = 4.0,
+    ):
         return RIN(
             image_size=self.image_size,
             channels=channels,
@@ -117,6 +125,7 @@ class RINConfig(HealthConfig):
             heads=self.heads,
             num_classes=num_classes,
             kv_norm=self.kv_norm,
+            mlp_ratio=mlp_ratio,
         )
 
 

@@ -50,18 +50,26 @@ def report(results: dict) -> Report:
     )
     layouts, m = list(cfg["layouts"]), float(cfg["min_effect"])
     rep = Report(title="RIN read-write frequency (digits)")
+    for lay in layouts:
+        rep.summary[f"{lay}/parameters"] = int(params[lay])
     metrics = ("fd", "cond_acc", "nn_dist", "final_loss", "cpu_seconds_per_step")
-    rows = [[lay, params[lay], *[_spread(_by_seed(res, lay, k)) for k in metrics]] for lay in layouts]
+    ratios = results.get("mlp_ratio", {lay: 4.0 for lay in layouts})  # older results: unmatched, ×4
+    match = cfg.get("match", "widths")
+    rows = [
+        [lay, params[lay], f"{ratios[lay]:.3f}", *[_spread(_by_seed(res, lay, k)) for k in metrics]]
+        for lay in layouts
+    ]
     real = {k: {int(s): float(r["real"][k]) for s, r in refs.items()} for k in ("fd", "cond_acc", "nn_dist")}
     floor = {
         k: {int(s): float(r["floor"][k]) for s, r in refs.items()} for k in ("fd", "cond_acc", "nn_dist")
     }
     rows.append(
-        ["held-out real digits", "", *[_spread(real[k]) for k in ("fd", "cond_acc", "nn_dist")], "", ""]
+        ["held-out real digits", "", "", *[_spread(real[k]) for k in ("fd", "cond_acc", "nn_dist")], "", ""]
     )
     rows.append(
         [
             "floor: pixel-wise Gaussian",
+            "",
             "",
             *[_spread(floor[k]) for k in ("fd", "cond_acc", "nn_dist")],
             "",
@@ -71,13 +79,31 @@ def report(results: dict) -> Report:
     rep.sections.append(
         (
             "Sample metrics per layout (blocks × K)",
-            "Mean ± standard deviation over seeds (the spread, not a CI). Every layout has 4 compute layers "
-            f"in all, self-conditioning rate {cfg['rate']:g}, {cfg['steps']} training steps, "
+            "Mean ± standard deviation over seeds (the spread, not a CI). Every layout has the same number of compute "
+            f"layers (blocks × K) in all, self-conditioning rate {cfg['rate']:g}, {cfg['steps']} training steps, "
             f"{cfg['n_samples']} samples with {cfg['sample_steps']} {cfg['sampler'].upper()} steps; FD, "
-            "cond. acc and NN dist as in rin-self-conditioning. Each block adds a read and a write, so the "
-            "parameter counts differ (listed).\n\n"
+            "cond. acc and NN dist as in rin-self-conditioning. "
+            + (
+                f"Parameters matched to {cfg.get('match_to') or layouts[1]}'s (at the thesis's ×4 MLPs) by the "
+                "expansion of each layout's block MLPs (MLP ratio column); spread "
+                f"{(max(params.values()) - min(params.values())) / min(params.values()):.2%} of the smallest."
+                if match == "params"
+                else "Every layout at ×4 MLPs: each block adds a read and a write, so the parameter counts "
+                "differ (listed)."
+            )
+            + "\n\n"
             + markdown_table(
-                ["layout", "parameters", "FD ↓", "cond. acc ↑", "NN dist", "final ε-MSE", "CPU s/step"], rows
+                [
+                    "layout",
+                    "parameters",
+                    "MLP ratio",
+                    "FD ↓",
+                    "cond. acc ↑",
+                    "NN dist",
+                    "final ε-MSE",
+                    "CPU s/step",
+                ],
+                rows,
             ),
         )
     )

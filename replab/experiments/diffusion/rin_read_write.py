@@ -2,8 +2,14 @@
 
 RINs with the same number of compute layers (4) split into 1 block × K = 4 (a single read and write,
 PerceiverIO-like), 2 × 2 and 4 × 1, trained by Algorithm 1 (self-conditioning rate 0.9) for the same
-steps from the same data and noise stream, sampled and scored as in rin-self-conditioning. The layouts
-differ in parameters (each block adds a read and a write): the report lists them.
+steps from the same data and noise stream, sampled and scored as in rin-self-conditioning.
+
+Each block adds a read and a write, so at equal widths the layouts differ in parameters (4 × 1 has 1.55×
+the parameters of 1 × 4 at the A.7 widths). `match="params"` (default; A.6, A.7: "at matched model size")
+gives every layout the parameter count of `match_to` (default: the headline's several-read-writes layout,
+which keeps the thesis's ×4 MLPs) by changing the expansion of its blocks' MLPs [ASSUMP: the thesis does
+not say how it matched sizes]; `match="widths"` keeps every layout at ×4 (the unmatched comparison). The
+report lists parameters and MLP ratios per layout.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from replab.experiments import Experiment
 from replab.experiments.diffusion._config import RINConfig
 from replab.experiments.diffusion._eval import Evaluator, balanced_labels, digits, digits_unit
 from replab.experiments.diffusion._rin_read_write_report import report
-from replab.nn.rin import count_parameters
+from replab.nn.rin import count_parameters, matched_mlp_ratio
+
+MATCH = ("params", "widths")
 
 
 def parse_layout(text: str) -> tuple[int, int]:
@@ -33,6 +41,12 @@ class Config(RINConfig):
     read-write baseline; the second is the headline's several-read-writes model."""
     rate: float = 0.9
     """Self-conditioning rate of every model (Table 2.5: 0.9)."""
+    match: str = "params"
+    """"params": every layout gets the parameter count of `match_to` by its blocks' MLP expansion (A.6:
+    matched model size); "widths": every layout at the thesis's ×4 MLPs (parameters grow with blocks)."""
+    match_to: str = ""
+    """The layout whose parameter count the others match, at ×4 MLPs ("": the second layout, the
+    headline's several-read-writes model, so the model under test is the thesis's architecture)."""
     min_effect: float = 0.1
     """Registered minimum effect of the headline claim (2026-12-05, before any run), as a ratio: FD of the
     second layout (2×2) / FD of the first (1×4, a single read-write) < 1 − 0.1, paired by seed, after the
@@ -46,9 +60,37 @@ class Config(RINConfig):
             parse_layout(text)
         if not 0 <= self.rate <= 1:
             raise ValueError(f"rate must be in [0, 1], got {self.rate}")
+        if self.match not in MATCH:
+            raise ValueError(f"match must be one of {MATCH}, got '{self.match}'")
+        if self.match_to and self.match_to not in self.layouts:
+            raise ValueError(
+                f"match_to must be one of the layouts {self.layouts} (or ''), got '{self.match_to}'"
+            )
         if not 0 <= self.min_effect < 1:
             raise ValueError(f"min_effect must be in [0, 1), got {self.min_effect}")
         super().__post_init__()
+
+    def arch(self, layout: str) -> dict:
+        """blocks, depth and the blocks' MLP ratio of a layout under `match`."""
+        blocks, depth = parse_layout(layout)
+        target = self.match_to or self.layouts[1]
+        if self.match == "widths" or layout == target:
+            return {"blocks": blocks, "depth": depth, "mlp_ratio": 4.0}
+        ref = count_parameters(self.model(1, 10, **self.arch(target)))
+        return {
+            "blocks": blocks,
+            "depth": depth,
+            "mlp_ratio": matched_mlp_ratio(ref, **self._rin_kwargs(layout)),
+        }
+
+    def _rin_kwargs(self, layout: str) -> dict:
+        """The RIN arguments of `model(1, 10, ...)` (a digits model: 1 channel, 10 classes) for a layout."""
+        blocks, depth = parse_layout(layout)
+        return dict(
+            image_size=self.image_size, channels=1, patch=self.patch, dim_x=self.dim_x, dim_z=self.dim_z,
+            num_latents=self.num_latents, blocks=blocks, depth=depth, heads=self.heads, num_classes=10,
+            kv_norm=self.kv_norm,
+        )  # fmt: skip
 
 
 SMOKE = Config(
@@ -99,7 +141,7 @@ def run(cfg: Config, run) -> dict:
                 key = f"{layout}/{s}"
                 if key in state["done"]:
                     continue
-                blocks, depth = parse_layout(layout)
+                arch = cfg.arch(layout)
                 shown = dict(layout=layout, seed=s)
                 unit = digits_unit(
                     cfg,
@@ -111,19 +153,19 @@ def run(cfg: Config, run) -> dict:
                     steps=cfg.steps,
                     bar=bar,
                     shown=shown,
-                    blocks=blocks,
-                    depth=depth,
+                    **arch,
                 )
                 state["done"][key] = unit
                 run.save_checkpoint(state)
-    params = {
-        lay: count_parameters(cfg.model(1, 10, blocks=parse_layout(lay)[0], depth=parse_layout(lay)[1]))
-        for lay in cfg.layouts
-    }
+    archs = {lay: cfg.arch(lay) for lay in cfg.layouts}
+    params = {lay: count_parameters(cfg.model(1, 10, **a)) for lay, a in archs.items()}
+    ratios = {lay: a["mlp_ratio"] for lay, a in archs.items()}
     keep = (
         "seeds",
         "layouts",
         "rate",
+        "match",
+        "match_to",
         "steps",
         "batch",
         "sampler",
@@ -134,6 +176,7 @@ def run(cfg: Config, run) -> dict:
     return {
         "config": {k: getattr(cfg, k) for k in keep},
         "parameters": params,
+        "mlp_ratio": ratios,
         "references": state["references"],
         "results": state["done"],
     }
@@ -151,7 +194,7 @@ EXPERIMENT = Experiment(
     check=(
         "Headline: FD(2 blocks × K 2) / FD(1 block × K 4) < 1 − min_effect (0.1) paired by seed by the shared "
         "rule (>= 5 seeds), after 2×2 beats the pixel-wise Gaussian floor; 4×1 vs 1×4 the same way as a "
-        "non-headline check; equal steps, parameters listed."
+        "non-headline check; equal steps; parameters matched to 2×2's by the blocks' MLP expansion (listed)."
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

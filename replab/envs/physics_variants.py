@@ -50,7 +50,23 @@ PENDULUM4 = (
     PhysicsTask("T3 m=1.6", "pendulum", {"mass": 1.6}),
     PhysicsTask("T4 inverted", "pendulum", {"invert_action": True}),
 )
-SEQUENCES = {"pendulum4": PENDULUM4}
+
+
+@dataclass(frozen=True)
+class MetaWorldTask:
+    """One Continual World task (metaworld 3.x, extra `cw`); success is metaworld's `info["success"]`."""
+
+    name: str
+
+    def make(self, **kwargs) -> gym.Env:
+        return make_metaworld(self.name, **kwargs)
+
+
+SEQUENCES = {
+    "pendulum4": PENDULUM4,
+    "cw10": tuple(MetaWorldTask(n) for n in CW10),
+    "cw20": tuple(MetaWorldTask(n) for n in CW20),
+}
 
 
 class InvertAction(gym.ActionWrapper):

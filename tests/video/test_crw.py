@@ -71,6 +71,10 @@ def test_loss_is_mean_of_sub_cycle_losses():
     w = palindrome_walks(fwd, bwd)[0]
     manual = -torch.log(torch.diagonal(w, dim1=-2, dim2=-1)).mean()
     assert math.isclose(float(cycle_loss_of_walk(w)), float(manual), rel_tol=1e-9)
+    # crw_loss reads only the walks' diagonals: the same per-k losses as the full round-trip matrices
+    full = [float(cycle_loss_of_walk(walk)) for walk in palindrome_walks(fwd, bwd)]
+    for k, v in enumerate(full, start=1):
+        assert math.isclose(metrics[f"loss/crw_k{k}"], v, rel_tol=1e-6), k  # float32: grouping differs
 
 
 def test_perfect_encoder_on_identical_frames_is_at_the_minimum():
@@ -99,3 +103,34 @@ def test_loss_has_gradients_and_rejects_bad_input():
         crw_loss(torch.randn(1, 3, 4, 3), tau=0.0)
     with pytest.raises(ValueError, match="edge dropout"):
         crw_loss(torch.randn(1, 3, 4, 3), edge_drop=1.0)
+
+
+def test_loss_and_gradient_match_algorithm6_transcribed():
+    """crw_loss (batched softmax, prefix/suffix walks, diagonals only) against seed003 B.2.4's Algorithm 6
+    written as a loop over time (every walk recomputed), float64, no dropout: loss and input gradient."""
+    torch.manual_seed(3)
+    nodes = torch.randn(2, 5, 6, 4, dtype=torch.float64)
+
+    def algorithm6(x):
+        v = torch.nn.functional.normalize(x, dim=-1)
+        s = torch.einsum("btnc,btmc->btnm", v[:, :-1], v[:, 1:])
+        fwd = [torch.softmax(s[:, i] / 0.1, -1) for i in range(4)]
+        bwd = [torch.softmax(s[:, i].transpose(-1, -2) / 0.1, -1) for i in range(4)]
+        losses = []
+        for k in range(1, 5):
+            w = fwd[0]
+            for j in range(1, k):
+                w = w @ fwd[j]
+            for j in reversed(range(k)):
+                w = w @ bwd[j]
+            losses.append(
+                torch.nn.functional.nll_loss(torch.log(w + 1e-20).flatten(0, 1), torch.arange(6).repeat(2))
+            )
+        return torch.stack(losses).mean()
+
+    a, b = nodes.clone().requires_grad_(True), nodes.clone().requires_grad_(True)
+    la, lb = crw_loss(a, tau=0.1)[0], algorithm6(b)
+    la.backward()
+    lb.backward()
+    assert math.isclose(la.item(), lb.item(), rel_tol=1e-12)
+    torch.testing.assert_close(a.grad, b.grad, atol=1e-12, rtol=1e-9)

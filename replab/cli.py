@@ -27,9 +27,9 @@ from replab.cli_read import (
     cmd_list,
     cmd_report,
     cmd_runs,
-    ledger_catalogue,
 )
 from replab.errors import ReplabError, close_matches
+from replab.sweep_cli import cmd_sweep
 from replab.track import lifeline
 from replab.track.ids import check_run_id
 
@@ -40,11 +40,15 @@ commands:
   run NAME [--preset smoke|demo|default|paper] [--seed N] [--device cpu|cuda] [--FIELD VALUE ...]
                                 train, write runs/<run-id>/report.md with figures, print the verdict
   run --resume RUN_ID           continue a killed run from its last checkpoint
-  sweep NAME --seeds K [--workers W] [...run options]
-                                K seeds in parallel processes, then the aggregate table
+  sweep NAME [--seeds K | --grid FIELD=V1,V2 seed=0..4] [--backend local|ray [--address ADDR]]
+        [--retries N] [--resume] [...run options]
+                                a grid of configs x seeds in parallel processes or Ray tasks, then the
+                                aggregate table
   report RUN_ID                 regenerate a run's report
-  compare RUN_ID... | --name NAME [--preset P]
-                                IQM and 95% bootstrap CIs across seeds
+  compare RUN_ID... | --name NAME [--preset P] [--metric GLOB] [--by FIELD,...] [--out DIR]
+                                IQM and 95% bootstrap CIs across seeds; with --metric, methods
+                                compared rliable-style (IQM, mean, median, optimality gap,
+                                probability of improvement, performance profiles)
   ledger [--write docs/results.md] [--name NAME]
                                 every headline claim decided over all seeds in the store
   runs [--name NAME]            the runs in the store and their status
@@ -74,23 +78,8 @@ class RunArgs:
     """explicit id for the new run (a sweep names its workers' runs): letters, digits, '.', '_', '-'"""
     stop_on_nonfinite: int = 0
     """stop the run (marked failed, metrics kept) when a loss is NaN/inf for this many logged steps; 0: never"""
-
-
-@dataclass
-class SweepArgs:
-    name: tyro.conf.Positional[str]
-    """experiment to sweep"""
-    seeds: int = 3
-    """number of seeds (first_seed, first_seed + 1, ...)"""
-    first_seed: int = 0
-    workers: int | None = None
-    """parallel processes (default: one per CPU core)"""
-    preset: str = "default"
-    device: str = "cpu"
-    store: str | None = None
-    quiet: bool = False
-    stop_on_nonfinite: int = 0
-    """passed to each run: stop it when a loss is NaN/inf for this many logged steps; 0: never"""
+    amp: bool = False
+    """mixed precision: the run under bfloat16 autocast (recorded in the report with device and throughput)"""
 
 
 def cmd_run(args: list[str]) -> int:
@@ -122,6 +111,7 @@ def cmd_run(args: list[str]) -> int:
             store=store,
             quiet=a.quiet,
             stop_on_nonfinite=a.stop_on_nonfinite,
+            amp=a.amp,
         )
     else:
         if not a.name:
@@ -145,6 +135,7 @@ def cmd_run(args: list[str]) -> int:
             quiet=a.quiet,
             run_id=a.run_id,
             stop_on_nonfinite=a.stop_on_nonfinite,
+            amp=a.amp,
         )
     print(f"run {run_id} finished in {time.time() - t0:.0f}s: the claim {verdict_phrase(verdict)}")
     print(f"report: {store.root / run_id / 'report.md'}")
@@ -163,49 +154,6 @@ def verdict_phrase(verdict: str) -> str:
         "did not hold": "did not hold",
         "inconclusive": "could not be decided (inconclusive)",
     }.get(verdict, verdict)
-
-
-def cmd_sweep(args: list[str]) -> int:
-    from replab.sweep import run_sweep
-    from replab.track.compare import compare_table, write_compare
-
-    a, rest = parse_args(SweepArgs, args, prog="replab sweep", return_unknown_args=True)
-    if a.seeds < 1:
-        raise ReplabError(f"--seeds must be >= 1, got {a.seeds}")
-    if a.workers is not None and a.workers < 1:
-        raise ReplabError(f"--workers must be >= 1, got {a.workers}")
-    seeding.check_seed(a.first_seed, "--first-seed")
-    seeding.check_seed(a.first_seed + a.seeds - 1, "--first-seed + --seeds - 1")
-    _check_stop(a.stop_on_nonfinite)
-    exp = experiments.get(a.name)
-    exp.check_extras()
-    parse_overrides(exp, check_preset(a.preset), rest)  # fail fast, before any process starts
-    launch.check_device(a.device)
-    launch.threads_from_env()
-    store = open_store(a.store)
-    store.check()
-    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
-    if a.stop_on_nonfinite:
-        rest = [*rest, "--stop-on-nonfinite", str(a.stop_on_nonfinite)]
-    status = run_sweep(
-        a.name, seeds, a.preset, rest, store, device=a.device, workers=a.workers, quiet=a.quiet
-    )
-    for rid, s in status.items():
-        print(f"{rid}: {s}")
-    finished = [store.get_run(r) for r, s in status.items() if s == "finished"]
-    if not finished:
-        raise ReplabError("no run of the sweep finished")
-    print(compare_table(finished))
-    path = write_compare(finished, store.root / f"sweep-{a.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"aggregate report: {path}")
-    from replab.track import ledger
-
-    rows, _ = ledger.pool(finished, ledger_catalogue(a.name))
-    if any(e.entry for e in rows):  # the headline claims, decided over this sweep's seeds
-        print(f"\nheadline claims over the {len(finished)} runs of this sweep (the shared rule):")
-        print(ledger.decisions([e for e in rows if e.entry]))
-        print("'replab ledger' pools every stored run; 'replab ledger --write docs/results.md' records them")
-    return 0 if len(finished) == len(status) else 1
 
 
 COMMANDS = {

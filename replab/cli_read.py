@@ -30,6 +30,19 @@ class CompareArgs:
     """compare all finished runs of this experiment"""
     preset: str | None = None
     """only runs at this preset"""
+    metric: str | None = None
+    """compare methods rliable-style on the summary numbers matching this glob (comma-separated globs),
+    each a task: IQM, mean, median, optimality gap, P(X > Y) with CIs, performance profiles (PNG)"""
+    by: str | None = None
+    """with --metric: the config fields that name a method, comma-separated (default: those that differ)"""
+    gamma: float = 1.0
+    """with --metric: the optimality gap's threshold γ (rliable's default, for normalised scores)"""
+    reps: int = 50_000
+    """with --metric: bootstrap replicates (rliable's default)"""
+    seed: int = 0
+    """with --metric: the bootstrap's seed (the legacy numpy stream rliable draws from)"""
+    out: str | None = None
+    """with --metric: the folder for compare.md, compare.json and the PNGs (default runs/compare-<time>)"""
     store: str | None = None
 
 
@@ -110,9 +123,25 @@ def cmd_compare(args: list[str]) -> int:
         )
     for run_id in a.run_ids:
         check_run_id(run_id)
+    if a.metric is None and (a.by or a.out):
+        raise ReplabError("--by and --out go with --metric GLOB (the summary numbers to compare methods on)")
+    if a.reps < 100:
+        raise ReplabError(f"--reps must be >= 100 bootstrap replicates (rliable uses 50000), got {a.reps}")
     store = open_store(a.store)
     store.reap()
-    print(compare_table(select_runs(store, a.run_ids, a.name, a.preset)))
+    runs = select_runs(store, a.run_ids, a.name, a.preset)
+    if a.metric is None:
+        print(compare_table(runs))
+        return 0
+    from pathlib import Path
+
+    from replab.track.compare_methods import compare_methods
+
+    out = Path(a.out) if a.out else store.root / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    by = [f.strip().replace("-", "_") for f in a.by.split(",") if f.strip()] if a.by else None
+    markdown, _ = compare_methods(runs, a.metric, out, by=by, gamma=a.gamma, reps=a.reps, seed=a.seed)
+    print(markdown)
+    print(f"report: {out / 'compare.md'}")
     return 0
 
 

@@ -105,8 +105,10 @@ def start_run(
     quiet: bool = False,
     run_id: str | None = None,
     stop_on_nonfinite: int = 0,
+    amp: bool = False,
 ) -> tuple[str, str]:
-    """Run experiment `name` with config `cfg` to the end; return (run id, verdict).
+    """Run experiment `name` with config `cfg` to the end; return (run id, verdict). `amp`: under
+    bfloat16 autocast (`execution.json` records device, precision and throughput).
 
     Every input is checked before the store is written to: a bad one raises a one-line ReplabError and
     leaves the store as it was."""
@@ -130,7 +132,7 @@ def start_run(
     store.reap()
     threads = _use_threads(threads)
     store.create_run(run_id, name, preset, config, seed, git_revision(), threads=threads)
-    return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet, stop_on_nonfinite)
+    return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet, stop_on_nonfinite, amp=amp)
 
 
 def resume_run(
@@ -140,6 +142,7 @@ def resume_run(
     store: Store | None = None,
     quiet: bool = False,
     stop_on_nonfinite: int = 0,
+    amp: bool = False,
 ) -> tuple[str, str]:
     """Continue a killed or failed run from its last checkpoint (or a finished one whose results file is
     missing); return (run id, verdict). The checkpoint and time record are checked before the store is
@@ -176,7 +179,16 @@ def resume_run(
         )
     store.set_running(run_id, threads)
     return run_id, _execute(
-        exp, cfg, store, run_id, record.seed, device, quiet, stop_on_nonfinite, checkpoint_state=state
+        exp,
+        cfg,
+        store,
+        run_id,
+        record.seed,
+        device,
+        quiet,
+        stop_on_nonfinite,
+        checkpoint_state=state,
+        amp=amp,
     )
 
 
@@ -190,6 +202,7 @@ def _execute(
     quiet: bool,
     stop_on_nonfinite: int = 0,
     checkpoint_state: dict | None = None,
+    amp: bool = False,
 ) -> str:
     seeding.seed_everything(seed)
     run = Run(
@@ -209,8 +222,10 @@ def _execute(
     for s in previous:
         signal.signal(s, on_signal)
     clock = _Clock(run.dir / "timing.json")
+    record_execution(run.dir, device, amp)
     try:
-        results = exp.run(cfg, run)
+        with precision_context(device, amp):
+            results = exp.run(cfg, run)
         run.close()
         clock.save()
         write_atomic(run.dir / "results.json", json.dumps(results, indent=1))
@@ -254,6 +269,53 @@ def _tag(exc: BaseException, run_id: str) -> None:
         pass
 
 
+def record_execution(folder: Path, device: str, amp: bool) -> None:
+    """`execution.json`: the device (with its name), the precision and the torch version of this segment."""
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else (platform_cpu() or "cpu")
+    record = {
+        "device": device,
+        "device_name": name,
+        "precision": "bfloat16 autocast (--amp)" if amp else "float32",
+        "torch": torch.__version__,
+    }
+    write_atomic(folder / "execution.json", json.dumps(record))
+
+
+def platform_cpu() -> str | None:
+    import platform
+
+    return platform.processor() or platform.machine() or None
+
+
+def precision_context(device: str, amp: bool):
+    """bfloat16 autocast on the run's device with `amp` (no loss scaling needed, unlike float16), else a
+    no-op context: the experiment's forward passes run in bfloat16 where autocast allows it."""
+    import contextlib
+
+    if not amp:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+
+
+def describe_execution(store: Store, run_id: str) -> dict[str, str]:
+    """Report header lines: device, precision and throughput (logged steps per wall second)."""
+    folder = store.root / run_id
+    path = folder / "execution.json"
+    if not path.exists():
+        return {}
+    e = json.loads(path.read_text())
+    out = {"device": f"{e['device']} ({e['device_name']}), torch {e['torch']}", "precision": e["precision"]}
+    steps = store.conn.execute("SELECT MAX(step) FROM metrics WHERE run=?", (run_id,)).fetchone()[0]
+    timing_path = folder / "timing.json"
+    if steps is not None and timing_path.exists():
+        wall = timing.read(timing_path)["wall_s"]
+        if wall > 0:
+            out["throughput"] = (
+                f"{(steps + 1) / wall:.3g} logged steps/s ({steps + 1} steps in {wall:.1f} s wall)"
+            )
+    return out
+
+
 def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     """Build the experiment's report from `results`, write it, and record the verdict and summary."""
     record = store.get_run(run_id)
@@ -272,6 +334,7 @@ def write_report(exp, results: dict, store: Store, run_id: str) -> str:
     timing_path = store.root / run_id / "timing.json"
     if timing_path.exists():
         header["time"] = _Clock.describe(timing.read(timing_path))
+    header.update(describe_execution(store, run_id))
     last_probe_step = add_health(report, store, record)
     report.write(store.root / run_id, header)
     if last_probe_step is not None:

@@ -1,112 +1,112 @@
-"""Sweeps: K seeds of one experiment in parallel local processes writing to one run store."""
+"""Sweeps: a grid of configs × seeds of one experiment, on local processes or Ray tasks, into one run store.
+
+One code path for both backends (`sweep_backends.py`): every trial runs `replab run` in a scratch store
+of its own (`sweep_trial.py`) and hands its run back; this driver alone writes the real store
+(`sweep_merge.py`), retries a trial whose worker died or whose run failed, and shows a live table of
+the trials (a line per change in a log file).
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from replab.errors import ReplabError
-from replab.launch import new_run_id
-from replab.track import lifeline
+from replab.sweep_backends import TrialLost
+from replab.sweep_merge import merge
+from replab.sweep_trial import Trial
 from replab.track.store import Store
 
 
 def run_sweep(
-    name: str,
-    seeds: list[int],
-    preset: str,
-    overrides: list[str],
+    trials: list[Trial],
     store: Store,
-    device: str = "cpu",
-    workers: int | None = None,
+    backend,
+    retries: int = 1,
     quiet: bool = False,
+    on_tick: Callable[[dict, dict], None] | None = None,
 ) -> dict[str, str]:
-    """Run `replab run NAME --seed s` for every seed, at most `workers` at a time; return {run id: status}.
-
-    Each worker gets cores // workers torch threads (at least 1). Logs go to `runs/<run-id>/stdout.log`.
-    Progress is read back from the store, where every worker reports the fraction it has done. Workers
-    get SIGTERM when this process dies, even by SIGKILL (`track/lifeline.py`), and mark their runs killed.
-    """
-    cores = os.cpu_count() or 1
-    workers = max(1, min(workers or cores, len(seeds)))
-    env = lifeline.child_env(
-        dict(
-            os.environ,
-            REPLAB_THREADS=str(max(1, cores // workers)),
-            OMP_NUM_THREADS=str(max(1, cores // workers)),
-        )
-    )
-    pending = [(s, new_run_id(name, s)) for s in seeds]
-    running: dict[str, tuple[subprocess.Popen, object]] = {}
+    """Run every trial on `backend`, each up to 1 + `retries` times; return {run id: status}, the status
+    'finished' or 'failed (why, ...)'. Only finished runs and the last attempt of a failed trial reach
+    the store. `on_tick(live, attempts)` is called about twice a second with the backend's
+    {run id: (fraction done, worker pid)} and {run id: attempts started}."""
     status: dict[str, str] = {}
+    attempts = {t.run_id: 1 for t in trials}
+    handles = {backend.submit(t, 1): t for t in trials}
     console = Console(file=sys.stderr)
     lines = PlainSweepLines(console.file) if not quiet and not console.is_terminal else None
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("try {task.fields[attempt]}"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
         disable=quiet or lines is not None,  # a log file gets plain lines instead of a clipped live bar
     )
-    tasks = {rid: progress.add_task(f"{name} seed {s}", total=1.0, status="queued") for s, rid in pending}
-    with progress:
-        while pending or running:
-            while pending and len(running) < workers:
-                seed, rid = pending.pop(0)
-                folder = store.root / rid
-                folder.mkdir(parents=True, exist_ok=True)
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "replab",
-                    "run",
-                    name,
-                    "--seed",
-                    str(seed),
-                    "--preset",
-                    preset,
-                    "--device",
-                    device,
-                    "--store",
-                    str(store.path),
-                    "--run-id",
-                    rid,
-                    "--quiet",
-                    *overrides,
-                ]
-                log = open(Path(folder) / "stdout.log", "w")  # closed when the process ends
-                running[rid] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)
-            time.sleep(0.5)
-            for rid, (proc, log) in list(running.items()):
-                code = proc.poll()
-                if code is not None:
-                    log.close()
-                    del running[rid]
-                    status[rid] = (
-                        "finished" if code == 0 else f"failed (exit {code}, see runs/{rid}/stdout.log)"
-                    )
-            for rid, task in tasks.items():
-                try:
-                    rec = store.get_run(rid)
-                    done, state = rec.progress, status.get(rid, rec.status)
-                except ReplabError:  # not yet created by its worker
-                    done, state = 0.0, status.get(rid, "starting" if rid in running else "queued")
-                progress.update(task, completed=done, status=state)
-                if lines is not None:
-                    lines.update(progress.tasks[task].description, done, state)
-    return status
+    rows = {t.run_id: progress.add_task(t.description, total=1.0, status="queued", attempt=1) for t in trials}
+    notes: dict[str, str] = {}
+    try:
+        with progress:
+            while handles:
+                for handle in backend.wait(list(handles), timeout=0.5):
+                    trial = handles.pop(handle)
+                    rid = trial.run_id
+                    payload, why = _outcome(backend, handle)
+                    if why is None:
+                        merge(store, payload)
+                        status[rid] = "finished"
+                    elif attempts[rid] <= retries:
+                        attempts[rid] += 1
+                        notes[rid] = f"retrying: {why}"
+                        handles[backend.submit(trial, attempts[rid])] = trial
+                    else:
+                        merged = payload is not None and merge(store, payload) is not None
+                        log = f", see runs/{rid}/stdout.log" if merged else ""
+                        status[rid] = f"failed ({why}{log})"
+                live = backend.progress()
+                for rid, task in rows.items():
+                    done, state = _state(rid, live, status, notes, handles)
+                    progress.update(task, completed=done, status=state, attempt=attempts[rid])
+                    if lines is not None:
+                        lines.update(f"{progress.tasks[task].description} (try {attempts[rid]})", done, state)
+                if on_tick is not None:
+                    on_tick(live, dict(attempts))
+    finally:
+        backend.close()
+    return {t.run_id: status[t.run_id] for t in trials}
+
+
+def _outcome(backend, handle) -> tuple[dict | None, str | None]:
+    """(payload, None) for a finished run, else (payload or None, why it did not finish)."""
+    try:
+        payload = backend.result(handle)
+    except TrialLost as exc:
+        return None, f"worker lost: {exc}"
+    run = payload.get("run")
+    if payload["exit"] == 0 and run is not None and run["status"] == "finished":
+        return payload, None
+    why = f"exit {payload['exit']}"
+    if run is not None and run.get("reason"):
+        why += f": {run['reason']}"
+    elif run is None and payload.get("log_tail"):
+        why += f": {payload['log_tail'].splitlines()[-1][:200]}"
+    return payload, why
+
+
+def _state(rid: str, live: dict, status: dict, notes: dict, handles: dict) -> tuple[float, str]:
+    if rid in status:
+        return (1.0 if status[rid] == "finished" else live.get(rid, (0.0,))[0]), status[rid].split(" (")[0]
+    if rid in live:
+        return live[rid][0], "running"
+    return 0.0, "retrying" if rid in notes else "queued"
 
 
 class PlainSweepLines:
-    """One line per seed whenever its status changes or it passes another 10%, for a log file."""
+    """One line per trial whenever its status changes or it passes another 10%, for a log file."""
 
     def __init__(self, file):
         self.file = file

@@ -38,15 +38,26 @@ _DECISION_FIELDS = ("ci_low", "ci_high", "n", "p", "min_effect", "verdict")
 
 
 def compare_table(runs: list[RunRecord]) -> str:
-    """Markdown: per (experiment, preset) group, one row per summary key with n, mean, IQM and CI."""
-    groups: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
+    """Markdown: per (experiment, preset, method) group, one row per summary key with n, mean, IQM and CI;
+    a method is the runs sharing the config fields that differ between the group's runs (a grid's axes)."""
+    from replab.track.compare_methods import method_of, varying_fields
+
+    by_exp: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
     for r in runs:
-        groups[(r.experiment, r.preset)].append(r)
+        by_exp[(r.experiment, r.preset)].append(r)
+    groups: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
+    for (exp, preset), members in by_exp.items():
+        fields = varying_fields(members)
+        for r in members:
+            groups[(exp, preset, method_of(r, fields) if fields else "")].append(r)
     out = []
-    for (exp, preset), members in groups.items():
+    for (exp, preset, method), members in groups.items():
         seeds = sorted({r.seed for r in members})
         verdicts = Counter(r.verdict for r in members)
-        out.append(f"### {exp} — preset {preset}, {len(members)} runs (seeds {', '.join(map(str, seeds))})\n")
+        label = f", {method}" if method else ""
+        out.append(
+            f"### {exp} — preset {preset}{label}, {len(members)} runs (seeds {', '.join(map(str, seeds))})\n"
+        )
         out.append("Verdicts: " + ", ".join(f"{v} ×{c}" for v, c in verdicts.most_common()) + "\n")
         values: dict[str, list[float]] = defaultdict(list)
         for r in members:

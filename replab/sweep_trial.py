@@ -1,0 +1,151 @@
+"""One trial of a sweep, the same on every backend: `replab run` in a scratch store, then its rows and files.
+
+A trial never writes to the sweep's run store. It runs `replab run` as a child process (armed to die with
+its parent, `track/lifeline.py`) into a private scratch store in a folder of its own, and returns what that
+run left there: its `runs` row, its metric rows and the files of its run folder. The sweep's driver is the
+only writer of the real store (`sweep_merge.py`): a worker that dies mid-trial leaves only its scratch
+folder behind, the retry starts from a fresh one, and the run reaches the store once, whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from replab.track import lifeline
+
+SKIP_FILES = ("checkpoint.pt",)
+"""Files of a finished run not carried to the store (a finished run is never resumed)."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A run of the sweep: experiment, preset, seed, the `--FIELD VALUE` arguments and its run id."""
+
+    run_id: str
+    experiment: str
+    preset: str
+    seed: int
+    args: tuple[str, ...] = ()
+    """the run's arguments after the run options: the sweep's overrides, then the grid point's"""
+    label: str = ""
+    """the grid point, `lr=0.001 width=16` (empty without a grid)"""
+    device: str = "cpu"
+    threads: int = 1
+    """torch threads of the run (REPLAB_THREADS): the CPUs the backend gives the trial"""
+    entry: tuple[str, ...] = field(default_factory=lambda: (sys.executable, "-m", "replab"))
+    """the program that is `replab` (tests name a script that registers a test-only experiment)"""
+
+    def command(self, store: Path) -> list[str]:
+        return [
+            *self.entry,
+            "run",
+            self.experiment,
+            "--seed",
+            str(self.seed),
+            "--preset",
+            self.preset,
+            "--device",
+            self.device,
+            "--store",
+            str(store),
+            "--run-id",
+            self.run_id,
+            "--quiet",
+            *self.args,
+        ]
+
+    @property
+    def description(self) -> str:
+        return f"{self.experiment} {self.label + ' ' if self.label else ''}seed {self.seed}"
+
+
+def execute_trial(
+    trial: Trial,
+    scratch_root: str | os.PathLike | None = None,
+    on_progress: Callable[[float, int], None] | None = None,
+    poll: float = 0.5,
+) -> dict:
+    """Run `trial` to its end in a fresh scratch folder (under `scratch_root`, default the system's temp
+    folder) and return its payload: {"exit": code, "run": the runs row or None, "metrics": rows,
+    "files": {relative path: bytes}, "host": ..., "log_tail": the last lines of its output}.
+    `on_progress(fraction done, pid of the run's process)` is called while it runs. The scratch folder is
+    removed before returning."""
+    if scratch_root is not None:
+        Path(scratch_root).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{trial.run_id}-", dir=scratch_root))
+    try:
+        db = work / "replab.db"
+        folder = work / trial.run_id
+        folder.mkdir()
+        threads = str(max(1, trial.threads))
+        env = lifeline.child_env(dict(os.environ, REPLAB_THREADS=threads, OMP_NUM_THREADS=threads))
+        env.pop("REPLAB_STORE", None)
+        with open(folder / "stdout.log", "w") as log:
+            proc = subprocess.Popen(trial.command(db), stdout=log, stderr=subprocess.STDOUT, env=env)
+            try:
+                last = -1.0
+                while proc.poll() is None:
+                    time.sleep(poll)
+                    done = scratch_progress(db, trial.run_id)
+                    if on_progress is not None and done is not None and done != last:
+                        last = done
+                        on_progress(done, proc.pid)
+            finally:
+                if proc.poll() is None:  # this thread was interrupted: the run must not outlive it
+                    proc.kill()
+                    proc.wait()
+        return collect(db, trial.run_id, proc.returncode)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scratch_progress(db: Path, run_id: str) -> float | None:
+    """The fraction done that the run reported to its scratch store (None before it exists)."""
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        try:
+            row = conn.execute("SELECT progress FROM runs WHERE id=?", (run_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return float(row[0] or 0.0) if row else None
+
+
+def collect(db: Path, run_id: str, code: int) -> dict:
+    """The payload of a trial whose process ended with `code` (see `execute_trial`)."""
+    import socket
+
+    folder = db.parent / run_id
+    log = folder / "stdout.log"
+    tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
+    payload = {"exit": code, "run": None, "metrics": [], "files": {}, "host": socket.gethostname()}
+    payload["log_tail"] = "\n".join(tail)
+    if db.exists():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+        try:
+            cur = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+            row = cur.fetchone()
+            if row is not None:
+                payload["run"] = dict(zip([d[0] for d in cur.description], row))
+                payload["metrics"] = conn.execute(
+                    "SELECT key, step, value FROM metrics WHERE run=? ORDER BY key, step", (run_id,)
+                ).fetchall()
+        finally:
+            conn.close()
+    finished = payload["run"] is not None and payload["run"]["status"] == "finished"
+    for path in sorted(folder.rglob("*")) if folder.exists() else []:
+        if path.is_file() and not (finished and path.name in SKIP_FILES):
+            payload["files"][str(path.relative_to(folder))] = path.read_bytes()
+    return payload

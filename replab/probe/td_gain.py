@@ -51,7 +51,7 @@ def _take(rows: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
 def offset_gain(
     model: nn.Module,
     update_loss: RowLoss,
-    measure_loss: RowLoss,
+    measure_loss: RowLoss | dict[str, RowLoss],
     rows: dict[str, Tensor],
     centres: Tensor,
     offsets: Tensor,
@@ -63,7 +63,9 @@ def offset_gain(
     """gain, first_order, cosine (each (C, K) float64, nan where masked) and `before` (the measured loss
     before the step) for update samples `centres` (C,) and `offsets` (K,) of the buffer `rows`
     ({name: (N, ...) tensor}). Pass `traj` (trajectory id per row) to mask offsets off the trajectory,
-    or `valid` (C, K) directly; with neither only offsets outside the buffer are masked."""
+    or `valid` (C, K) directly; with neither only offsets outside the buffer are masked. With a dict of
+    measured losses, gain, first_order and before are measured for each, keyed `gain:<name>` etc., from
+    the same steps (the update and the cosine do not depend on the measured loss)."""
     if lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     n = next(iter(rows.values())).shape[0]
@@ -84,24 +86,28 @@ def offset_gain(
 
             return f
 
-        update, measure = as_loss(update_loss), as_loss(measure_loss)
+        measures = measure_loss if isinstance(measure_loss, dict) else {"": measure_loss}
+        update = as_loss(update_loss)
         centre_rows, nb_rows = _take(rows, centres), _take(rows, index.reshape(-1))
         g_up = vmap(grad(update), in_dims=(None, 0))(params, centre_rows)  # ∇J(s_i), (C, ...)
         stepped = {name: params[name] - lr * g_up[name] for name in names}
         grid = _take(rows, index)  # (C, K, ...)
-        before = vmap(measure, in_dims=(None, 0))(params, nb_rows).reshape(c, k)
-        after = vmap(vmap(measure, in_dims=(None, 0)), in_dims=(0, 0))(stepped, grid)
 
         def along(loss):  # ∇loss(row)ᵀ tangent, forward mode (no per-sample gradient is stored)
             return lambda tangent, row: jvp(lambda p: loss(p, row), (params,), (tangent,))[1]
 
-        tangents = {name: g_up[name] for name in names}
-        first = lr * vmap(vmap(along(measure), in_dims=(None, 0)), in_dims=(0, 0))(tangents, grid)
-        dots = vmap(vmap(along(update), in_dims=(None, 0)), in_dims=(0, 0))(tangents, grid)
+        out = {}
+        for key, loss in measures.items():
+            measure, tag = as_loss(loss), f":{key}" if key else ""
+            before = vmap(measure, in_dims=(None, 0))(params, nb_rows).reshape(c, k)
+            after = vmap(vmap(measure, in_dims=(None, 0)), in_dims=(0, 0))(stepped, grid)
+            first = lr * vmap(vmap(along(measure), in_dims=(None, 0)), in_dims=(0, 0))(g_up, grid)
+            out |= {f"gain{tag}": before - after, f"first_order{tag}": first, f"before{tag}": before}
+        dots = vmap(vmap(along(update), in_dims=(None, 0)), in_dims=(0, 0))(g_up, grid)
         g_nb = vmap(grad(update), in_dims=(None, 0))(params, nb_rows)
         sq = sum(g_nb[name].reshape(c * k, -1).pow(2).sum(1) for name in names).reshape(c, k)
     norm_up = sum(g_up[name].reshape(c, -1).pow(2).sum(1) for name in names).sqrt()
     cosine = dots / (sq.sqrt() * norm_up[:, None]).clamp_min(1e-300)
     nan = torch.tensor(float("nan"), dtype=torch.float64)
-    out = {"gain": before - after, "first_order": first, "cosine": cosine, "before": before}
+    out["cosine"] = cosine
     return {name: torch.where(valid, v.detach(), nan) for name, v in out.items()}

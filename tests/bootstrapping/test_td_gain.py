@@ -108,3 +108,16 @@ def test_cosine_and_update_sample_and_model_untouched():
     assert all(p.grad is None for p in net.parameters())
     with pytest.raises(ValueError, match="lr must be > 0"):
         offset_gain(net, own, own, rows, torch.tensor([8]), torch.arange(-1, 2), lr=0.0)
+
+
+def test_several_measured_losses_in_one_pass_equal_separate_calls():
+    net, rows, traj = _setup()
+    args = (rows, torch.tensor([7, 33]), torch.arange(-4, 5))
+    both = offset_gain(net, own, {"own": own, "ql": ql}, *args, lr=1e-3, traj=traj)
+    for key, loss in (("own", own), ("ql", ql)):
+        alone = offset_gain(net, own, loss, *args, lr=1e-3, traj=traj)
+        for name in ("gain", "first_order", "before"):
+            torch.testing.assert_close(
+                both[f"{name}:{key}"], alone[name], rtol=1e-12, atol=1e-15, equal_nan=True
+            )
+    torch.testing.assert_close(both["cosine"], alone["cosine"], rtol=1e-12, atol=1e-15, equal_nan=True)

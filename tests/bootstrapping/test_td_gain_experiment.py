@@ -60,8 +60,10 @@ def _results(mc, ql, lam0, lam9, seeds=5):
         for s in range(seeds):
             g = (level + 0.01 * s) * np.exp(-np.abs(k) / 3.0)
             res[f"{arm}/s{s}"] = {
-                "gain": g.tolist(),
-                "first_order": (1.01 * g).tolist(),
+                "gain_ql": g.tolist(),
+                "first_order_ql": (1.01 * g).tolist(),
+                "gain_own": (2 * g).tolist(),
+                "first_order_own": (2 * g).tolist(),
                 "cosine": np.exp(-np.abs(k) / 5.0).tolist(),
                 "count": [1.0] * len(k),
                 "series": [],
@@ -70,7 +72,7 @@ def _results(mc, ql, lam0, lam9, seeds=5):
                 "mean_abs_td": 0.1,
                 "mean_q": 1.0,
             }
-    res["mc/s0"]["gain"][0] = None  # an offset never measured is skipped, not a zero
+    res["mc/s0"]["gain_ql"][0] = None  # an offset never measured is skipped, not a zero
     return {"config": cfg, "results": res}
 
 
@@ -87,7 +89,7 @@ def test_report_decides_with_the_shared_rule():
     held = report(_results(1.0, 0.05, 0.05, 0.3))
     assert next(c for c in held.checks if c.headline).verdict == "held"
     assert next(c for c in held.checks if not c.headline).verdict == "held"
-    assert {f.name for f in held.figures} == {"gain", "cosine"}
+    assert {f.name for f in held.figures} == {"gain_ql", "gain_own", "cosine"}
     tie = report(_results(0.05, 0.05, 0.3, 0.3))
     assert next(c for c in tie.checks if c.headline).verdict == "did not hold"  # ties are not wins
     assert next(c for c in tie.checks if not c.headline).verdict == "did not hold"

@@ -14,7 +14,16 @@ PAPER = (
 PAPER_LAMBDA = "Fig 3.12–3.13: gradient cosine and pointwise gain rise with λ, TD(λ) above Q-learning"
 
 
-def curve(unit: dict, name: str = "gain") -> np.ndarray:
+def yardstick(cfg: dict) -> str:
+    """The curve the claims use: the gain in the configured measured loss (`gain_ql` or `gain_own`)."""
+    return f"gain_{cfg['gain_loss']}"
+
+
+def _other(cfg: dict) -> str:
+    return "gain_own" if cfg["gain_loss"] == "ql" else "gain_ql"
+
+
+def curve(unit: dict, name: str) -> np.ndarray:
     """A unit's per-offset curve as floats (None, an offset never measured, as nan)."""
     return np.array([np.nan if x is None else x for x in unit[name]], float)
 
@@ -23,14 +32,15 @@ def offsets(cfg: dict) -> np.ndarray:
     return np.arange(-int(cfg["max_offset"]), int(cfg["max_offset"]) + 1)
 
 
-def band(unit: dict, cfg: dict, lo: int, hi: int, name: str = "gain") -> float:
-    """Mean of a unit's curve over lo ≤ |k| ≤ hi (each offset weighted equally)."""
+def band(unit: dict, cfg: dict, lo: int, hi: int, name: str | None = None) -> float:
+    """Mean of a unit's curve (default: the yardstick gain) over lo ≤ |k| ≤ hi, offsets weighted equally."""
+    name = name or yardstick(cfg)
     k = np.abs(offsets(cfg))
     c = curve(unit, name)[(k >= lo) & (k <= hi)]
     return float(np.nanmean(c)) if np.isfinite(c).any() else float("nan")
 
 
-def per_seed(res: dict, cfg: dict, arm: str, lo: int = 1, hi: int | None = None, name: str = "gain"):
+def per_seed(res: dict, cfg: dict, arm: str, lo: int = 1, hi: int | None = None, name: str | None = None):
     hi = int(cfg["near"]) if hi is None else hi
     out = {}
     for s in range(int(cfg["seeds"])):
@@ -57,7 +67,7 @@ def report(results: dict) -> Report:
         units = [res[f"{arm}/s{s}"] for s in range(int(cfg["seeds"])) if f"{arm}/s{s}" in res]
         ratio = []
         for u in units:
-            g, f = curve(u), curve(u, "first_order")
+            g, f = curve(u, yardstick(cfg)), curve(u, yardstick(cfg).replace("gain", "first_order"))
             ok = np.isfinite(g) & np.isfinite(f) & (offsets(cfg) != 0)
             if ok.any() and np.abs(g[ok]).sum() > 0:
                 ratio.append(float(np.abs(f[ok] - g[ok]).sum() / np.abs(g[ok]).sum()))
@@ -68,6 +78,7 @@ def report(results: dict) -> Report:
                 _fmt(per_seed(res, cfg, arm).values()),
                 _fmt(per_seed(res, cfg, arm, near + 1, kmax).values()) if kmax > near else "–",
                 _fmt(per_seed(res, cfg, arm, 0, 0).values()),
+                _fmt(per_seed(res, cfg, arm, name=_other(cfg)).values()),
                 _fmt(per_seed(res, cfg, arm, name="cosine").values()),
                 _fmt(ratio),
                 _fmt([u["mse_returns"] for u in units]),
@@ -94,6 +105,7 @@ def report(results: dict) -> Report:
                     "near gain",
                     "far gain",
                     "gain at k = 0",
+                    f"near gain, {'own' if cfg['gain_loss'] == 'ql' else 'QL'} loss",
                     "near cosine",
                     "1st-order error",
                     "MSE to G",
@@ -119,7 +131,8 @@ def report(results: dict) -> Report:
         vals = [v for v in per_seed(res, cfg, arm).values() if np.isfinite(v)]
         if vals:
             rep.summary[f"{arm}/near_gain"] = float(np.mean(vals))
-    rep.figures.append(_figure(res, cfg, arms, "gain"))
+    rep.figures.append(_figure(res, cfg, arms, yardstick(cfg)))
+    rep.figures.append(_figure(res, cfg, arms, _other(cfg)))
     rep.figures.append(_figure(res, cfg, arms, "cosine"))
     return rep
 
@@ -164,19 +177,21 @@ def _figure(res: dict, cfg: dict, arms: list[str], name: str) -> Figure:
         ax0.scatter([i], [c[ks == 0][0]], color=line.get_color())
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("offset k from the update sample (same trajectory)")
-    label = "gain = L_before − L_after" if name == "gain" else "cosine(∇J(s_t), ∇J(s_t+k))"
+    gain = name.startswith("gain")
+    loss = "Q-learning loss (eq. 3.17)" if name == "gain_ql" else "own loss"
+    label = f"gain of the {loss}" if gain else "cosine(∇J(s_t), ∇J(s_t+k))"
     ax.set_ylabel(label)
-    if name == "gain":
+    if gain:
         ax.set_yscale("symlog", linthresh=max(1e-12, _linthresh(res, name)))
     ax.legend(fontsize=7)
     ax0.set_xticks(range(len(arms)), arms, rotation=60, fontsize=7)
     ax0.set_title("k = 0", fontsize=9)
-    if name == "gain":
+    if gain:
         ax0.set_yscale("symlog", linthresh=max(1e-12, _linthresh(res, name)))
-    fig.suptitle("TD gain vs offset" if name == "gain" else "Gradient cosine vs offset (stiffness)")
+    fig.suptitle(f"Gain vs offset: {loss}" if gain else "Gradient cosine vs offset (stiffness)")
     caption = (
         "Mean over seeds, probes and update samples; k = 0 (the update sample itself) on the right."
-        if name == "gain"
+        if gain
         else "Cosine of the objective's per-sample gradients at s_t and s_t+k; k = 0 is 1 by definition."
     )
     return Figure(name, fig, caption)

@@ -101,3 +101,19 @@ def crw_step(
     opt.step()
     metrics["loss/crw"] = float(loss.detach())
     return metrics
+
+
+ENCODERS = ("conv", "resnet18")
+
+
+def make_encoder(name: str, width: int, embed_dim: int) -> nn.Module:
+    """The CRW encoder by name: "conv" (`ConvEncoder`, output stride 2, the CPU default of B.8) or
+    "resnet18" (`replab.video.resnet.ResNet18Encoder`, the thesis's Table 3.4, output stride 8; `width`
+    is its first stage's channels, 64 in the thesis)."""
+    if name == "conv":
+        return ConvEncoder(width, embed_dim)
+    if name == "resnet18":
+        from replab.video.resnet import ResNet18Encoder
+
+        return ResNet18Encoder(width, embed_dim)
+    raise ValueError(f"unknown encoder '{name}', choose from {ENCODERS}")

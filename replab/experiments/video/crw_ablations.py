@@ -29,7 +29,7 @@ from replab.experiments.video._crw_ablations_report import report
 from replab.experiments.video._strips import strip_record
 from replab.probe.health import HealthConfig, health_monitor
 from replab.video.adapt import AdaptConfig, propagate_mask_adapted
-from replab.video.crw_model import ConvEncoder, crw_step, jitter, patch_grid
+from replab.video.crw_model import ENCODERS, crw_step, jitter, make_encoder, patch_grid
 from replab.video.keypoints import box_size, pck, propagate_keypoints
 from replab.video.metrics import j_and_f
 from replab.video.propagate import propagate_mask
@@ -65,8 +65,11 @@ class Config(HealthConfig):
     """Edge dropout rates compared (thesis B.4: 0, 0.05, 0.1, 0.2, 0.3)."""
     psize: int = 16
     """Patch side (stride psize/2): a 3×3 node grid at size 32."""
+    encoder: str = "conv"
+    """The encoder: "conv" (a small fully convolutional net, output stride 2, B.8) or "resnet18" (the
+    thesis's Table 3.4, output stride 8, `replab.video.resnet`)."""
     width: int = 16
-    """Encoder channels (the test-time feature dimension)."""
+    """Encoder channels (conv: every layer; resnet18: the first stage, 64 in the thesis)."""
     embed_dim: int = 32
     """Node embedding dimension after the linear head (thesis: 128)."""
     steps: int = 200
@@ -110,6 +113,8 @@ class Config(HealthConfig):
         for name in ("seeds", "train_videos", "test_videos", "steps", "batch", "width", "embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{self.encoder}', choose from {ENCODERS}")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty '{self.difficulty}', choose from {sorted(DIFFICULTIES)}")
         if self.base_clip not in self.clips or any(not 2 <= c <= self.video_frames for c in self.clips):
@@ -172,6 +177,7 @@ DEFAULT = Config()
 PAPER = Config(  # the thesis's ratios (patch 1/4 frame, 7×7 nodes), clip lengths, dropout grid, lr, TTA
     size=128,
     psize=32,
+    encoder="resnet18",
     train_videos=500,
     video_frames=20,
     test_videos=30,
@@ -285,7 +291,7 @@ def run(cfg: Config, run) -> dict:
             train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
             test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            init = ConvEncoder(cfg.width, cfg.embed_dim)
+            init = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim)
             initial = copy.deepcopy(init).requires_grad_(False).eval()
             probe = jitter(
                 patch_grid(train.frames[:4].flatten(0, 1), cfg.psize).flatten(0, 1),
@@ -339,6 +345,7 @@ def run(cfg: Config, run) -> dict:
                 "batch",
                 "size",
                 "difficulty",
+                "encoder",
                 "tau",
                 "base_clip",
                 "clips",

@@ -22,7 +22,7 @@ from replab.experiments import Experiment
 from replab.experiments.video._crw_sprites_report import report
 from replab.experiments.video._strips import strip_record
 from replab.probe.health import HealthConfig, health_monitor
-from replab.video.crw_model import ConvEncoder, crw_step, jitter, patch_grid
+from replab.video.crw_model import ENCODERS, crw_step, jitter, make_encoder, patch_grid
 from replab.video.metrics import j_and_f
 from replab.video.propagate import propagate_mask
 
@@ -54,8 +54,11 @@ class Config(HealthConfig):
     """Training clip length T (palindrome path length 2T; spec B.4: 2–10)."""
     psize: int = 16
     """Patch side (stride psize/2): a 3×3 node grid at size 32."""
+    encoder: str = "conv"
+    """The encoder: "conv" (a small fully convolutional net, output stride 2, B.8) or "resnet18" (the
+    thesis's Table 3.4, output stride 8, `replab.video.resnet`)."""
     width: int = 16
-    """Encoder channels (the test-time feature dimension)."""
+    """Encoder channels (conv: every layer; resnet18: the first stage, 64 in the thesis)."""
     embed_dim: int = 32
     """Node embedding dimension after the linear head (thesis: 128)."""
     steps: int = 200
@@ -99,6 +102,8 @@ class Config(HealthConfig):
             raise ValueError(f"clip must be in [2, video_frames={self.video_frames}], got {self.clip}")
         if self.psize < 4 or self.psize % 2 or self.psize > self.size:
             raise ValueError(f"psize must be even, >= 4 and <= size={self.size}, got {self.psize}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{self.encoder}', choose from {ENCODERS}")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty '{self.difficulty}', choose from {sorted(DIFFICULTIES)}")
         if self.size < 16:
@@ -132,9 +137,10 @@ SMOKE = Config(
     prop_m=2,
 )
 DEFAULT = Config()
-PAPER = Config(
+PAPER = Config(  # the thesis's encoder (Table 3.4), 7×7 training nodes (patch 1/4 of the frame), clip length
     size=128,
-    psize=64,
+    psize=32,
+    encoder="resnet18",
     train_videos=2000,
     video_frames=20,
     test_videos=30,
@@ -189,7 +195,7 @@ def run(cfg: Config, run) -> dict:
             train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
             test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            encoder = ConvEncoder(cfg.width, cfg.embed_dim)
+            encoder = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim)
             initial = copy.deepcopy(encoder).requires_grad_(False).eval()  # BN: initial running stats
             opt = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
             gen = run.generator(f"walk/{s}")
@@ -234,6 +240,7 @@ def run(cfg: Config, run) -> dict:
                 "clip",
                 "size",
                 "difficulty",
+                "encoder",
                 "tau",
                 "edge_drop",
                 "prop_k",

@@ -98,3 +98,53 @@ def test_vectorised_poi_is_the_mann_whitney_u_of_each_task():
 def test_a_bad_score_matrix_is_named():
     with pytest.raises(ValueError, match="runs x tasks"):
         aggregate.interval_estimate(np.zeros((0, 3)), aggregate.METRICS["IQM"])
+
+
+def test_compare_reads_the_stored_runs_and_gives_rliables_numbers(toy, db, tmp_path, capsys):
+    """`replab compare --metric`: the score matrices come from the runs' stored summaries only (one run
+    per seed of each method, one summary number per task) and the report's numbers are rliable's."""
+    import json
+
+    from replab.cli import main
+    from replab.track.store import Store
+
+    store = Store(db)
+    for method, x in MATS.items():
+        for seed, row in enumerate(x):
+            rid = f"toy-{method}-s{seed}"
+            store.create_run(rid, "toy", "smoke", {"steps": 20, "method": method}, seed, None)
+            summary = {f"task{t}": float(v) for t, v in enumerate(row)} | {"other": 1.0}
+            store.finish(rid, "finished", verdict="held", summary=summary)
+    out = tmp_path / "cmp"
+    argv = [
+        "compare",
+        "--name",
+        "toy",
+        "--metric",
+        "task*",
+        "--reps",
+        "2000",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert 'P(method="A" > method="C")' in printed and "optimality gap [95% CI]" in printed
+    got = json.loads((out / "compare.json").read_text())["toy/smoke"]
+    assert got["tasks"] == [f"task{t}" for t in range(5)]  # "other" is not a task
+    for name in "ABC":
+        m = got["methods"][f'method="{name}"']
+        assert m["runs"] == len(MATS[name])
+        point = [m[k][0] for k in ("IQM", "mean", "median", "optimality gap")]
+        np.testing.assert_allclose(point, RLIABLE_POINT[name], atol=TOL, rtol=0)
+        if name in RLIABLE_CI:
+            lows = [m[k][1] for k in ("IQM", "mean", "median", "optimality gap")]
+            np.testing.assert_allclose(lows, RLIABLE_CI[name][0], atol=TOL, rtol=0)
+    np.testing.assert_allclose(
+        got["poi"]['method="A" > method="C"'], RLIABLE_POI[("A", "C")], atol=TOL, rtol=0
+    )
+    assert abs(got["poi"]['method="A" > method="B"'][0] - (1 - RLIABLE_POI[("B", "A")][0])) < TOL
+    png = out / "profile-toy-smoke.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"

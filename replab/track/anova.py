@@ -108,6 +108,10 @@ def factorial_anova(
         raise ValueError(f"order must be in [1, {k}], got {order}")
     y = "__y"
     df[y] = df[response].rank() if rank else df[response].astype(float)
+    if float(df[y].var()) == 0.0:
+        raise ValueError(
+            f"response {response!r} is constant ({df[y].iloc[0]!r}): there is no variance to analyse"
+        )
     names = {f: f"__f{i}" for i, f in enumerate(factors)}
     for f, c in names.items():
         df[c] = df[f].astype(str)

@@ -49,9 +49,13 @@ def position_params(model: nn.Module) -> int:
 def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
     """Counts of `model` for one input of `input_shape` (C, H, W) (no batch dimension).
 
-    The model is not changed: a meta-device copy runs the forward (a model already on `meta` is used as is).
+    The model is not changed: a meta-device copy runs the forward (a model already on `meta` is used as is;
+    one that cannot be copied, e.g. with pruning masks, runs one eval-mode forward on zeros, mode restored).
     """
-    meta = model if _is_meta(model) else copy.deepcopy(model).to("meta")
+    meta = model if _is_meta(model) else _meta_copy(model)
+    device = "meta"
+    if meta is None:  # a model that cannot be copied runs itself once, in eval mode, on zeros
+        meta, device = model, next(iter(model.parameters())).device
     by_kind: dict[str, int] = {}
 
     def add(kind: str, n: int) -> None:
@@ -71,12 +75,21 @@ def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
     try:
         meta.eval()
         with torch.no_grad():
-            meta(torch.empty((1, *input_shape), device="meta"))
+            meta(torch.zeros((1, *input_shape), device=device))
     finally:
         for h in handles:
             h.remove()
         meta.train(was_training)
     return Counts(count_params(model), sum(by_kind.values()), by_kind, position_params(model))
+
+
+def _meta_copy(model: nn.Module) -> nn.Module | None:
+    """A meta-device copy, or None when the model cannot be deep-copied (`torch.nn.utils.prune` masks: the
+    masked weight is a computed tensor, which `deepcopy` refuses)."""
+    try:
+        return copy.deepcopy(model).to("meta")
+    except RuntimeError:
+        return None
 
 
 def _is_meta(model: nn.Module) -> bool:

@@ -31,7 +31,8 @@ def edge_dropout(logits: torch.Tensor, p: float, generator: torch.Generator | No
         raise ValueError(f"edge dropout p must be in [0, 1), got {p}")
     if p == 0.0:
         return logits
-    drop = torch.rand(logits.shape, generator=generator, device=logits.device) < p
+    dev = generator.device if generator is not None else logits.device  # a CPU generator may drive GPU logits
+    drop = torch.rand(logits.shape, generator=generator, device=dev).to(logits.device) < p
     return logits.masked_fill(drop, DROPPED_LOGIT)
 
 

@@ -80,7 +80,8 @@ def adapt_encoder(
     opt = torch.optim.Adam(adapted.parameters(), lr=cfg.lr)
     clip = min(cfg.clip, frames.shape[0])
     for _ in range(cfg.steps):
-        starts = torch.randint(0, frames.shape[0] - clip + 1, (cfg.batch,), generator=generator)
+        dev = generator.device if generator is not None else "cpu"
+        starts = torch.randint(0, frames.shape[0] - clip + 1, (cfg.batch,), generator=generator, device=dev)
         clips = torch.stack([frames[s : s + clip] for s in starts.tolist()])
         crw_step(
             adapted, opt, clips, psize=cfg.psize, tau=cfg.tau, edge_drop=cfg.edge_drop, generator=generator
@@ -116,14 +117,14 @@ def propagate_labels_adapted(
     encoder.eval()
     current = encoder
     h, w = first_labels.shape[-2:]
-    mask = context_mask(h, w, m, radius, frames.device)
+    mask = context_mask(h, w, m, radius, first_labels.device)
     labels = [first_labels.flatten(1).t().float()]
     for t in range(1, t_len):
         if (t - 1) % adapt.every == 0:
             window = adaptation_window(t, t_len, adapt.window)
             base = encoder if adapt.reset else current
             current = adapt_encoder(base, frames[window.start : window.stop], adapt, generator)
-            q = _nodes(current, frames)
+            q = _nodes(current, frames).to(first_labels.device)  # propagate where the labels are
             if q.shape[1] != h * w:
                 raise ValueError(
                     f"first_labels are {h}x{w}, the encoder's feature map has {q.shape[1]} cells"

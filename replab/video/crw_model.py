@@ -60,13 +60,14 @@ def patch_grid(frames: torch.Tensor, psize: int) -> torch.Tensor:
 def jitter(patches: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A random resized crop of every patch (scale (0.7, 0.9), ratio (0.7, 1.3)), resized back to its size."""
     n, _, h, w = patches.shape
-    u = torch.rand(n, 4, generator=generator)
+    dev = generator.device if generator is not None else patches.device
+    u = torch.rand(n, 4, generator=generator, device=dev).to(patches.device)
     scale = 0.7 + 0.2 * u[:, 0]
     ratio = torch.exp(math.log(0.7) + (math.log(1.3) - math.log(0.7)) * u[:, 1])
     sx = torch.sqrt(scale * ratio).clamp(max=1.0)  # crop width / patch width
     sy = torch.sqrt(scale / ratio).clamp(max=1.0)
     tx, ty = (1 - sx) * (2 * u[:, 2] - 1), (1 - sy) * (2 * u[:, 3] - 1)
-    theta = torch.zeros(n, 2, 3)
+    theta = torch.zeros(n, 2, 3, device=patches.device)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, tx, sy, ty
     grid = F.affine_grid(theta.to(patches), [n, patches.shape[1], h, w], align_corners=False)
     return F.grid_sample(patches, grid, align_corners=False)

@@ -220,8 +220,9 @@ def _score(pred_mask, gt, pts, tracks, ref, vis) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(cfg: Config, encoders: dict, initial, test, gen) -> tuple[dict, dict]:
-    """Mean scores per method over the test videos, and the predictions on the first test video."""
+def evaluate(cfg: Config, encoders: dict, initial, test, gen, device: str = "cpu") -> tuple[dict, dict]:
+    """Mean scores per method over the test videos, and the predictions on the first test video. The
+    encoders run on `device`; propagation and scores on the CPU."""
     kw = dict(tau=cfg.prop_tau, k=cfg.prop_k, m=cfg.prop_m, radius=cfg.prop_radius)
     adapt = AdaptConfig(
         window=cfg.tta_window,
@@ -245,7 +246,7 @@ def evaluate(cfg: Config, encoders: dict, initial, test, gen) -> tuple[dict, dic
         vis = _visible(gt, tracks, k)
         preds = {}
         for name, enc in feature_sources.items():
-            feats = enc.feature_map(frames)
+            feats = enc.feature_map(frames.to(device)).cpu()
             stride = cfg.size / feats.shape[-1]
             preds[name] = (
                 propagate_mask(feats, gt[0], **kw),
@@ -258,7 +259,9 @@ def evaluate(cfg: Config, encoders: dict, initial, test, gen) -> tuple[dict, dic
         )
         preds["copy_first"] = (gt[:1].expand_as(gt), tracks[:1].expand_as(tracks))
         with torch.enable_grad():
-            tta_mask = propagate_mask_adapted(encoders["base"], frames, gt[0], adapt, generator=gen, **kw)
+            tta_mask = propagate_mask_adapted(
+                encoders["base"], frames.to(device), gt[0], adapt, generator=gen, **kw
+            )
         preds["base+tta"] = (tta_mask, preds["base"][1])  # points: not adapted (masks are the claim)
         for name, (mask, pts) in preds.items():
             scores.setdefault(name, []).append(_score(mask, gt, pts, tracks, ref, vis))
@@ -291,20 +294,23 @@ def run(cfg: Config, run) -> dict:
             train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
             test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            init = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim)
+            init = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim).to(run.device)
             initial = copy.deepcopy(init).requires_grad_(False).eval()
             probe = jitter(
-                patch_grid(train.frames[:4].flatten(0, 1), cfg.psize).flatten(0, 1),
-                run.generator(f"probe/{s}"),
+                patch_grid(train.frames[:4].flatten(0, 1).to(run.device), cfg.psize).flatten(0, 1),
+                run.generator(f"probe/{s}", run.device),
             )
             encoders, final = {}, {}
             for name, v in var.items():
                 encoder = copy.deepcopy(init)  # every variant starts from the same weights
                 opt = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
-                gen, rng = run.generator(f"walk/{s}"), run.rng(f"clips/{s}")  # same streams per variant
+                gen, rng = (
+                    run.generator(f"walk/{s}", run.device),
+                    run.rng(f"clips/{s}"),
+                )  # same streams per variant
                 monitor = health_monitor(cfg, encoder, probe, run.log, arm=f"{name}/s{s}", seed=s)
                 for t in range(cfg.steps):
-                    clips = _clips(cfg, train.frames, rng, v["clip"], v["static"])
+                    clips = _clips(cfg, train.frames, rng, v["clip"], v["static"]).to(run.device)
                     metrics = crw_step(
                         encoder,
                         opt,
@@ -326,7 +332,9 @@ def run(cfg: Config, run) -> dict:
                     bar.advance(1, seed=s, variant=len(encoders), loss=metrics["loss/crw"])
                 encoders[name] = encoder.eval()
                 final[name] = metrics["loss/crw"]
-            scores, first = evaluate(cfg, encoders, initial, test, run.generator(f"tta/{s}"))
+            scores, first = evaluate(
+                cfg, encoders, initial, test, run.generator(f"tta/{s}", run.device), run.device
+            )
             state["done"][str(s)] = {"scores": scores, "final_loss": final}
             run.log({f"eval/{m}_jf/s{s}": v["J&F"] for m, v in scores.items()}, cfg.steps)
             if state["strip"] is None:

@@ -176,7 +176,7 @@ def evaluate(cfg: Config, encoder, test, first: dict | None = None) -> dict[str,
                 if method == "pixels":
                     feats = F.avg_pool2d(frames, 2)
                 else:
-                    feats = test["encoders"][method].feature_map(frames)
+                    feats = test["encoders"][method].feature_map(frames.to(test["device"])).cpu()
                 pred = propagate_mask(feats, gt[0], **kw)
             scores[method].append(j_and_f(pred, gt))
             if first is not None and len(scores[method]) == 1:
@@ -195,17 +195,21 @@ def run(cfg: Config, run) -> dict:
             train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
             test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
             torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            encoder = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim)
+            encoder = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim).to(run.device)
             initial = copy.deepcopy(encoder).requires_grad_(False).eval()  # BN: initial running stats
             opt = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
-            gen = run.generator(f"walk/{s}")
-            probe = jitter(patch_grid(train.frames[:4].flatten(0, 1), cfg.psize).flatten(0, 1), gen)
+            gen = run.generator(f"walk/{s}", run.device)
+            probe = jitter(
+                patch_grid(train.frames[:4].flatten(0, 1).to(run.device), cfg.psize).flatten(0, 1), gen
+            )
             monitor = health_monitor(cfg, encoder, probe, run.log, arm=f"s{s}", seed=s)
             rng = run.rng(f"clips/{s}")
             for t in range(cfg.steps):
                 vids = torch.from_numpy(rng.integers(0, cfg.train_videos, cfg.batch))
                 start = torch.from_numpy(rng.integers(0, cfg.video_frames - cfg.clip + 1, cfg.batch))
-                clips = torch.stack([train.frames[v, a : a + cfg.clip] for v, a in zip(vids, start)])
+                clips = torch.stack([train.frames[v, a : a + cfg.clip] for v, a in zip(vids, start)]).to(
+                    run.device
+                )
                 metrics = crw_step(
                     encoder, opt, clips, psize=cfg.psize, tau=cfg.tau, edge_drop=cfg.edge_drop, generator=gen
                 )
@@ -216,6 +220,7 @@ def run(cfg: Config, run) -> dict:
             tests = {
                 "frames": test.frames,
                 "masks": test.masks,
+                "device": run.device,
                 "encoders": {"crw": encoder, "random_init": initial},
             }
             first: dict = {}

@@ -282,8 +282,16 @@ def record_execution(folder: Path, device: str, amp: bool) -> None:
 
 
 def platform_cpu() -> str | None:
+    """The CPU's model name (Linux: /proc/cpuinfo), else the machine type."""
     import platform
 
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine() or None
 
 

@@ -126,3 +126,41 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_metrics_are_stored_once(tm
     assert (tmp_path / "victim" / "report.md").exists() and not (
         tmp_path / "victim" / "checkpoint.pt"
     ).exists()
+
+
+def test_a_sweep_passes_amp_to_its_runs_and_the_report_records_device_precision_throughput(
+    toy, db, capsys, monkeypatch
+):
+    toy_trials(monkeypatch)
+    code, out, _ = cli(capsys, "sweep", "toy", "--preset", "smoke", "--seeds", "1", "--amp", "--quiet")
+    assert code == 0, out
+    (run,) = Store(db).runs()
+    report = (db.parent / run.id / "report.md").read_text()
+    assert "bfloat16 autocast (--amp)" in report and "cpu (" in report
+    steps = next(line for line in report.splitlines() if "logged steps/s" in line)
+    assert "20 steps in" in steps  # the toy's 20 steps over the run's wall time
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA (no GPU on this machine)")
+def test_a_smoke_preset_runs_on_cuda_with_amp(db, capsys):
+    code, out, err = cli(
+        capsys,
+        "run",
+        "tunnel",
+        "--preset",
+        "smoke",
+        "--device",
+        "cuda",
+        "--amp",
+        "--models",
+        "mlp3-digits",
+        "--epochs",
+        "2",
+        "--probe-epochs",
+        "1",
+        "--quiet",
+    )
+    assert code == 0, out + err
+    (run,) = Store(db).runs()
+    report = (db.parent / run.id / "report.md").read_text()
+    assert "cuda (" in report and "bfloat16 autocast" in report and "logged steps/s" in report

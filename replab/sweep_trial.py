@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from replab.track import lifeline
@@ -41,12 +41,13 @@ class Trial:
     device: str = "cpu"
     threads: int = 1
     """torch threads of the run (REPLAB_THREADS): the CPUs the backend gives the trial"""
-    entry: tuple[str, ...] = field(default_factory=lambda: (sys.executable, "-m", "replab"))
-    """the program that is `replab` (tests name a script that registers a test-only experiment)"""
+    entry: tuple[str, ...] = ()
+    """the program that is `replab` (default: `python -m replab` with the Python of the process that runs
+    the trial, a Ray node's own; tests name a script that registers a test-only experiment)"""
 
     def command(self, store: Path) -> list[str]:
         return [
-            *self.entry,
+            *(self.entry or (sys.executable, "-m", "replab")),
             "run",
             self.experiment,
             "--seed",

@@ -50,7 +50,9 @@ def trunk(inp: int, hidden: int, layers: int, layer_norm: bool) -> nn.Sequential
 
 
 class MultiHead(nn.Module):
-    """One Linear output head per task on shared features: (B, H), task (B,) → (B, out)."""
+    """One Linear output head per task on shared features: (B, H), one-hot task ids (B, T) → (B, out).
+    Every head is computed in one matmul and the task's is kept by the one-hot mask (T is small: cheaper
+    than gathering a weight matrix per example, forward and backward)."""
 
     def __init__(self, hidden: int, out: int, num_tasks: int):
         super().__init__()
@@ -66,12 +68,13 @@ class MultiHead(nn.Module):
                 nn.init.orthogonal_(self.weight[k])
             self.bias.zero_()
 
-    def forward(self, h: Tensor, task: Tensor) -> Tensor:
-        return torch.einsum("bh,boh->bo", h, self.weight[task]) + self.bias[task]
+    def forward(self, h: Tensor, onehot: Tensor) -> Tensor:
+        return (self.all_heads(h) * onehot[:, :, None]).sum(1)
 
     def all_heads(self, h: Tensor) -> Tensor:
         """(B, T, out): every head's output."""
-        return torch.einsum("bh,toh->bto", h, self.weight) + self.bias
+        t, o = self.num_tasks, self.out
+        return F.linear(h, self.weight.reshape(t * o, -1), self.bias.reshape(-1)).view(-1, t, o)
 
 
 class MultiHeadActor(nn.Module):
@@ -88,8 +91,9 @@ class MultiHeadActor(nn.Module):
         return obs[:, -self.num_tasks :].argmax(1)
 
     def dist(self, obs: Tensor, task: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(μ, log σ) of the pre-tanh Gaussian, (B, A) each; `task` overrides the obs's one-hot id."""
-        out = self.head(self.trunk(obs), self.task(obs) if task is None else task)
+        """(μ, log σ) of the pre-tanh Gaussian, (B, A) each; `task` (B,) overrides the obs's one-hot id."""
+        onehot = obs[:, -self.num_tasks :] if task is None else F.one_hot(task, self.num_tasks).to(obs.dtype)
+        out = self.head(self.trunk(obs), onehot)
         mu, log_std = out.chunk(2, -1)
         return mu, log_std.clamp(self.log_std_min, self.log_std_max)  # CW's clip to [−20, 2]
 
@@ -120,8 +124,8 @@ class MultiHeadCritic(nn.Module):
         self.h1, self.h2 = MultiHead(hidden, 1, num_tasks), MultiHead(hidden, 1, num_tasks)
 
     def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        x, task = torch.cat([obs, action], -1), obs[:, -self.num_tasks :].argmax(1)
-        return self.h1(self.q1(x), task), self.h2(self.q2(x), task)
+        x, onehot = torch.cat([obs, action], -1), obs[:, -self.num_tasks :]
+        return self.h1(self.q1(x), onehot), self.h2(self.q2(x), onehot)
 
 
 def gaussian_kl(mu_p: Tensor, log_std_p: Tensor, mu_q: Tensor, log_std_q: Tensor) -> Tensor:
@@ -202,10 +206,11 @@ class ClonExSAC(nn.Module):
 
     def _make_optimizers(self) -> None:
         owned = self.owned_parameters()
-        self.critic_opt = torch.optim.Adam(owned["critic_opt"], lr=self.lr)
-        self.actor_opt = torch.optim.Adam(owned["actor_opt"], lr=self.lr)
-        self.alpha_opt = torch.optim.Adam(owned["alpha_opt"], lr=self.lr)
-        self.aux_opt = torch.optim.Adam(owned["aux_opt"], lr=self.lr) if self.aux else None
+        kw = dict(lr=self.lr, fused=self.device.type in ("cpu", "cuda"))  # one kernel per optimiser, as SAC's
+        self.critic_opt = torch.optim.Adam(owned["critic_opt"], **kw)
+        self.actor_opt = torch.optim.Adam(owned["actor_opt"], **kw)
+        self.alpha_opt = torch.optim.Adam(owned["alpha_opt"], **kw)
+        self.aux_opt = torch.optim.Adam(owned["aux_opt"], **kw) if self.aux else None
         self.on_change()
 
     def networks(self) -> dict[str, nn.Module]:
@@ -254,7 +259,12 @@ class ClonExSAC(nn.Module):
         self.actor(batch.obs.float(), sample=False)
 
     def on_change(self) -> None:
-        self._ema = [(list(s.target.parameters()), list(s.online.parameters())) for s in self.shadows()[:4]]
+        """Rebuild the cached parameter lists (the actor's, the soft update's) after network surgery."""
+        self._actor_params = unique(self.actor.parameters())
+        own = self.shadows()[:4]  # one τ for all four: one fused lerp over every target tensor
+        self._ema = [
+            ([p for s in own for p in s.target.parameters()], [p for s in own for p in s.online.parameters()])
+        ]
 
     # -- acting ---------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -283,12 +293,13 @@ class ClonExSAC(nn.Module):
         """One SAC update on the current task's `batch` with the BC (and critic) regularisers."""
         self.updates += 1
         obs, next_obs, action = batch.obs.float(), batch.next_obs.float(), batch.action.float()
-        task = self.actor.task(obs)
-        alpha = self.log_alpha.exp()
+        onehot = obs[:, -self.num_tasks :]  # each example's α_k and log α_k through its one-hot task id
+        log_alpha_b = onehot @ self.log_alpha
+        alpha_b = log_alpha_b.detach().exp()[:, None]
         with torch.no_grad():
             _, next_a, next_logp, _, _ = self.actor(next_obs)
             tq1, tq2 = self.critic_target(next_obs, next_a)
-            v = torch.min(tq1, tq2) - alpha[task][:, None] * next_logp
+            v = torch.min(tq1, tq2) - alpha_b * next_logp
             target = batch.reward[:, None] + batch.discount[:, None] * v
         q1, q2 = self.critic(obs, action)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
@@ -314,7 +325,7 @@ class ClonExSAC(nn.Module):
 
         _, a, logp, _, _ = self.actor(obs)
         aq1, aq2 = self.critic(obs, a)
-        actor_loss = (alpha[task].detach()[:, None] * logp - torch.min(aq1, aq2)).mean()
+        actor_loss = (alpha_b * logp - torch.min(aq1, aq2)).mean()
         if expert is not None and self.bc_coef > 0:
             bc = self.bc_loss(expert["obs"], expert["mu"], expert["log_std"])
             actor_loss = actor_loss + self.bc_coef * bc
@@ -322,7 +333,7 @@ class ClonExSAC(nn.Module):
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward(inputs=self._actor_params)
         self.actor_opt.step()
-        alpha_loss = -(self.log_alpha[task] * (logp.detach()[:, 0] + self.target_entropy)).mean()
+        alpha_loss = -(log_alpha_b * (logp.detach()[:, 0] + self.target_entropy)).mean()
         self.alpha_opt.zero_grad(set_to_none=True)
         alpha_loss.backward()
         self.alpha_opt.step()
@@ -330,12 +341,8 @@ class ClonExSAC(nn.Module):
             for targets, sources in self._ema:
                 torch._foreach_lerp_(targets, sources, self.tau)
         m |= {"loss/critic": float(critic_loss.detach()), "loss/actor": float(actor_loss.detach()),
-              "train/alpha": float(alpha[self.task].detach()), "train/q": float(q1.detach().mean())}  # fmt: skip
+              "train/alpha": float(self.log_alpha[self.task].detach().exp()), "train/q": float(q1.detach().mean())}  # fmt: skip
         return m
-
-    @property
-    def _actor_params(self) -> list[nn.Parameter]:
-        return unique(self.actor.parameters())
 
     # -- task boundaries (ClonEx steps 1 and 3; CW resets) ------------------------------------------------
     @torch.no_grad()

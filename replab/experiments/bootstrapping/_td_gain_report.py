@@ -122,11 +122,15 @@ def report(results: dict) -> Report:
             f"registered minimum effect {cfg['min_effect']:g} with the 95% CI (bootstrap) beyond it and the "
             "sign-flip test at p ≤ 0.05 over at least 5 seeds; `mc` must first beat the floor 0 (its update "
             f"helps its neighbours). Ties never win. Secondary: λ = 0.9 above λ = 0 by "
-            f"{cfg['lambda_min_effect']:g}, paired by seed. The thesis: {PAPER}; {PAPER_LAMBDA}.",
+            f"{cfg['lambda_min_effect']:g}, paired by seed. Also: `mc` > `ql` in the other measured loss (a "
+            "secondary check added after a first one-seed trial; not the registered headline). The thesis: "
+            f"{PAPER}; {PAPER_LAMBDA}.",
         )
     )
-    _decide(rep, res, cfg, "mc", "ql", float(cfg["min_effect"]), True)
-    _decide(rep, res, cfg, "lambda0.9", "lambda0", float(cfg["lambda_min_effect"]), False)
+    _decide(rep, res, cfg, "mc", "ql", float(cfg["min_effect"]), True, key="claim")
+    _decide(rep, res, cfg, "lambda0.9", "lambda0", float(cfg["lambda_min_effect"]), False, key="lambda")
+    # the other measured loss, as a secondary check (added after the first one-seed trial, see the docs)
+    _decide(rep, res, cfg, "mc", "ql", float(cfg["min_effect"]), False, key="other", curve_name=_other(cfg))
     for arm in arms:
         vals = [v for v in per_seed(res, cfg, arm).values() if np.isfinite(v)]
         if vals:
@@ -137,15 +141,17 @@ def report(results: dict) -> Report:
     return rep
 
 
-def _decide(rep: Report, res: dict, cfg: dict, a: str, b: str, m: float, headline: bool) -> None:
-    key = "claim" if headline else "lambda"
-    name = f"near gain: {a} > {b}"
-    va, vb = per_seed(res, cfg, a), per_seed(res, cfg, b)
+def _decide(
+    rep: Report, res: dict, cfg: dict, a: str, b: str, m: float, headline: bool, *, key: str, curve_name=None
+) -> None:
+    loss = (curve_name or yardstick(cfg)).removeprefix("gain_")
+    name = f"near gain ({'Q-learning' if loss == 'ql' else 'own'} loss): {a} > {b}"
+    va, vb = per_seed(res, cfg, a, name=curve_name), per_seed(res, cfg, b, name=curve_name)
     common = sorted(s for s in set(va) & set(vb))
     if not common:
         rep.checks.append(Check(name, None, f"needs finished runs of both {a} and {b}"))
         return
-    kw = {"floor": 0.0, "floor_label": "no propagation (gain 0)"} if headline else {}
+    kw = {"floor": 0.0, "floor_label": "no propagation (gain 0)"} if key != "lambda" else {}
     d = paired(
         {s: va[s] for s in common},
         {s: vb[s] for s in common},
@@ -154,7 +160,7 @@ def _decide(rep: Report, res: dict, cfg: dict, a: str, b: str, m: float, headlin
         key=key,
         a_label=a,
         b_label=b,
-        paper=PAPER if headline else PAPER_LAMBDA,
+        paper=PAPER_LAMBDA if key == "lambda" else PAPER,
         **kw,
     )
     rep.checks.append(d.check(headline=headline))
@@ -182,7 +188,7 @@ def _figure(res: dict, cfg: dict, arms: list[str], name: str) -> Figure:
     label = f"gain of the {loss}" if gain else "cosine(∇J(s_t), ∇J(s_t+k))"
     ax.set_ylabel(label)
     if gain:
-        ax.set_yscale("symlog", linthresh=max(1e-12, _linthresh(res, name)))
+        ax.set_yscale("symlog", linthresh=max(1e-12, _linthresh(res, name)), linscale=2)
     ax.legend(fontsize=7)
     ax0.set_xticks(range(len(arms)), arms, rotation=60, fontsize=7)
     ax0.set_title("k = 0", fontsize=9)
@@ -199,4 +205,4 @@ def _figure(res: dict, cfg: dict, arms: list[str], name: str) -> Figure:
 
 def _linthresh(res: dict, name: str) -> float:
     vals = np.array([abs(x) for u in res.values() for x in u[name] if x is not None and x != 0], float)
-    return float(np.percentile(vals, 10)) if len(vals) else 1e-6
+    return float(np.percentile(vals, 50)) if len(vals) else 1e-6

@@ -66,7 +66,7 @@ def _results(mc, ql, lam0, lam9, seeds=5):
                 "first_order_own": (2 * g).tolist(),
                 "cosine": np.exp(-np.abs(k) / 5.0).tolist(),
                 "count": [1.0] * len(k),
-                "series": [],
+                "series": [[10, level, 2 * level, 0.5], [20, level, 2 * level, 0.6]],
                 "mse_returns": 1.0,
                 "sign_variance": 0.1,
                 "mean_abs_td": 0.1,
@@ -89,7 +89,7 @@ def test_report_decides_with_the_shared_rule():
     held = report(_results(1.0, 0.05, 0.05, 0.3))
     assert next(c for c in held.checks if c.headline).verdict == "held"
     assert next(c for c in held.checks if not c.headline).verdict == "held"
-    assert {f.name for f in held.figures} == {"gain_ql", "gain_own", "cosine"}
+    assert {f.name for f in held.figures} == {"gain_ql", "gain_own", "cosine", "over_training"}
     tie = report(_results(0.05, 0.05, 0.3, 0.3))
     assert next(c for c in tie.checks if c.headline).verdict == "did not hold"  # ties are not wins
     assert next(c for c in tie.checks if not c.headline).verdict == "did not hold"

@@ -120,13 +120,13 @@ def evaluate(net: FactorNet, eps: float = 1e-6, directed: bool = True) -> dict:
 def alignment(corr) -> float:
     """Mean over features of | |r_kx| − |r_ky| |: 1 when every feature follows exactly one coordinate, 0 when
     each mixes them equally (or follows neither)."""
-    c = torch.as_tensor(corr).abs()
+    c = torch.as_tensor(corr, dtype=torch.float64).abs()
     return float((c[:, 0] - c[:, 1]).abs().mean())
 
 
 def covered_directions(corr, threshold: float = 0.9) -> int:
     """How many of +x, −x, +y, −y some feature follows with r beyond `threshold` (§S6.6: all four)."""
-    c = torch.as_tensor(corr)
+    c = torch.as_tensor(corr, dtype=torch.float64)
     return int(sum(bool((sign * c[:, j] > threshold).any()) for j in (0, 1) for sign in (1, -1)))
 
 

@@ -261,6 +261,10 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     n = len(y)
     probe_states = data["s"][seeding.rng(run.seed, f"health/{seed}").permutation(n)[: cfg.probe_batch]]
     monitor = health_monitor(cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=["3"])
+    if (
+        cfg.probes != "none"
+    ):  # ρ̄ (eq. 3.13, f = max_a Q) over pairs of 64 buffer states, beside the health probes
+        monitor.add_model_probe("function_interference", None, (probe_states[:64], None))
     offsets = torch.arange(-cfg.max_offset, cfg.max_offset + 1)
     measures = {"ql": ql_loss, "own": own_loss}
     k = len(offsets)

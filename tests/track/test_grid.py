@@ -62,6 +62,31 @@ def test_a_bad_grid_value_or_field_fails_before_the_store_exists(toy, db, capsys
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sweep", "toy", "--retries", "-1"], "--retries must be >= 0"),
+        (["sweep", "toy", "--backend", "spark"], "--backend must be local or ray"),
+        (["sweep", "toy", "--cpus-per-trial", "0"], "--cpus-per-trial must be > 0"),
+        (["sweep", "toy", "--grid", "seed=-1..0"], "seed"),
+        (["compare", "--name", "toy", "--by", "steps"], "--by and --out go with --metric"),
+        (["compare", "--name", "toy", "--metric", "x", "--reps", "10"], "--reps must be >= 100"),
+    ],
+)
+def test_bad_sweep_and_compare_options_are_one_line(toy, db, capsys, argv, message):
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_compare_names_a_metric_that_matches_nothing(toy, db, capsys):
+    store = Store(db)
+    store.create_run("r0", "toy", "smoke", {"steps": 3}, 0, None)
+    store.finish("r0", "finished", verdict="held", summary={"last_loss": 0.25})
+    code, _, err = cli(capsys, "compare", "--name", "toy", "--metric", "acc*")
+    assert code == 2 and "no summary number matches --metric 'acc*'" in err and "last_loss" in err
+
+
 def test_a_missing_ray_names_the_extra(toy, db, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without the extra
     code, _, err = cli(capsys, "sweep", "toy", "--backend", "ray")

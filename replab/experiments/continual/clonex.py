@@ -82,8 +82,12 @@ class Config(HealthConfig):
     eval_every: int = 1_000
     eval_episodes: int = 5
     """Stochastic test episodes per task per evaluation (CW: 10) [P: 5 for time]."""
-    success_return: float = -200.0
-    """An episode succeeds when its return exceeds this (§9.5 [P]: Pendulum returns range −1600…0)."""
+    success_return: float = -400.0
+    """An episode succeeds when its return exceeds this [P]. Pendulum returns range −1600…0; §9.5 suggests
+    −200, but a single-task run at this preset (T1, 10k steps, seed 0) plateaued at a mean of −287 over the
+    fixed evaluation starts with success 0.2 at −200 (swing-ups from the bottom cost ≈ −300 even when
+    solved), which leaves little room to see forgetting; −400 separates a learned policy from an unlearned
+    one (random ≈ −1200). Set before any run of the claims."""
     related_tasks: tuple[int, ...] = (1, 2)
     """Task indices related to the first task, on which best-return exploration should raise the AUC
     (§9.5: T2 g = 15 and T3 m = 1.6 resemble T1; T4's inverted actions do not)."""

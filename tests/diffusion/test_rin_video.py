@@ -107,3 +107,30 @@ def test_loss_ignores_the_context_frames_and_sees_them_clean():
     torch.testing.assert_close(losses[0].detach(), full.mean(), rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="context_frames=4 needs"):
         diffusion_loss(rin, x0, None, gamma=gamma, context_frames=4)
+
+
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("context_frames", 4, "context_frames must be in"),
+        ("frames", 5, "divisible by patch_t"),
+        ("times", (0.1, 1.0), "times must be"),
+        ("min_effect", 1.0, "min_effect in"),
+    ],
+)
+def test_video_config_names_the_bad_field(field, value, match):
+    import dataclasses
+
+    from replab.experiments.diffusion import rin_video_prediction as video
+
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(video.SMOKE, **{field: value})
+
+
+def test_moving_tokens_mark_the_patches_that_change():
+    from replab.experiments.diffusion import rin_video_prediction as video
+
+    cfg = video.SMOKE  # 4 frames of 8×8, patches 2×4×4: tokens (t', h', w') in 2 × 2 × 2
+    clip = torch.zeros(1, 4, 3, 8, 8)
+    clip[0, 3, :, 5, 6] = 1.0  # frame 3 changes at (5, 6): temporal patch 1, row patch 1, column patch 1
+    assert video.moving_tokens(clip, cfg)[0].nonzero()[:, 0].tolist() == [7]

@@ -41,6 +41,7 @@ from replab.envs.cartpole_expert import collect
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping._td_gain_report import report
 from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.interference import mean_td_interference
 from replab.probe.sign_variance import sign_variance, td_errors
 from replab.probe.td_gain import offset_gain
 from replab.probe.td_lambda import lambda_returns
@@ -102,8 +103,9 @@ class Config(HealthConfig):
     (first order in α); the thesis reports "more than an order of magnitude" (Fig 3.8)."""
     lambda_min_effect: float = 0.0
     """Registered minimum effect of the secondary claim (near gain at λ = 0.9 − at λ = 0), same units."""
-    probe_every: int = 1000
-    """Updates between two measurements of the health monitor (second hidden layer, buffer states)."""
+    probe_every: int = 2000
+    """Updates between two measurements of the health monitor (second hidden layer, buffer states; plus
+    the mean function and TD interference on 64 buffer transitions, ≈ 40 ms a measurement)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -194,6 +196,18 @@ def _net(width: int, seed: int) -> nn.Sequential:
     return net
 
 
+class MaxQ(nn.Module):
+    """V(s) = max_a Q(s, a) of a Q-network, a scalar value network for `mean_td_interference` (δ_iδ_j
+    ∇V(s_i)ᵀ∇V(s_j) with δ = V(s) − (r + γV(s′)), §S2.2's sign-variance form, `target="frozen"`)."""
+
+    def __init__(self, q: nn.Module):
+        super().__init__()
+        self.q = q
+
+    def forward(self, x):
+        return self.q(x).max(-1, keepdim=True).values
+
+
 def own_loss(f, row):
     """(Q_θ(s, a) − y)², y the objective's fixed target (eq. 3.19 / L_MC)."""
     return ((f(row["s"]) * row["a_hot"]).sum() - row["y"]).pow(2)
@@ -261,10 +275,11 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     n = len(y)
     probe_states = data["s"][seeding.rng(run.seed, f"health/{seed}").permutation(n)[: cfg.probe_batch]]
     monitor = health_monitor(cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=["3"])
-    if (
-        cfg.probes != "none"
-    ):  # ρ̄ (eq. 3.13, f = max_a Q) over pairs of 64 buffer states, beside the health probes
-        monitor.add_model_probe("function_interference", None, (probe_states[:64], None))
+    if cfg.probes != "none":  # the thesis's interference beside the health probes, 64 buffer transitions
+        j = torch.as_tensor(seeding.rng(run.seed, f"health/{seed}").permutation(n)[:64])
+        monitor.add_model_probe("function_interference", None, (data["s"][j], None))  # ρ̄, eq. 3.13
+        tr = (data["s"][j], data["r"][j], data["s2"][j], data["disc"][j])
+        monitor.add("td_interference", lambda m: mean_td_interference(MaxQ(m), None, *tr, target="frozen"))
     offsets = torch.arange(-cfg.max_offset, cfg.max_offset + 1)
     measures = {"ql": ql_loss, "own": own_loss}
     k = len(offsets)

@@ -54,7 +54,7 @@ def report(results: dict) -> Report:
         (
             "Label propagation",
             (
-                f"Sprites ({cfg.get('difficulty', 'easy')}). Mean over {cfg['test_videos']} test videos per seed (objects of the first frame, frames "
+                f"Videos: {cfg.get('data', 'sprites')} ({cfg.get('difficulty', 'easy')}). Mean over {cfg['test_videos']} test videos per seed (objects of the first frame, frames "
                 f"1..{cfg['video_frames'] - 1}), then mean ± standard deviation over {len(res)} seed(s) — a "
                 f"description of the spread, not a confidence interval. Training: {cfg['steps']} steps of "
                 f"{cfg['batch']} clips of {cfg['clip']} frames, τ = {cfg['tau']}, edge dropout "

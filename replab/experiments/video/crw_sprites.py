@@ -40,6 +40,9 @@ class Config(HealthConfig):
     """Seeds (each: its own videos, initialisation and training)."""
     size: int = 32
     """Frame side in pixels."""
+    data: str = "sprites"
+    """The videos: "sprites" (procedural, `replab.data.sprite_videos`) or "dmc:<domain>-<task>" (dm_control
+    under a random policy with renderer masks, `replab.video.dmc_videos`; extra `dmc`, MUJOCO_GL=egl)."""
     difficulty: str = "easy"
     """Sprite appearance (`replab.data.sprite_videos.DIFFICULTIES`): easy (the first version's videos, the
     default), medium or hard (colour jitter, brightness changes, shared colours: raw pixels stop being
@@ -104,6 +107,8 @@ class Config(HealthConfig):
             raise ValueError(f"psize must be even, >= 4 and <= size={self.size}, got {self.psize}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder '{self.encoder}', choose from {ENCODERS}")
+        if self.data != "sprites" and not self.data.startswith("dmc:"):
+            raise ValueError(f"data must be 'sprites' or 'dmc:<domain>-<task>', got '{self.data}'")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty '{self.difficulty}', choose from {sorted(DIFFICULTIES)}")
         if self.size < 16:
@@ -157,6 +162,11 @@ PAPER = Config(  # the thesis's encoder (Table 3.4), 7×7 training nodes (patch 
 
 
 def _videos(cfg: Config, rng, n: int):
+    if cfg.data.startswith("dmc:"):
+        from replab.video.dmc_videos import make_dmc_videos
+
+        seed = int(rng.integers(2**31))
+        return make_dmc_videos(cfg.data.removeprefix("dmc:"), n, seed, frames=cfg.video_frames, size=cfg.size)
     return make_sprite_videos(
         n, rng, frames=cfg.video_frames, size=cfg.size, **difficulty_options(cfg.difficulty)
     )
@@ -244,6 +254,7 @@ def run(cfg: Config, run) -> dict:
                 "batch",
                 "clip",
                 "size",
+                "data",
                 "difficulty",
                 "encoder",
                 "tau",

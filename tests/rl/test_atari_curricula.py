@@ -69,3 +69,20 @@ def test_planted_effects_are_decided_and_recovered():
     assert checks["ALE freeway"].held is True  # planted mode and difficulty effects
     assert checks["MinAtar scratch"].held is True
     assert any("interaction_scratch" == f.name for f in rep.figures)
+
+
+def test_space_invaders_mode_bits_five_way_anova():
+    from replab.experiments.discrete._atari_curricula_report import mode_bits
+    from replab.track.anova import factorial_anova
+
+    rng = np.random.default_rng(1)
+    # planted: option bit 2 (fast bombs, say) lowers the score, difficulty raises it; 2 episodes per cell
+    rows = [{"mode": m, "difficulty": d, "episode": e,
+             "score": 100.0 - 30 * ((m >> 2) & 1) + 10 * d + rng.standard_normal()}
+            for m in range(16) for d in range(2) for e in range(2)]  # fmt: skip
+    cols = mode_bits(rows)
+    assert (
+        cols["mode_bit2"][:16] == [0] * 16 and cols["mode_bit0"][:8] == [0] * 4 + [1] * 4
+    )  # 4 rows per mode
+    t = factorial_anova(cols, "score", ["mode_bit0", "mode_bit1", "mode_bit2", "mode_bit3", "difficulty"])
+    assert {x.name for x in t.significant(1e-6)} == {"mode_bit2", "difficulty"}

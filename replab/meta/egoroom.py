@@ -3,7 +3,8 @@
 A 9×9 grid whose border is walls (7×7 free) with 5 coloured objects on non-passable cells. The agent has a
 pose (x, y, dir ∈ {N, E, S, W}), starts at the top centre facing down and turns left, turns right or moves
 forward (ViZDoom's 3 actions, §C.3). It sees an egocentric top-down crop 5 cells wide × 5 deep (its own row
-at the bottom centre), 3×3 px per cell: a 15×15×3 uint8 RGB image (walls dark, floor grey, objects coloured).
+at the bottom centre), 3×3 px per cell: a 15×15 RGB image, channel-first uint8 (3, 15, 15) as PyTorch's
+convolutions read it (walls dark, floor grey, objects coloured).
 
 Rooms are "fixed" (one layout and palette, in training and at test) or "random" (5 positions and 5 colours
 per room; training rooms use the first `N_TRAIN_COLOURS` palette colours and every test target has a held-out
@@ -26,7 +27,7 @@ SIZE = 9
 N_OBJECTS = 5
 VIEW = 5
 CELL_PX = 3
-OBS_SHAPE = (VIEW * CELL_PX, VIEW * CELL_PX, 3)
+OBS_SHAPE = (3, VIEW * CELL_PX, VIEW * CELL_PX)  # channel-first
 ACTIONS = ("turn_left", "turn_right", "forward")
 DIRS = np.array([[0, -1], [1, 0], [0, 1], [-1, 0]])  # (dx, dy) of N, E, S, W; y grows downwards
 START = (4, 1, 2)  # top centre, facing down (south)
@@ -56,18 +57,33 @@ ROOMS = ("fixed", "random")
 def sample_cells(rng: np.random.Generator, n: int) -> np.ndarray:
     """`n` rooms' object cells (n, 5, 2): distinct interior cells, none on or beside the start, pairwise
     Chebyshev distance ≥ 2 (ViZDoom's "minimum distance between objects"; it keeps every free cell
-    reachable)."""
+    reachable). Rejection sampling, vectorised over candidate layouts."""
     out = np.empty((n, N_OBJECTS, 2), dtype=np.int64)
-    free = [(x, y) for y in range(1, SIZE - 1) for x in range(1, SIZE - 1) if abs(x - START[0]) + y - 1 > 1]
-    free = np.array(free)
-    for i in range(n):
-        while True:
-            pick = free[rng.choice(len(free), N_OBJECTS, replace=False)]
-            d = np.abs(pick[:, None] - pick[None]).max(-1) + 2 * np.eye(N_OBJECTS, dtype=int)
-            if d.min() >= 2:
-                out[i] = pick
-                break
+    todo = np.arange(n)
+    while len(todo):
+        m = 8 * len(todo)  # candidates: about a third of the draws are valid
+        pick = _FREE[rng.random((m, len(_FREE))).argsort(1)[:, :N_OBJECTS]]  # (m, 5, 2), distinct cells
+        d = np.abs(pick[:, :, None] - pick[:, None]).max(-1) + 2 * np.eye(N_OBJECTS, dtype=np.int64)
+        ok = np.flatnonzero(d.min((1, 2)) >= 2)[: len(todo)]
+        out[todo[: len(ok)]] = pick[ok]
+        todo = todo[len(ok) :]
     return out
+
+
+_FREE = np.array(
+    [(x, y) for y in range(1, SIZE - 1) for x in range(1, SIZE - 1) if abs(x - START[0]) + y - 1 > 1]
+)
+PAD = VIEW - 1  # wall padding around the grid, so every view cell indexes inside the padded grid
+_DEPTH = np.arange(VIEW - 1, -1, -1)[:, None, None]  # image rows: far → near
+_LATERAL = np.arange(VIEW)[None, :, None] - VIEW // 2
+VIEW_OFFSETS = np.stack([_DEPTH * DIRS[d] + _LATERAL * DIRS[(d + 1) % 4] for d in range(4)])  # (4, 5, 5, 2)
+_WIDTH = SIZE + 2 * PAD
+FLAT_OFFSETS = (VIEW_OFFSETS[..., 1] * _WIDTH + VIEW_OFFSETS[..., 0]).reshape(4, VIEW * VIEW)
+"""Per direction, the flat offsets in the padded grid of the 5×5 view cells (row-major, far → near)."""
+PIXEL_CELL = (
+    np.arange(VIEW * CELL_PX)[:, None] // CELL_PX * VIEW + np.arange(VIEW * CELL_PX)[None] // CELL_PX
+).ravel()
+"""The view cell of each of the 15×15 pixels."""
 
 
 class EgoRoomCore:
@@ -81,6 +97,9 @@ class EgoRoomCore:
         self.n, self.room = n, room
         self.rng = np.random.default_rng(seed)
         self.grid = np.zeros((n, SIZE, SIZE), dtype=np.int64)
+        self.padded = np.zeros((n, (SIZE + 2 * PAD) ** 2), dtype=np.int64)  # flat, walls around
+        self._room_offset = np.arange(n) * (SIZE + 2 * PAD) ** 2
+        self._lut_offset = np.arange(n)[:, None] * (2 + N_OBJECTS)
         self.cells = np.zeros((n, N_OBJECTS, 2), dtype=np.int64)
         self.colours = np.zeros((n, N_OBJECTS), dtype=np.int64)
         self.lut = np.zeros((n, 2 + N_OBJECTS, 3), dtype=np.uint8)
@@ -110,8 +129,10 @@ class EgoRoomCore:
         rows = np.arange(m)[:, None]
         grid[rows, cells[..., 1], cells[..., 0]] = 2 + np.arange(N_OBJECTS)
         self.grid[idx] = grid
+        self.padded[idx] = np.pad(grid, ((0, 0), (PAD, PAD), (PAD, PAD)), constant_values=WALL).reshape(m, -1)
         self.lut[idx, FLOOR], self.lut[idx, WALL] = FLOOR_RGB, WALL_RGB
         self.lut[idx, 2:] = PALETTE[colours]
+        self._lut_planes = np.ascontiguousarray(self.lut.reshape(-1, 3).T)  # (3, n·7): one row per channel
 
     def reset_pose(self, idx=None) -> None:
         idx = slice(None) if idx is None else idx
@@ -135,17 +156,15 @@ class EgoRoomCore:
         return 1.0 / (1.0 + self.distance())
 
     def observe(self) -> np.ndarray:
-        """The egocentric views (n, 15, 15, 3) uint8: image row 0 is the farthest row ahead."""
-        fwd, right = DIRS[self.dir], DIRS[(self.dir + 1) % 4]
-        depth = np.arange(VIEW - 1, -1, -1)[None, :, None, None]  # image rows: far → near
-        lateral = np.arange(VIEW)[None, None, :, None] - VIEW // 2
-        xy = self.pos[:, None, None] + depth * fwd[:, None, None] + lateral * right[:, None, None]
-        inside = ((xy >= 0) & (xy < SIZE)).all(-1)
-        xy = np.clip(xy, 0, SIZE - 1)
-        codes = self.grid[np.arange(self.n)[:, None, None], xy[..., 1], xy[..., 0]]
-        codes = np.where(inside, codes, WALL)
-        rgb = self.lut[np.arange(self.n)[:, None, None], codes]  # (n, 5, 5, 3)
-        return rgb.repeat(CELL_PX, 1).repeat(CELL_PX, 2)
+        """The egocentric views (n, 3, 15, 15) uint8: image row 0 is the farthest row ahead. Gathers: the 25
+        cells' codes from the padded grids, each pixel's cell, each code's colour one channel at a time."""
+        here = (self.pos[:, 1] + PAD) * _WIDTH + self.pos[:, 0] + PAD + self._room_offset
+        codes = np.take(self.padded, here[:, None] + FLAT_OFFSETS[self.dir])  # (n, 25); np.take: fast gathers
+        colour = (np.take(codes, PIXEL_CELL, axis=1) + self._lut_offset).ravel()  # (n·225,)
+        planes = np.take(self._lut_planes, colour, axis=1).reshape(
+            3, self.n, *OBS_SHAPE[1:]
+        )  # (3, n, 15, 15)
+        return planes.transpose(1, 0, 2, 3).copy()
 
     def state(self) -> np.ndarray:
         """The true state (x, y, dir) per copy (n, 3), for skill maps."""
@@ -211,13 +230,21 @@ class EgoRoomVectorEnv(VectorEnv):
 
 
 class EgoRoomEnv(gym.Env):
-    """One EgoRoom copy as a gymnasium `Env` (the same core with a batch of 1): the one-at-a-time baseline."""
+    """One EgoRoom copy as a gymnasium `Env` (the same core with a batch of 1): the one-at-a-time baseline.
+    `reset()` starts an episode; every `episodes_per_trial`-th one (and a seeded one) draws a new room."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, room: str = "random", episode_steps: int = 20, seed: int = 0):
+    def __init__(
+        self, room: str = "random", episode_steps: int = 20, seed: int = 0, episodes_per_trial: int = 3
+    ):
         self.core = EgoRoomCore(1, room, seed)
-        self.episode_steps, self.t = episode_steps, 0
+        self.episode_steps, self.episodes_per_trial, self.t, self.episode = (
+            episode_steps,
+            episodes_per_trial,
+            0,
+            0,
+        )
         self.observation_space = gym.spaces.Box(0, 255, OBS_SHAPE, np.uint8)
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
 
@@ -225,7 +252,10 @@ class EgoRoomEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self.core.rng = np.random.default_rng(seed)
-        self.core.new_rooms()
+            self.episode = 0
+        if self.episode % self.episodes_per_trial == 0:  # a new room each trial, as in EgoRoomVectorEnv
+            self.core.new_rooms()
+        self.episode += 1
         self.core.reset_pose()
         self.t = 0
         return self.core.observe()[0], {"state": self.core.state()[0]}

@@ -8,7 +8,7 @@ import numpy as np
 
 class Reservoir:
     """Fixed-capacity uniform sample of trajectories; each trajectory is a dict of arrays with the time axis
-    first (e.g. obs (T, 15, 15, 3), state (T, 3), z ())."""
+    first (e.g. obs (T, 3, 15, 15), state (T, 3), z ())."""
 
     def __init__(self, capacity: int, seed: int = 0):
         if capacity < 1:

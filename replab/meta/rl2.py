@@ -32,7 +32,7 @@ N_ACTIONS = len(ACTIONS)
 class Step:
     """One time step's input to the meta-learner, for n parallel trials."""
 
-    obs: np.ndarray  # (n, 15, 15, 3) uint8
+    obs: np.ndarray  # (n, 3, 15, 15) uint8
     prev_action: torch.Tensor  # (n,) long, −1 before the first action of a trial
     prev_reward: torch.Tensor  # (n,) float
     done: torch.Tensor  # (n,) float: 1 at the first step of an episode after the first
@@ -51,7 +51,7 @@ class RL2Policy(nn.Module):
         self.hidden = hidden
 
     def inputs(self, obs, prev_action, prev_reward, done) -> torch.Tensor:
-        """(T, n, input) from obs (T, n, 15, 15, 3) and the (T, n) side inputs."""
+        """(T, n, input) from obs (T, n, 3, 15, 15) and the (T, n) side inputs."""
         t, n = prev_action.shape
         e = self.encoder(to_input(obs)).reshape(t, n, -1)
         a = F.one_hot(prev_action.clamp(min=0), N_ACTIONS).float() * (prev_action >= 0)[..., None]

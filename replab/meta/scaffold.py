@@ -22,7 +22,7 @@ from replab.meta.gmm import TrajectoryGMM, trajectory_kmeans
 
 
 class ConvEncoder(nn.Module):
-    """conv3×3(3→16) → ReLU → conv3×3 s2(16→32) → ReLU → linear(→dim) (§C.7) on (n, 15, 15, 3) uint8."""
+    """conv3×3(3→16) → ReLU → conv3×3 s2(16→32) → ReLU → linear(→dim) (§C.7) on (n, 3, 15, 15) uint8."""
 
     def __init__(self, dim: int = 32):
         super().__init__()
@@ -37,9 +37,9 @@ class ConvEncoder(nn.Module):
 
 
 def to_input(obs) -> torch.Tensor:
-    """uint8 (..., 15, 15, 3) → float (N, 3, 15, 15) in [0, 1]."""
+    """uint8 (..., 3, 15, 15) → float (N, 3, 15, 15) in [0, 1]."""
     x = torch.as_tensor(obs)
-    return x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
+    return x.reshape(-1, *x.shape[-3:]).float() / 255.0
 
 
 @torch.no_grad()
@@ -138,7 +138,7 @@ def fit_scaffold(
     seed: int = 0,
     tick=None,
 ) -> tuple[Scaffold, dict]:
-    """Algorithm 9 on trajectories obs (N, T, 15, 15, 3): `rounds` DeepCluster rounds (trajectory-level
+    """Algorithm 9 on trajectories obs (N, T, 3, 15, 15): `rounds` DeepCluster rounds (trajectory-level
     k-means pseudo-labels, a fresh linear head each round, `epochs` of class-balanced cross-entropy), then the
     trajectory-level GMM on the final embeddings. Trains `encoder` in place; returns the scaffold and stats."""
     n, t = obs.shape[:2]

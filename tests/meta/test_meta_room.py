@@ -39,7 +39,7 @@ def test_view_matches_a_cell_by_cell_rendering_in_every_pose():
         core.step(rng.integers(0, 3, core.n))
         obs = core.observe()
         for i in range(core.n):
-            np.testing.assert_array_equal(obs[i], slow_view(core, i))
+            np.testing.assert_array_equal(obs[i], slow_view(core, i).transpose(2, 0, 1))
 
 
 def test_moves_turns_and_walls():

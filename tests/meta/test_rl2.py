@@ -43,7 +43,7 @@ def test_hidden_state_is_reset_between_trials():
     assert agent.h.abs().sum() > 0  # the state at the end of a trial
     agent.begin_trial(3)
     assert agent.h.abs().sum() == 0
-    step = Step(np.zeros((3, 15, 15, 3), np.uint8), torch.full((3,), -1), torch.zeros(3), torch.zeros(3))
+    step = Step(np.zeros((3, 3, 15, 15), np.uint8), torch.full((3,), -1), torch.zeros(3), torch.zeros(3))
     agent.act(step)
     a = agent.last["value"]
     fresh = RL2(hidden=16, seed=0)

@@ -42,7 +42,8 @@ def env_rates(copies: int, steps: int) -> dict:
         vec.step(a)
     fast = copies * steps / (time.process_time() - t)
     sync = gym.vector.SyncVectorEnv(
-        [lambda: EgoRoomEnv("random", 20) for _ in range(copies)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+        [lambda: EgoRoomEnv("random", 20) for _ in range(copies)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     sync.reset(seed=0)
     t = time.process_time()
@@ -123,9 +124,13 @@ def sb3_rate(python: str, tasks: int, updates: int) -> dict:
     if not os.path.exists(python):
         return {"error": f"{python} not found (make a venv with stable-baselines3 and sb3-contrib)"}
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([python, "-c", SB3, str(tasks), str(updates)], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [python, "-c", SB3, str(tasks), str(updates)], capture_output=True, text=True, env=env
+    )
     if out.returncode:
-        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+        return {
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

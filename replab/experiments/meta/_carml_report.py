@@ -252,7 +252,15 @@ def _skill_figure(res, method, seeds, k) -> Figure:
                 continue
             xy = trajs[..., :2] + rng.normal(0, 0.12, (len(trajs), 1, 2))  # one jitter per path
             ax.plot(xy[..., 0].T, xy[..., 1].T, color="grey", lw=0.5, alpha=0.6)
-            ax.scatter(xy[..., 0].ravel(), xy[..., 1].ravel(), c=trajs[..., 2].ravel(), cmap="hsv", vmin=0, vmax=4, s=5)
+            ax.scatter(
+                xy[..., 0].ravel(),
+                xy[..., 1].ravel(),
+                c=trajs[..., 2].ravel(),
+                cmap="hsv",
+                vmin=0,
+                vmax=4,
+                s=5,
+            )
             ax.set_xlim(0, SIZE - 1)
             ax.set_ylim(SIZE - 1, 0)
             ax.set_xticks([])

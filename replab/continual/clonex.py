@@ -303,7 +303,10 @@ class ClonExSAC(nn.Module):
             target = batch.reward[:, None] + batch.discount[:, None] * v
         q1, q2 = self.critic(obs, action)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        expert = self._expert_batch(self.bc_batch or obs.shape[0])
+        regularised = (
+            self.bc_coef > 0 or self.critic_reg_coef > 0
+        )  # fine-tuning stores states but never reads them
+        expert = self._expert_batch(self.bc_batch or obs.shape[0]) if regularised else None
         m = {}
         if expert is not None and self.critic_reg_coef > 0:
             eq1, eq2 = self.critic(expert["obs"], expert["action"])

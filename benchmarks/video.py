@@ -1,8 +1,8 @@
 """Benchmark: training clips per CPU second and peak memory of the CRW walk (issue 22, seed003 B.2.4).
 
 Two implementations of the same loss (transition matrices with edge dropout + the cycle loss of every
-sub-cycle k = 1..T−1, mean over k), forward and backward, on node embeddings (B clips, T frames, N = 49
-nodes of 128 dims: the thesis's 7×7 grid):
+sub-cycle k = 1..T−1, mean over k), forward and backward, on ℓ2-normalised node embeddings (the encoder's
+output, Algorithm 6's v; B clips, T frames, N = 49 nodes of 128 dims: the thesis's 7×7 grid):
   * `replab.losses.crw.crw_loss`: one batched softmax per direction over all T−1 steps, and the walks
     of all sub-cycles from a forward prefix and a backward suffix extended by one matrix each, of which
     the loss reads only the diagonals (2(T−1) products, O(T) saved matrices);
@@ -30,8 +30,8 @@ from replab.losses.crw import LOG_EPS, crw_loss, edge_dropout
 
 
 def algorithm6(nodes: torch.Tensor, tau: float, edge_drop: float) -> torch.Tensor:
-    """seed003 B.2.4's Algorithm 6, line by line (the loss part; nodes are the ℓ2-normalised v)."""
-    v = F.normalize(nodes, dim=-1)
+    """seed003 B.2.4's Algorithm 6, line by line, from S on (nodes: the encoder's ℓ2-normalised v)."""
+    v = nodes
     b, t, n, _ = v.shape
     s = torch.einsum("btnc,btmc->btnm", v[:, :-1], v[:, 1:])
     fwd = [torch.softmax(edge_dropout(s[:, i] / tau, edge_drop), -1) for i in range(t - 1)]
@@ -49,7 +49,7 @@ def algorithm6(nodes: torch.Tensor, tau: float, edge_drop: float) -> torch.Tenso
 
 
 def ours(nodes: torch.Tensor, tau: float, edge_drop: float) -> torch.Tensor:
-    return crw_loss(nodes, tau, edge_drop=edge_drop)[0]
+    return crw_loss(nodes, tau, edge_drop=edge_drop, normalize=False)[0]  # nodes come ℓ2-normalised
 
 
 IMPLS = {"crw_loss": ours, "algorithm6": algorithm6}
@@ -108,7 +108,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
-    check = torch.randn(2, 6, args.nodes, args.dim, generator=g, dtype=torch.float64)
+    check = F.normalize(torch.randn(2, 6, args.nodes, args.dim, generator=g, dtype=torch.float64), dim=-1)
     a, b = ours(check, 0.07, 0.0), algorithm6(check, 0.07, 0.0)
     assert torch.allclose(a, b, atol=1e-9, rtol=0), (float(a), float(b))
     print(f"same loss (float64, no dropout, T = 6): {float(a):.9f} vs {float(b):.9f}")
@@ -119,7 +119,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     for t in args.frames:
-        nodes = torch.randn(args.batch, t, args.nodes, args.dim, generator=g)
+        nodes = F.normalize(torch.randn(args.batch, t, args.nodes, args.dim, generator=g), dim=-1)
         reps = max(2, args.reps * 8 // t)
         rate = {name: clips_per_cpu_second(fn, nodes, reps) for name, fn in IMPLS.items()}
         peak = {name: peak_bytes(fn, nodes) / 2**20 for name, fn in IMPLS.items()}

@@ -48,15 +48,31 @@ def transition_matrices(
 
     nodes (B, T, N, d) -> (fwd, bwd), each (B, T−1, N, N): fwd[:, t] = A_t^{t+1}, bwd[:, t] = A_{t+1}^t.
     One affinity tensor S_t = Q_t Q_{t+1}ᵀ serves both directions; edge-dropout masks are sampled
-    independently for every matrix and direction (B.2.3). Every row sums to 1."""
+    independently for every matrix and direction (B.2.3). Every row sums to 1.
+
+    Computed time-major (each A_t one contiguous (B, N, N) block, what the walk multiplies); the returned
+    tensors are (B, T−1, N, N) views of it, and the dropout masks are drawn batch-major (B, T−1, N, N) as
+    `edge_dropout` draws them, so the random stream does not depend on the layout."""
     _check_nodes(nodes)
     if tau <= 0:
         raise ValueError(f"temperature tau must be > 0, got {tau}")
+    if not 0.0 <= edge_drop < 1.0:
+        raise ValueError(f"edge dropout p must be in [0, 1), got {edge_drop}")
     q = F.normalize(nodes, dim=-1) if normalize else nodes
-    logits = torch.einsum("btnc,btmc->btnm", q[:, :-1], q[:, 1:]) / tau  # (B, T−1, N, N)
-    fwd = edge_dropout(logits, edge_drop, generator).softmax(dim=-1)
-    bwd = edge_dropout(logits.transpose(-1, -2), edge_drop, generator).softmax(dim=-1)
-    return fwd, bwd
+    q = q.transpose(0, 1)  # (T, B, N, d)
+    logits = (q[:-1] @ q[1:].transpose(-1, -2)) / tau  # (T−1, B, N, N): S_t = Q_t Q_{t+1}ᵀ
+
+    def drop(x: torch.Tensor) -> torch.Tensor:
+        if edge_drop == 0.0:
+            return x
+        dev = generator.device if generator is not None else x.device
+        shape = (x.shape[1], x.shape[0], *x.shape[2:])
+        mask = torch.rand(shape, generator=generator, device=dev).to(x.device).transpose(0, 1) < edge_drop
+        return x.masked_fill(mask, DROPPED_LOGIT)
+
+    fwd = drop(logits).softmax(dim=-1)
+    bwd = drop(logits.transpose(-1, -2).contiguous()).softmax(dim=-1)
+    return fwd.transpose(0, 1), bwd.transpose(0, 1)
 
 
 def palindrome_walks(fwd: torch.Tensor, bwd: torch.Tensor) -> list[torch.Tensor]:
@@ -94,11 +110,13 @@ def palindrome_return_probabilities(
         raise ValueError(
             f"fwd and bwd must both be (B, T−1, N, N), got {tuple(fwd.shape)} and {tuple(bwd.shape)}"
         )
-    prefix, suffix = fwd[:, 0], bwd[:, 0]
+    fwd_t = fwd.transpose(0, 1).contiguous().unbind(0)  # time-major (a no-op for transition_matrices'
+    bwd_t = bwd.transpose(0, 1).contiguous().unbind(0)  # output): each A_t a contiguous (B, N, N) batch
+    prefix, suffix = fwd_t[0], bwd_t[0]
     diags = [(prefix * suffix.transpose(-1, -2)).sum(-1)]
-    for k in range(1, fwd.shape[1]):
-        prefix = prefix @ fwd[:, k]  # A_0^1 … A_k^{k+1}
-        suffix = bwd[:, k] @ suffix  # A_{k+1}^k … A_1^0
+    for k in range(1, len(fwd_t)):
+        prefix = prefix @ fwd_t[k]  # A_0^1 … A_k^{k+1}
+        suffix = bwd_t[k] @ suffix  # A_{k+1}^k … A_1^0
         diags.append((prefix * suffix.transpose(-1, -2)).sum(-1))
     with torch.no_grad():
         last = prefix @ suffix

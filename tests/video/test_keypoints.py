@@ -69,3 +69,29 @@ def test_box_size_and_bad_input():
         pck(torch.zeros(3, 2, 2), torch.zeros(3, 1, 2), ref=1.0)
     with pytest.raises(ValueError, match="stride"):
         keypoint_heatmaps(torch.zeros(1, 2), (4, 4), stride=0)
+
+
+def test_masks_and_keypoints_propagate_jointly_as_separately():
+    """Propagation weights do not depend on the labels: one label tensor holding the mask channels and the
+    keypoint heatmaps gives the same masks and points as two separate propagations (crw-ablations' adapted
+    run relies on it)."""
+    import torch.nn.functional as F
+
+    from replab.video.propagate import labels_from_mask, propagate_labels, propagate_mask
+
+    g = torch.Generator().manual_seed(4)
+    feats = torch.randn(5, 8, 8, 8, generator=g)
+    mask = torch.zeros(32, 32, dtype=torch.long)
+    mask[4:16, 8:20] = 1
+    mask[18:30, 2:12] = 2
+    pts = torch.tensor([[10.0, 14.0], [24.0, 7.0]])
+    kw = dict(tau=0.07, k=6, m=2, radius=3.0)
+    joint = propagate_labels(
+        feats, torch.cat([labels_from_mask(mask, 3, (8, 8)), keypoint_heatmaps(pts, (8, 8), 4)]), **kw
+    )
+    masks = F.interpolate(joint[:, :3], size=(32, 32), mode="bilinear", align_corners=False).argmax(1)
+    masks[0] = mask
+    points = heatmap_positions(joint[:, 3:], 4)
+    points[0] = pts
+    assert torch.equal(masks, propagate_mask(feats, mask, **kw))
+    torch.testing.assert_close(points, propagate_keypoints(feats, pts, 4, **kw), atol=1e-5, rtol=0)

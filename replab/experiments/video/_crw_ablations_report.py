@@ -103,8 +103,7 @@ def report(results: dict) -> Report:
                 f"clips from the same initialisation and videos ({var_text}). base+tta: the base encoder "
                 f"adapted on ±{cfg['tta_window']} frames every {cfg['tta_every']} frames with "
                 f"{cfg['tta_steps']} Adam steps (lr {cfg['tta_lr']:g}). PCK: the sprites' centre points "
-                "propagated as keypoints (visible ones scored; reference = the sprite's box side; base+tta "
-                "reuses base's points). Propagation k = "
+                "propagated as keypoints (visible ones scored; reference = the sprite's box side). Propagation k = "
                 f"{cfg['prop_k']}, m = {cfg['prop_m']}, radius {cfg['prop_radius']} cells.\n\n"
                 + markdown_table(["method", *FIELDS, "J&F per seed"], rows)
             ),

@@ -28,11 +28,11 @@ from replab.experiments import Experiment
 from replab.experiments.video._crw_ablations_report import report
 from replab.experiments.video._strips import strip_record
 from replab.probe.health import HealthConfig, health_monitor
-from replab.video.adapt import AdaptConfig, propagate_mask_adapted
+from replab.video.adapt import AdaptConfig, propagate_labels_adapted
 from replab.video.crw_model import ENCODERS, crw_step, jitter, make_encoder, patch_grid
-from replab.video.keypoints import box_size, pck, propagate_keypoints
+from replab.video.keypoints import box_size, heatmap_positions, keypoint_heatmaps, pck, propagate_keypoints
 from replab.video.metrics import j_and_f
-from replab.video.propagate import propagate_mask
+from replab.video.propagate import labels_from_mask, propagate_mask
 
 
 @dataclass
@@ -258,11 +258,9 @@ def evaluate(cfg: Config, encoders: dict, initial, test, gen, device: str = "cpu
             propagate_keypoints(pix, tracks[0], 2.0, readout_k=cfg.readout_k, **kw),
         )
         preds["copy_first"] = (gt[:1].expand_as(gt), tracks[:1].expand_as(tracks))
-        with torch.enable_grad():
-            tta_mask = propagate_mask_adapted(
-                encoders["base"], frames.to(device), gt[0], adapt, generator=gen, **kw
-            )
-        preds["base+tta"] = (tta_mask, preds["base"][1])  # points: not adapted (masks are the claim)
+        preds["base+tta"] = _adapted(
+            cfg, encoders["base"], frames.to(device), gt[0], tracks[0], adapt, gen, kw
+        )
         for name, (mask, pts) in preds.items():
             scores.setdefault(name, []).append(_score(mask, gt, pts, tracks, ref, vis))
         if i == 0:
@@ -272,6 +270,26 @@ def evaluate(cfg: Config, encoders: dict, initial, test, gen, device: str = "cpu
         for name, v in scores.items()
     }
     return mean, first
+
+
+def _adapted(cfg: Config, encoder, frames, first_mask, first_points, adapt, gen, kw) -> tuple:
+    """Masks and points of one video with test-time adaptation: the one-hot mask channels and the keypoint
+    heatmaps propagate together as one label tensor (propagation weights do not depend on the labels, so
+    this equals two separate propagations, and the video is adapted once)."""
+    h, w = encoder.feature_map(frames[:1]).shape[-2:]
+    stride = cfg.size / w
+    n_cls = int(first_mask.max()) + 1
+    first = torch.cat(
+        [labels_from_mask(first_mask, n_cls, (h, w)), keypoint_heatmaps(first_points.float(), (h, w), stride)]
+    )
+    with torch.enable_grad():
+        soft = propagate_labels_adapted(encoder, frames, first, adapt, generator=gen, **kw)
+    size = tuple(first_mask.shape)
+    masks = F.interpolate(soft[:, :n_cls], size=size, mode="bilinear", align_corners=False).argmax(dim=1)
+    masks[0] = first_mask
+    points = heatmap_positions(soft[:, n_cls:], stride, cfg.readout_k)
+    points[0] = first_points
+    return masks, points
 
 
 def _clips(cfg: Config, frames: torch.Tensor, rng, clip: int, static: bool) -> torch.Tensor:

@@ -252,10 +252,11 @@ def evaluate(cfg: Config, encoders: dict, initial, test, gen, device: str = "cpu
                 propagate_mask(feats, gt[0], **kw),
                 propagate_keypoints(feats, tracks[0], stride, readout_k=cfg.readout_k, **kw),
             )
-        pix = F.avg_pool2d(frames, 2)
+        pstride = encoders["base"].stride  # raw pixels average-pooled to the encoder's feature stride
+        pix = F.avg_pool2d(frames, pstride)
         preds["pixels"] = (
             propagate_mask(pix, gt[0], **kw),
-            propagate_keypoints(pix, tracks[0], 2.0, readout_k=cfg.readout_k, **kw),
+            propagate_keypoints(pix, tracks[0], float(pstride), readout_k=cfg.readout_k, **kw),
         )
         preds["copy_first"] = (gt[:1].expand_as(gt), tracks[:1].expand_as(tracks))
         preds["base+tta"] = _adapted(

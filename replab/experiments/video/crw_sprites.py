@@ -184,7 +184,7 @@ def evaluate(cfg: Config, encoder, test, first: dict | None = None) -> dict[str,
                 pred = gt[:1].expand_as(gt)
             else:
                 if method == "pixels":
-                    feats = F.avg_pool2d(frames, 2)
+                    feats = F.avg_pool2d(frames, test["encoders"]["crw"].stride)  # the feature stride
                 else:
                     feats = test["encoders"][method].feature_map(frames.to(test["device"])).cpu()
                 pred = propagate_mask(feats, gt[0], **kw)

@@ -109,11 +109,8 @@ def cmd_sweep(args: list[str]) -> int:
     store.check()
     store.reap()
     done = finished_runs(store, a.name, a.preset)
-    run_args = [*rest]
-    if a.stop_on_nonfinite:
-        run_args += ["--stop-on-nonfinite", str(a.stop_on_nonfinite)]
-    if a.amp:
-        run_args.append("--amp")
+    flags = ["--stop-on-nonfinite", str(a.stop_on_nonfinite)] if a.stop_on_nonfinite else []
+    flags += ["--amp"] if a.amp else []
     skipped, todo = [], []
     for p, cfg in points:
         key = (p.seed, json.dumps(cfg, sort_keys=True))
@@ -134,7 +131,8 @@ def cmd_sweep(args: list[str]) -> int:
             a.name,
             a.preset,
             p.seed,
-            tuple(run_args + p.argv()),
+            tuple(rest + p.argv()),
+            tuple(flags),
             p.label,
             a.device,
             threads,

@@ -1,10 +1,13 @@
 """One trial of a sweep, the same on every backend: `replab run` in a scratch store, then its rows and files.
 
 A trial never writes to the sweep's run store. It runs `replab run` as a child process (armed to die with
-its parent, `track/lifeline.py`) into a private scratch store in a folder of its own, and returns what that
-run left there: its `runs` row, its metric rows and the files of its run folder. The sweep's driver is the
-only writer of the real store (`sweep_merge.py`): a worker that dies mid-trial leaves only its scratch
-folder behind, the retry starts from a fresh one, and the run reaches the store once, whole.
+its parent, `track/lifeline.py`) into a private scratch store in a folder named after the run, and returns
+what that run left there: its `runs` row, its metric rows and the files of its run folder. The sweep's
+driver is the only writer of the real store (`sweep_merge.py`), so a worker that dies mid-trial leaves
+nothing there. Its scratch folder stays: a retry on the same machine continues the run from its last
+checkpoint (`replab run --resume`, which replaces the steps logged after it instead of adding them); a
+retry elsewhere, or of a run killed before its first checkpoint, starts afresh. The folder is removed once
+the run has finished or failed (its payload then holds everything).
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ class Trial:
     preset: str
     seed: int
     args: tuple[str, ...] = ()
-    """the run's arguments after the run options: the sweep's overrides, then the grid point's"""
+    """the config overrides: the sweep's `--FIELD VALUE` arguments, then the grid point's"""
+    flags: tuple[str, ...] = ()
+    """run options given to a fresh run and to a resumed one alike (`--amp`, `--stop-on-nonfinite N`)"""
     label: str = ""
     """the grid point, `lr=0.001 width=16` (empty without a grid)"""
     device: str = "cpu"
@@ -61,7 +66,15 @@ class Trial:
             "--run-id",
             self.run_id,
             "--quiet",
+            *self.flags,
             *self.args,
+        ]
+
+    def resume_command(self, store: Path) -> list[str]:
+        replab = self.entry or (sys.executable, "-m", "replab")
+        return [*replab, "run", "--resume", self.run_id, "--device", self.device, "--store", str(store)] + [
+            "--quiet",
+            *self.flags,
         ]
 
     @property
@@ -75,38 +88,56 @@ def execute_trial(
     on_progress: Callable[[float, int], None] | None = None,
     poll: float = 0.5,
 ) -> dict:
-    """Run `trial` to its end in a fresh scratch folder (under `scratch_root`, default the system's temp
-    folder) and return its payload: {"exit": code, "run": the runs row or None, "metrics": rows,
-    "files": {relative path: bytes}, "host": ..., "log_tail": the last lines of its output}.
-    `on_progress(fraction done, pid of the run's process)` is called while it runs. The scratch folder is
-    removed before returning."""
-    if scratch_root is not None:
-        Path(scratch_root).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{trial.run_id}-", dir=scratch_root))
-    try:
-        db = work / "replab.db"
-        folder = work / trial.run_id
-        folder.mkdir()
-        threads = str(max(1, trial.threads))
-        env = lifeline.child_env(dict(os.environ, REPLAB_THREADS=threads, OMP_NUM_THREADS=threads))
-        env.pop("REPLAB_STORE", None)
-        with open(folder / "stdout.log", "w") as log:
-            proc = subprocess.Popen(trial.command(db), stdout=log, stderr=subprocess.STDOUT, env=env)
-            try:
-                last = -1.0
-                while proc.poll() is None:
-                    time.sleep(poll)
-                    done = scratch_progress(db, trial.run_id)
-                    if on_progress is not None and done is not None and done != last:
-                        last = done
-                        on_progress(done, proc.pid)
-            finally:
-                if proc.poll() is None:  # this thread was interrupted: the run must not outlive it
-                    proc.kill()
-                    proc.wait()
-        return collect(db, trial.run_id, proc.returncode)
-    finally:
+    """Run `trial` to its end in its scratch folder (`scratch_root`/<run id>, default under the system's
+    temp folder), continuing an earlier attempt's checkpoint there, and return its payload: {"exit":
+    code, "run": the runs row or None, "metrics": rows, "files": {relative path: bytes}, "host": ...,
+    "log_tail": the last lines of its output, "resumed": whether it continued a checkpoint}.
+    `on_progress(fraction done, pid of the run's process)` is called while it runs."""
+    work = Path(scratch_root or Path(tempfile.gettempdir()) / "replab-trials") / trial.run_id
+    db = work / "replab.db"
+    folder = work / trial.run_id
+    resume = scratch_status(db, trial.run_id) in ("running", "killed") and (folder / "checkpoint.pt").exists()
+    if not resume:  # a fresh start: nothing of an earlier attempt may be in the way
         shutil.rmtree(work, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    threads = str(max(1, trial.threads))
+    env = lifeline.child_env(dict(os.environ, REPLAB_THREADS=threads, OMP_NUM_THREADS=threads))
+    env.pop("REPLAB_STORE", None)
+    command = trial.resume_command(db) if resume else trial.command(db)
+    with open(folder / "stdout.log", "a" if resume else "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            last = -1.0
+            while proc.poll() is None:
+                time.sleep(poll)
+                done = scratch_progress(db, trial.run_id)
+                if on_progress is not None and done is not None and done != last:
+                    last = done
+                    on_progress(done, proc.pid)
+        finally:
+            if proc.poll() is None:  # this thread was interrupted: the run must not outlive it
+                proc.kill()
+                proc.wait()
+    payload = collect(db, trial.run_id, proc.returncode)
+    payload["resumed"] = resume
+    if payload["run"] is not None and payload["run"]["status"] in ("finished", "failed"):
+        shutil.rmtree(work, ignore_errors=True)
+    return payload
+
+
+def scratch_status(db: Path, run_id: str) -> str | None:
+    """The status of the run in its scratch store (None when there is none)."""
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
+        try:
+            row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
 
 
 def scratch_progress(db: Path, run_id: str) -> float | None:

@@ -1,7 +1,9 @@
 """Issue 27: sweep grids from the command line, `--resume` of a sweep, the one writer of the local
-backend, and a worker killed mid-trial retried with its metrics neither lost nor duplicated."""
+backend, and a worker killed mid-trial retried (from its checkpoint) with its metrics neither lost nor
+duplicated."""
 
 import functools
+import json
 import os
 import signal
 import sys
@@ -148,9 +150,11 @@ def test_a_worker_killed_mid_trial_is_retried_and_its_metrics_are_stored_once(tm
     got = [(k, s, v) for k, s, v in rows if k in KEYS]
     assert [(k, s) for k, s, _ in got] == [(k, s) for k, s, _ in want]  # every step once, none missing
     assert max(abs(a[2] - b[2]) for a, b in zip(got, want)) < 1e-12
-    assert (tmp_path / "victim" / "report.md").exists() and not (
-        tmp_path / "victim" / "checkpoint.pt"
-    ).exists()
+    folder = tmp_path / "victim"
+    assert (folder / "report.md").exists() and not (folder / "checkpoint.pt").exists()
+    # the retry continued the killed attempt's checkpoint in its scratch folder (a segment ended by SIGKILL)
+    assert json.loads((folder / "timing.json").read_text())["unrecorded_segments"] == 1
+    assert not (tmp_path / "scratch" / "victim").exists()  # removed once the run finished
 
 
 def test_a_sweep_passes_amp_to_its_runs_and_the_report_records_device_precision_throughput(

@@ -66,7 +66,7 @@ def _results(mc, ql, lam0, lam9, seeds=5):
                 "first_order_own": (2 * g).tolist(),
                 "cosine": np.exp(-np.abs(k) / 5.0).tolist(),
                 "count": [1.0] * len(k),
-                "series": [[10, level, 2 * level, 0.5], [20, level, 2 * level, 0.6]],
+                "series": [[10, level, 2 * level, 0.5, 0.1], [20, level, 2 * level, 0.6, 0.2]],
                 "mse_returns": 1.0,
                 "sign_variance": 0.1,
                 "mean_abs_td": 0.1,

@@ -213,7 +213,7 @@ def _training_figure(res: dict, cfg: dict, arms: list[str]) -> Figure:
     """Near gain and near cosine at each probe over training (Fig 3.11's question: does it settle?)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.4), constrained_layout=True)
     for arm in arms:
         runs = [res[f"{arm}/s{s}"]["series"] for s in range(int(cfg["seeds"])) if f"{arm}/s{s}" in res]
         runs = [np.array(r, float) for r in runs if len(r)]
@@ -223,12 +223,18 @@ def _training_figure(res: dict, cfg: dict, arms: list[str]) -> Figure:
         mean = np.nanmean(np.stack([r[:n] for r in runs]), 0)  # columns: update, near gain, gain at 0, cosine
         axes[0].plot(mean[:, 0], mean[:, 1], label=arm, lw=1.0)
         axes[1].plot(mean[:, 0], mean[:, 3], label=arm, lw=1.0)
+        if mean.shape[1] > 4:  # sign variance (stored since the second version of the series)
+            axes[2].plot(mean[:, 0], mean[:, 4], label=arm, lw=1.0)
     loss = "Q-learning" if cfg["gain_loss"] == "ql" else "own"
     axes[0].set_yscale("symlog", linthresh=max(1e-12, _linthresh(res, yardstick(cfg))))
     axes[0].set_title(f"near gain ({loss} loss)", fontsize=9)
     axes[1].set_title("near gradient cosine", fontsize=9)
+    axes[2].set_title("sign variance of the TD errors (windows of 5)", fontsize=9)
     for ax in axes:
         ax.set_xlabel("update")
     axes[1].legend(fontsize=7)
-    caption = f"At each probe, the mean over 1 ≤ |k| ≤ {cfg['near']} and the update samples; mean over seeds."
+    caption = (
+        f"At each probe, the mean over 1 ≤ |k| ≤ {cfg['near']} and the update samples, and the sign variance "
+        "of the live network's TD errors (eq. 3.17) over the buffer; mean over seeds."
+    )
     return Figure("over_training", fig, caption)

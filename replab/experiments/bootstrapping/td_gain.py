@@ -265,6 +265,25 @@ def _nan_to_none(xs) -> list:
     return [None if not np.isfinite(x) else float(x) for x in xs]
 
 
+def _td_errors(net: nn.Module, data: dict, rows: int | None = None) -> np.ndarray:
+    """δ = Q(s, a) − (r + γ max_a′ Q(s′, a′)) of the live network (eq. 3.17's error) on the first `rows`
+    buffer rows (all by default)."""
+    d = {k: data[k][:rows] for k in ("s", "a_hot", "s2", "r", "disc")}
+    with torch.no_grad():
+        q_sa = (net(d["s"]) * d["a_hot"]).sum(1)
+        q2 = net(d["s2"]).max(1).values
+    return td_errors(q_sa.numpy(), d["r"].numpy(), q2.numpy(), d["disc"].numpy())
+
+
+SERIES_ROWS = 5000
+"""Buffer rows (≈ 10 whole trajectories) of the sign variance measured at each probe; the final one uses all."""
+
+
+def _sign_variance(net: nn.Module, data: dict, rows: int | None = None) -> float:
+    """Sign variance of the TD errors in windows of 5 along the stored trajectories (§S2.2, Fig 3.15)."""
+    return sign_variance(_td_errors(net, data, rows), data["traj"][:rows].numpy())
+
+
 def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     net = _net(cfg.width, seeding.derive_seed(run.seed, f"init/{seed}"))
     frozen = copy.deepcopy(net).requires_grad_(False)
@@ -311,17 +330,15 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
             g = out[f"gain:{cfg.gain_loss}"].nanmean(0)
             near_gain, zero = float(g[near].nanmean()), float(g[cfg.max_offset])
             cos = float(out["cosine"].nanmean(0)[near].nanmean())
-            series.append([t, near_gain, zero, cos])
+            series.append([t, near_gain, zero, cos, _sign_variance(net, data, SERIES_ROWS)])
             run.log({f"eval/gain_near/{arm}/s{seed}": near_gain, f"eval/cosine_near/{arm}/s{seed}": cos}, t)
         if t % max(1, cfg.steps // 20) == 0:
             run.log({f"loss/train/{arm}/s{seed}": float(loss.detach())}, t)
         monitor.step(t)
     with torch.no_grad():
-        q = net(data["s"])
-        q_sa = (q * data["a_hot"]).sum(1)
+        q_sa = (net(data["s"]) * data["a_hot"]).sum(1)
         mse_mc = float((q_sa - data["returns"]).pow(2).mean())
-        q2 = net(data["s2"]).max(1).values
-        delta = td_errors(q_sa.numpy(), data["r"].numpy(), q2.numpy(), data["disc"].numpy())
+    delta = _td_errors(net, data)
     sv = sign_variance(delta, data["traj"].numpy())
     mean = {name: np.where(counts > 0, v / np.maximum(counts, 1), np.nan) for name, v in sums.items()}
     # per offset, over probes and positions; keys gain_ql, gain_own, first_order_ql, first_order_own, cosine

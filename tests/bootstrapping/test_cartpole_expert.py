@@ -38,3 +38,9 @@ def test_bad_arguments():
         collect(10, 0, epsilon=2)
     with pytest.raises(ValueError, match="n must be >= 1"):
         collect(0, 0)
+
+
+def test_same_seed_same_buffer_other_seed_other_buffer():
+    a, b, c = collect(600, seed=5, tail=5), collect(600, seed=5, tail=5), collect(600, seed=6, tail=5)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["obs"], c["obs"])

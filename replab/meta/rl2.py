@@ -15,6 +15,7 @@ trial batch (`replab.meta.rollout.run_trials`); the encoder role is `policy.enco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -155,6 +156,11 @@ class RL2(AgentBase):
                 vf = F.mse_loss(values, ret[:, idx])
                 ent = dist.entropy().mean()
                 loss = pg + self.value_coef * vf - self.entropy_coef * ent
+                if (
+                    self.aux
+                ):  # auxiliary objectives on the minibatch's raw views (batch.obs: (T·b, 3, 15, 15))
+                    views = SimpleNamespace(obs=batch["obs"][:, idx].reshape(-1, *batch["obs"].shape[2:]))
+                    loss = loss + sum(coef * objective.loss(views)[0] for objective, coef in self.aux)
                 self.opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)

@@ -87,7 +87,7 @@ def train_head(encoder, head, obs_flat, labels, k, epochs, lr, batch, gen, log=N
             opt.step()
             loss_sum += float(loss.detach())
             if log is not None:
-                log()
+                log()  # e.g. a health Monitor's step
     return loss_sum / steps
 
 

@@ -100,3 +100,19 @@ def test_ppo_update_and_the_agent_protocol():
     before = part(agent, "encoder").fc.weight.clone()
     intervene(agent, Reset(module="encoder"))
     assert not torch.equal(before, part(agent, "encoder").fc.weight)
+
+
+def test_auxiliary_objectives_join_the_update():
+    class Aux(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def loss(self, batch, *, features=None):
+            return (self.w * batch.obs.float().mean() / 255) ** 2, {}
+
+    agent, ro = _trial(n=4)
+    aux = Aux()
+    agent.add_aux(aux, 1.0)
+    agent.update(ro, 0)
+    assert aux.w.item() < 1.0  # Adam stepped the objective's parameter down its gradient

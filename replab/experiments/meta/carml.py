@@ -23,9 +23,10 @@ from replab.experiments.meta._carml_report import report
 from replab.meta.carml import CARML, UniformPolicy, direct_transfer, oracle_update
 from replab.meta.egoroom import PALETTE, ROOMS, EgoRoomCore
 from replab.meta.rl2 import RL2
+from replab.meta.scaffold import to_input
 from replab.meta.whiten import RunningWhitener
 from replab.probe.health import HealthConfig, health_monitor
-from replab.rl.agent import watched_encoder
+from replab.rl.agent import Encoded, watched_encoder
 
 METHODS = ("carml", "discriminative", "oracle")
 
@@ -164,11 +165,25 @@ def train_carml(cfg: Config, run, seed: int, variant: str, bar) -> dict:
         variant="mixture" if variant == "carml" else "discriminative", temperature=cfg.temperature,
         covariance=cfg.covariance, seed=env_seed,
     )  # fmt: skip
+    scaffold_monitor = health_monitor(
+        cfg,
+        Encoded(carml.encoder, to_input),
+        probe_obs(cfg.probe_batch, cfg.room, env_seed + 7),
+        run.log,
+        arm=f"{variant}_g/s{seed}",
+        layers=["encoder"],
+    )  # fmt: skip  (the E-step's encoder g, stepped per cross-entropy step of its DeepCluster rounds)
+    g_steps = [0]
+
+    def tick():
+        g_steps[0] += 1
+        scaffold_monitor.step(g_steps[0])
+
     carml.fill_reservoir()
     out = {"iterations": [], "estep": [], "skills": {}}
     step = 0
     for it in range(1, cfg.iterations + 1):
-        out["estep"].append(carml.e_step())
+        out["estep"].append(carml.e_step(tick))
         for _ in range(cfg.updates):
             m = carml.m_step_update(step)
             step += 1

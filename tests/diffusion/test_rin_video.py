@@ -116,6 +116,7 @@ def test_loss_ignores_the_context_frames_and_sees_them_clean():
         ("frames", 5, "divisible by patch_t"),
         ("times", (0.1, 1.0), "times must be"),
         ("min_effect", 1.0, "min_effect in"),
+        ("dim_x", 16, "could not represent per-pixel noise"),
     ],
 )
 def test_video_config_names_the_bad_field(field, value, match):
@@ -130,7 +131,7 @@ def test_video_config_names_the_bad_field(field, value, match):
 def test_moving_tokens_mark_the_patches_that_change():
     from replab.experiments.diffusion import rin_video_prediction as video
 
-    cfg = video.SMOKE  # 4 frames of 8×8, patches 2×4×4: tokens (t', h', w') in 2 × 2 × 2
+    cfg = video.SMOKE  # 4 frames of 8×8, patches 2×2×2: tokens (t', h', w') in 2 × 4 × 4
     clip = torch.zeros(1, 4, 3, 8, 8)
-    clip[0, 3, :, 5, 6] = 1.0  # frame 3 changes at (5, 6): temporal patch 1, row patch 1, column patch 1
-    assert video.moving_tokens(clip, cfg)[0].nonzero()[:, 0].tolist() == [7]
+    clip[0, 3, :, 5, 6] = 1.0  # frame 3 changes at (5, 6): temporal patch 1, row patch 2, column patch 3
+    assert video.moving_tokens(clip, cfg)[0].nonzero()[:, 0].tolist() == [16 + 2 * 4 + 3]

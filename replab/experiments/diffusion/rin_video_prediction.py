@@ -42,8 +42,9 @@ class Config(RINConfig):
     """Spatial side of a 3-D patch (A.2.6: 2×4×4)."""
     patch_t: int = 2
     """Temporal side of a 3-D patch (A.2.6: 2×4×4): 8 / 2 · (16 / 4)² = 64 tokens."""
-    dim_x: int = 64
-    """Interface width (a token is read out to 3 · 2 · 4 · 4 = 96 values)."""
+    dim_x: int = 128
+    """Interface width; must be >= the values a token is read out to (3 · 2 · 4 · 4 = 96), or the readout
+    cannot represent per-pixel noise (Table 2.1: 512 for 96). A first run at 64 never removed the noise."""
     num_latents: int = 16
     """|Z| (A.7's 64-token variant: 16 latents)."""
     rate: float = 0.85
@@ -86,6 +87,12 @@ class Config(RINConfig):
             )
         if self.patch_t < 1 or self.n_train < 10:
             raise ValueError(f"need patch_t >= 1 and n_train >= 10, got {self.patch_t}, {self.n_train}")
+        values = 3 * self.patch_t * self.patch**2
+        if self.dim_x < values:
+            raise ValueError(
+                f"dim_x {self.dim_x} < the {values} values each token is read out to (3 · patch_t · patch²): the "
+                "readout could not represent per-pixel noise; raise dim_x or shrink the patch"
+            )
         if self.image_size < 8:
             raise ValueError(f"image_size must be >= 8 (sprite videos), got {self.image_size}")
         if not 0 <= self.rate <= 1 or not 0 < self.motion_threshold < 1:
@@ -121,9 +128,10 @@ class Config(RINConfig):
 SMOKE = Config(
     frames=4,
     image_size=8,
+    patch=2,
     steps=5,
     batch=8,
-    dim_x=16,
+    dim_x=32,
     dim_z=32,
     num_latents=4,
     blocks=1,

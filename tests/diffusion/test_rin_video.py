@@ -135,3 +135,19 @@ def test_moving_tokens_mark_the_patches_that_change():
     clip = torch.zeros(1, 4, 3, 8, 8)
     clip[0, 3, :, 5, 6] = 1.0  # frame 3 changes at (5, 6): temporal patch 1, row patch 2, column patch 3
     assert video.moving_tokens(clip, cfg)[0].nonzero()[:, 0].tolist() == [16 + 2 * 4 + 3]
+
+
+def test_an_exact_eps_oracle_recovers_the_future_frames():
+    """With context: DDIM driven by the true ε of a known clip returns that clip's future (A.2.5, A.2.6)."""
+    gamma = make_schedule("cosine")
+    x0 = torch.rand(3, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+    class Oracle(torch.nn.Module):
+        latent_shape, data_shape = (2, 4), (4, 3, 8, 8)
+
+        def forward(self, x, t, y=None, prev_latents=None, latents_only=False):
+            g = gamma(t).view(-1, 1, 1, 1, 1)
+            return (x - g.sqrt() * x0) / (1 - g).sqrt(), torch.zeros(x.shape[0], 2, 4)
+
+    out = sample(Oracle(), 3, gamma=gamma, steps=50, sampler="ddim", context=x0[:, :2])
+    torch.testing.assert_close(out, x0, rtol=0, atol=1e-3)

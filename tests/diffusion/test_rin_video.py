@@ -150,4 +150,6 @@ def test_an_exact_eps_oracle_recovers_the_future_frames():
             return (x - g.sqrt() * x0) / (1 - g).sqrt(), torch.zeros(x.shape[0], 2, 4)
 
     out = sample(Oracle(), 3, gamma=gamma, steps=50, sampler="ddim", context=x0[:, :2])
-    torch.testing.assert_close(out, x0, rtol=0, atol=1e-3)
+    # float32: the first step's x̂0 divides rounding by sqrt(γ(1)) ≈ 8e-5 (then clipped); later steps repair it
+    torch.testing.assert_close(out, x0, rtol=0, atol=5e-3)
+    assert ((out - x0) ** 2).mean() < 1e-6

@@ -114,8 +114,8 @@ class Config(HealthConfig):
 
 
 SMOKE = Config(
-    seeds=1, tasks=4, iterations=2, updates=2, oracle_updates=2, k=3, reservoir=12, rounds=1, pca_dim=4,
-    hidden=16, test_trials=6, skill_trials=2, probe_every=1, probe_batch=16,
+    seeds=1, tasks=4, episodes=2, steps=6, window=2, iterations=2, updates=2, oracle_updates=2, k=3, reservoir=12,
+    rounds=1, pca_dim=4, hidden=16, test_trials=6, skill_trials=2, probe_every=1, probe_batch=16,
 )  # fmt: skip
 DEFAULT = Config()
 PAPER = Config(tasks=64, iterations=5, updates=500, oracle_updates=1000, k=16, reservoir=1000, hidden=512)

@@ -47,7 +47,7 @@ class Config(HealthConfig):
     """Steps per episode (§C.7: 20; the thesis 50)."""
     iterations: int = 3
     """CARML outer iterations (E-steps) (§C.7: 3; the thesis 5)."""
-    updates: int = 70
+    updates: int = 80
     """PPO updates per M-step (§C.7: 80; the thesis 500)."""
     oracle_updates: int = 150
     """PPO updates of the oracle on the true task distribution (§C.7: ~150)."""

@@ -255,7 +255,7 @@ _REPORTED = {
 
 EXPERIMENT = Experiment(
     name="carml",
-    headline="CARML's self-made tasks transfer to held-out reaching",
+    headline="CARML tasks transfer to held-out reaching",
     claim=(
         "A meta-learner trained by CARML on its own self-supervised tasks (a trajectory-level mixture over "
         "DeepCluster features, reward λ log q(s|z) − log q(s)) transfers with no parameter updates to "

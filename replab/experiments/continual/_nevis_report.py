@@ -195,6 +195,7 @@ def _figure(res, learners) -> Figure:
                               color=f"C{learners.index(x)}")  # fmt: skip
             ax.plot(f[-1], e[-1], marker="*", ms=12, color=line.get_color())
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("cumulative training FLOPs")
     ax.set_ylabel("stream error so far (1 − mAP for multi-label)")
     ax.set_title("NEVIS-mini: error vs compute")

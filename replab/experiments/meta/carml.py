@@ -22,6 +22,7 @@ from replab.experiments import Experiment
 from replab.experiments.meta._carml_report import report
 from replab.meta.carml import CARML, UniformPolicy, direct_transfer, oracle_update
 from replab.meta.egoroom import PALETTE, ROOMS, EgoRoomCore
+from replab.meta.gmm import COVARIANCES
 from replab.meta.rl2 import RL2
 from replab.meta.scaffold import to_input
 from replab.meta.whiten import RunningWhitener
@@ -105,6 +106,12 @@ class Config(HealthConfig):
             raise ValueError(
                 f"need reservoir >= k and test_trials, skill_trials >= 1, got {self.reservoir}, "
                 f"{self.test_trials}, {self.skill_trials}"
+            )
+        if self.covariance not in COVARIANCES:
+            raise ValueError(f"covariance must be one of {COVARIANCES}, got {self.covariance!r}")
+        if self.temperature < 1:
+            raise ValueError(
+                f"temperature must be >= 1 (§C.2.6 needs >= 3 against mode collapse), got {self.temperature}"
             )
         if not 0 <= self.lam <= 1:
             raise ValueError(f"lam must be in [0, 1] (Eq. 4.8), got {self.lam}")

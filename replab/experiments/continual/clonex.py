@@ -1,6 +1,7 @@
 """clonex: fine-tuning vs actor-BC vs BC + critic regularisation vs ClonEx (actor-BC + best-return
 exploration) with a multi-head SAC on a continual sequence of physics variants (Wołczyk et al. 2022,
-reduced plan seed002 §9.5: Pendulum T1 default, T2 g = 15, T3 m = 1.6, T4 inverted action sign).
+reduced plan seed002 §9.5: Pendulum T1 default, T2 g = 12 (§9.5: 15, not learnable from scratch here;
+`--sequence pendulum4_g15` runs it), T3 m = 1.6, T4 inverted action sign).
 
 Every (method, seed) sequence and every (task, seed) single-task reference run is one job (`clonex_job`),
 run in `workers` processes (1 torch thread each). All methods of a seed share the initial network, the
@@ -49,8 +50,8 @@ class Config(HealthConfig):
     """finetune, actor_bc, bc_critic_reg, clonex (seed002 §9.5)."""
     seeds: int = 1
     """Seeds per method in one run (5 through `replab sweep`)."""
-    task_steps: int = 10_000
-    """Δ: environment steps per task (§9.5: 15k; 10k keeps DEFAULT near 20 min on 2 cores) [P]."""
+    task_steps: int = 15_000
+    """Δ: environment steps per task (§9.5: 15k; one single-task run at this preset costs ≈ 85 CPU-s)."""
     start_steps: int = 2_000
     """Uniform random actions at the start of each task (CW `start_steps` 10k, §9.5: 2k); none on later
     tasks with best-return exploration."""
@@ -84,13 +85,13 @@ class Config(HealthConfig):
     """Stochastic test episodes per task per evaluation (CW: 10) [P: 5 for time]."""
     success_return: float = -400.0
     """An episode succeeds when its return exceeds this [P]. Pendulum returns range −1600…0; §9.5 suggests
-    −200, but a single-task run at this preset (T1, 10k steps, seed 0) plateaued at a mean of −287 over the
+    −200, but a single-task run (T1, 10k steps, seed 0) plateaued at a mean of −287 over the
     fixed evaluation starts with success 0.2 at −200 (swing-ups from the bottom cost ≈ −300 even when
     solved), which leaves little room to see forgetting; −400 separates a learned policy from an unlearned
     one (random ≈ −1200). Set before any run of the claims."""
     related_tasks: tuple[int, ...] = (1, 2)
     """Task indices related to the first task, on which best-return exploration should raise the AUC
-    (§9.5: T2 g = 15 and T3 m = 1.6 resemble T1; T4's inverted actions do not)."""
+    (§9.5: T2 (changed g) and T3 m = 1.6 resemble T1; T4's inverted actions do not)."""
     workers: int = 2
     forgetting_cut: float = 0.5
     """`claim`: actor-BC's mean forgetting is at most (1 − forgetting_cut) × fine-tuning's ('removes most
@@ -315,8 +316,7 @@ PAPER = Config(
     eval_episodes=10, best_return_episodes=10, probe_every=20_000,
 )  # fmt: skip
 """Continual World CW10 on metaworld 3.1.1 (`pip install 'replab[cw]'`) with CW's SAC defaults (§9.2): 10M
-environment steps per sequence, for a cluster. The reduced Pendulum plan at the §9.5 budget is
-`--task-steps 15000`."""
+environment steps per sequence, for a cluster."""
 
 EXPERIMENT = Experiment(
     name="clonex",

@@ -128,3 +128,25 @@ def test_physics_variants_change_the_dynamics():
     np.testing.assert_array_equal(obs[-4:], [0, 0, 1, 0])
     with pytest.raises(ValueError, match="cannot change"):
         make_physics("pendulum", power=2.0)
+
+
+def test_mountaincar_variants_and_the_cw_extra():
+    import importlib.util
+
+    from replab.envs.physics_variants import CW10, CW20, make_metaworld
+
+    base, strong = make_physics("mountaincar"), make_physics("mountaincar", power=0.003)
+    outs = []
+    for env in (base, strong):
+        env.reset(seed=0)
+        outs.append(env.step(np.array([1.0], np.float32))[0])
+    assert outs[1][1] > outs[0][1]  # a stronger engine accelerates more from the same state
+    assert make_physics("mountaincar", goal=0.3).unwrapped.goal_position == 0.3
+    with pytest.raises(ValueError, match="goal must be in"):
+        make_physics("mountaincar", goal=0.9)
+    assert len(CW10) == 10 and CW20 == CW10 + CW10 and CW10[0] == "hammer-v3"
+    if importlib.util.find_spec("metaworld") is None:
+        with pytest.raises(ImportError, match=r"replab\[cw\]"):
+            make_metaworld("hammer-v3")
+    with pytest.raises(ValueError, match="unknown Continual World task"):
+        make_metaworld("hamer-v3")

@@ -20,6 +20,8 @@ FAMILIES: dict[str, str] = {
     "atari": "replab.envs.atari:make_atari",
     "pointmass": "replab.envs.pointmass:make_pointmass",
     "dmc": "replab.envs.dmc:make_dmc",
+    "physics": "replab.envs.physics_variants:make_physics",
+    "minatar_variant": "replab.envs.minatar_variants:make_variant",
 }
 
 

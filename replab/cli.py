@@ -80,6 +80,9 @@ class RunArgs:
     """stop the run (marked failed, metrics kept) when a loss is NaN/inf for this many logged steps; 0: never"""
     amp: bool = False
     """mixed precision: the run under bfloat16 autocast (recorded in the report with device and throughput)"""
+    compile: bool = False
+    """torch.compile the networks the experiment trains through `run.compiled` (the RIN of the diffusion
+    family); the report names what was compiled, or says that nothing was"""
 
 
 def cmd_run(args: list[str]) -> int:
@@ -112,6 +115,7 @@ def cmd_run(args: list[str]) -> int:
             quiet=a.quiet,
             stop_on_nonfinite=a.stop_on_nonfinite,
             amp=a.amp,
+            compile=a.compile,
         )
     else:
         if not a.name:
@@ -136,6 +140,7 @@ def cmd_run(args: list[str]) -> int:
             run_id=a.run_id,
             stop_on_nonfinite=a.stop_on_nonfinite,
             amp=a.amp,
+            compile=a.compile,
         )
     print(f"run {run_id} finished in {time.time() - t0:.0f}s: the claim {verdict_phrase(verdict)}")
     print(f"report: {store.root / run_id / 'report.md'}")

@@ -106,6 +106,7 @@ def start_run(
     run_id: str | None = None,
     stop_on_nonfinite: int = 0,
     amp: bool = False,
+    compile: bool = False,
 ) -> tuple[str, str]:
     """Run experiment `name` with config `cfg` to the end; return (run id, verdict). `amp`: under
     bfloat16 autocast (`execution.json` records device, precision and throughput).
@@ -132,7 +133,9 @@ def start_run(
     store.reap()
     threads = _use_threads(threads)
     store.create_run(run_id, name, preset, config, seed, git_revision(), threads=threads)
-    return run_id, _execute(exp, cfg, store, run_id, seed, device, quiet, stop_on_nonfinite, amp=amp)
+    return run_id, _execute(
+        exp, cfg, store, run_id, seed, device, quiet, stop_on_nonfinite, amp=amp, compile=compile
+    )
 
 
 def resume_run(
@@ -143,6 +146,7 @@ def resume_run(
     quiet: bool = False,
     stop_on_nonfinite: int = 0,
     amp: bool = False,
+    compile: bool = False,
 ) -> tuple[str, str]:
     """Continue a killed or failed run from its last checkpoint (or a finished one whose results file is
     missing); return (run id, verdict). The checkpoint and time record are checked before the store is
@@ -189,6 +193,7 @@ def resume_run(
         stop_on_nonfinite,
         checkpoint_state=state,
         amp=amp,
+        compile=compile,
     )
 
 
@@ -203,6 +208,7 @@ def _execute(
     stop_on_nonfinite: int = 0,
     checkpoint_state: dict | None = None,
     amp: bool = False,
+    compile: bool = False,
 ) -> str:
     seeding.seed_everything(seed)
     run = Run(
@@ -213,6 +219,7 @@ def _execute(
         quiet=quiet,
         stop_on_nonfinite=stop_on_nonfinite,
         checkpoint_state=checkpoint_state,
+        compile=compile,
     )
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
@@ -222,10 +229,11 @@ def _execute(
     for s in previous:
         signal.signal(s, on_signal)
     clock = _Clock(run.dir / "timing.json")
-    record_execution(run.dir, device, amp)
+    record_execution(run.dir, device, amp, compile)
     try:
         with precision_context(device, amp):
             results = exp.run(cfg, run)
+        record_execution(run.dir, device, amp, compile, run.compiled_modules)
         run.close()
         clock.save()
         write_atomic(run.dir / "results.json", json.dumps(results, indent=1))
@@ -269,13 +277,18 @@ def _tag(exc: BaseException, run_id: str) -> None:
         pass
 
 
-def record_execution(folder: Path, device: str, amp: bool) -> None:
-    """`execution.json`: the device (with its name), the precision and the torch version of this segment."""
+def record_execution(
+    folder: Path, device: str, amp: bool, compile: bool = False, compiled: list[str] | None = None
+) -> None:
+    """`execution.json`: the device (with its name), the precision, `--compile` and what it compiled (known
+    at the end of the run), and the torch version of this segment."""
     name = torch.cuda.get_device_name(device) if device.startswith("cuda") else (platform_cpu() or "cpu")
     record = {
         "device": device,
         "device_name": name,
         "precision": "bfloat16 autocast (--amp)" if amp else "float32",
+        "compile": compile,
+        "compiled": compiled or [],
         "torch": torch.__version__,
     }
     write_atomic(folder / "execution.json", json.dumps(record))
@@ -313,6 +326,13 @@ def describe_execution(store: Store, run_id: str) -> dict[str, str]:
         return {}
     e = json.loads(path.read_text())
     out = {"device": f"{e['device']} ({e['device_name']}), torch {e['torch']}", "precision": e["precision"]}
+    if e.get("compile"):
+        done = e.get("compiled") or []
+        out["torch.compile"] = (
+            f"--compile: {', '.join(done)}"
+            if done
+            else "--compile given, but this experiment compiles nothing"
+        )
     steps = store.conn.execute("SELECT MAX(step) FROM metrics WHERE run=?", (run_id,)).fetchone()[0]
     timing_path = folder / "timing.json"
     if steps is not None and timing_path.exists():

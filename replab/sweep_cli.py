@@ -45,6 +45,8 @@ class SweepArgs:
     device: str = "cpu"
     amp: bool = False
     """passed to each run: mixed precision (bfloat16 autocast)"""
+    compile: bool = False
+    """passed to each run: torch.compile of the networks the experiment hands to `run.compiled`"""
     store: str | None = None
     quiet: bool = False
     stop_on_nonfinite: int = 0
@@ -111,6 +113,7 @@ def cmd_sweep(args: list[str]) -> int:
     done = finished_runs(store, a.name, a.preset)
     flags = ["--stop-on-nonfinite", str(a.stop_on_nonfinite)] if a.stop_on_nonfinite else []
     flags += ["--amp"] if a.amp else []
+    flags += ["--compile"] if a.compile else []
     skipped, todo = [], []
     for p, cfg in points:
         key = (p.seed, json.dumps(cfg, sort_keys=True))

@@ -48,6 +48,7 @@ class Run:
         tensorboard: bool = True,
         stop_on_nonfinite: int = 0,
         checkpoint_state: dict | None = None,
+        compile: bool = False,
     ):
         self.store, self.id, self.seed, self.device, self.quiet = (
             store,
@@ -59,12 +60,23 @@ class Run:
         self.dir = store.root / run_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.stop_on_nonfinite = stop_on_nonfinite
+        self.compile = compile
+        self.compiled_modules: list[str] = []  # what `compiled` compiled (execution.json, the report)
         self._nonfinite: dict[str, int] = {}
         self._buffer: list[tuple[str, int, float]] = []
         self._flush_due = Every(flush_seconds)
         self._progress: float | None = None  # None: not reported yet, the store keeps what it has
         self._preloaded = checkpoint_state  # a checkpoint the launcher already loaded (and so checked)
         self._tb = _tensorboard_writer(self.dir / "tb") if tensorboard else None
+
+    def compiled(self, module: torch.nn.Module) -> torch.nn.Module:
+        """`torch.compile(module)` when the run was started with `--compile`, else `module` itself. The
+        compiled module shares the parameters (optimizers, EMA and probes keep using `module`); the run's
+        report names what was compiled, and says so when an experiment compiles nothing."""
+        if not self.compile:
+            return module
+        self.compiled_modules.append(type(module).__name__)
+        return torch.compile(module)
 
     # -- metrics --------------------------------------------------------------------------------------
     def log(self, metrics: Mapping[str, float], step: int) -> None:

@@ -161,11 +161,15 @@ def test_a_sweep_passes_amp_to_its_runs_and_the_report_records_device_precision_
     toy, db, capsys, monkeypatch
 ):
     toy_trials(monkeypatch)
-    code, out, _ = cli(capsys, "sweep", "toy", "--preset", "smoke", "--seeds", "1", "--amp", "--quiet")
+    code, out, _ = cli(
+        capsys, "sweep", "toy", "--preset", "smoke", "--seeds", "1", "--amp", "--compile", "--quiet"
+    )
     assert code == 0, out
     (run,) = Store(db).runs()
     report = (db.parent / run.id / "report.md").read_text()
     assert "bfloat16 autocast (--amp)" in report and "cpu (" in report
+    # the toy hands nothing to run.compiled: the report says so instead of implying a compiled run
+    assert "--compile given, but this experiment compiles nothing" in report
     steps = next(line for line in report.splitlines() if "logged steps/s" in line)
     assert "20 steps in" in steps  # the toy's 20 steps over the run's wall time
 

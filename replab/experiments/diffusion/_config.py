@@ -174,11 +174,12 @@ def train_rin(
     gen = run.generator(f"train/{key}", run.device)
     x, y = x.to(run.device), None if y is None else y.to(run.device)
     monitor = latent_monitor(cfg, run, key, model, x, y, rate, context_frames)
+    net = run.compiled(model)  # `--compile`: the same parameters, a compiled forward (and backward)
     start, losses, diverged = time.process_time(), [], False
     for step in range(steps):
         idx = torch.randint(0, x.shape[0], (cfg.batch,), generator=gen, device=run.device)
         loss, metrics = diffusion_loss(
-            model,
+            net,
             x[idx],
             None if y is None else y[idx],
             gamma=gamma,

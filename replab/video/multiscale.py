@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from replab.losses.crw import LOG_EPS, edge_dropout
 
-MASKED = -1e10  # logit of a window entry outside the frame
+MASKED = float("-inf")  # window entries outside the frame: exactly 0, below edge dropout's −1e10, so a
+# row whose in-frame entries were all dropped still sums to 1 over them (the centre is always in the frame)
 
 
 def _grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -119,3 +119,14 @@ def test_flow_pairs_satisfy_the_warp():
     f1, f2, flow = _pairs(n=2, size=32, max_shift=2, smooth=1.0, integer=False)
     good, wrong = _warp_error(f1, f2, flow), _warp_error(f1, f2, -flow)
     assert good < 0.15 and good < 0.25 * wrong  # measured 0.12 (bilinear error on fine texture) vs 0.85
+
+
+def test_rows_stay_normalised_under_heavy_edge_dropout():
+    from replab.video.multiscale import local_attention
+
+    g = torch.Generator().manual_seed(0)
+    fa, fb = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 4, 8, 8, generator=g)
+    coarse = 3 * torch.randn(2, 2, 4, 4, generator=g)  # windows pushed against the frame's edges
+    lev = local_attention(fa, fb, coarse, radius=2, tau=0.1, edge_drop=0.9, generator=g)
+    torch.testing.assert_close(lev.weights.sum(-1), torch.ones(2, 64), atol=1e-5, rtol=0)
+    assert torch.isfinite(lev.flow).all()

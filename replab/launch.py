@@ -171,6 +171,7 @@ def resume_run(
         raise ReplabError(
             f"run {run_id}'s config no longer fits experiment {exp.name} ({exc}); start a new run"
         ) from None
+    _same_execution(folder, run_id, device, amp, compile)
     path = folder / "checkpoint.pt"
     state = checkpoint.load(path, run_id) if path.exists() else None
     timing.read(folder / "timing.json")
@@ -195,6 +196,23 @@ def resume_run(
         amp=amp,
         compile=compile,
     )
+
+
+def _same_execution(folder: Path, run_id: str, device: str, amp: bool, compile: bool) -> None:
+    """A resumed run continues on the device, precision and compilation it started with: half a run in
+    bfloat16 and half in float32 would be reported as neither."""
+    path = folder / "execution.json"
+    if not path.exists():
+        return
+    e = json.loads(path.read_text())
+    was = {"device": e["device"], "amp": "autocast" in e["precision"], "compile": e.get("compile", False)}
+    now = {"device": device, "amp": amp, "compile": compile}
+    if was != now:
+        flags = f"--device {was['device']}" + " --amp" * was["amp"] + " --compile" * was["compile"]
+        raise ReplabError(
+            f"run {run_id} started with {flags} and would resume with --device {device}"
+            f"{' --amp' * amp}{' --compile' * compile}; resume it with {flags}"
+        )
 
 
 def _execute(

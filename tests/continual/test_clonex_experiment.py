@@ -58,6 +58,16 @@ def test_metrics_and_decisions_match_hand_computation():
     assert rep.summary["finetune/forgetting"] == pytest.approx(1.7 / 3) and len(rep.figures) == 2
 
 
+def test_an_actor_that_never_learns_does_not_clear_the_forgetting_claims_floor():
+    r = results()
+    for s in range(5):  # actor-BC at zero success everywhere: no forgetting, and no learning either
+        r["done"][f"actor_bc/s{s}"]["curve"]["success"] = [[0.0, 0.0, 0.0]] * 6
+    m, floor = metrics(r)
+    d = {x.key: x for x in decisions(r, m, floor)}
+    assert d["claim"].verdict == "held"  # forgetting 0 < half of fine-tuning's: true but empty
+    assert d["claim_floor"].verdict != "held"  # ties (0 vs the random policy's 0) are not wins
+
+
 def test_few_seeds_are_inconclusive_and_bad_config_is_refused():
     r = results(seeds=2)
     m, floor = metrics(r)

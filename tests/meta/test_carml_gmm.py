@@ -47,7 +47,10 @@ def test_trajectory_kmeans_is_the_argmin_of_summed_distances():
     x, _ = _data(seed=1, t=5)
     labels, centres = trajectory_kmeans(x, 3, seed=0)
     cost = ((x[:, :, None] - centres[None, None]) ** 2).sum(-1).sum(1)  # Σ_t ‖x_t − μ_k‖² (N, K)
-    np.testing.assert_array_equal(labels, cost.argmin(1))
+    # each label is an argmin of the summed distances up to round-off (k-means on trajectory means is the
+    # same problem; a near-tie may fall either way on another CPU)
+    chosen = cost[np.arange(len(labels)), labels]
+    assert np.all(chosen <= cost.min(1) * (1 + 1e-9) + 1e-9)
     for k in range(3):  # the centroid is the mean over all states of its trajectories
         np.testing.assert_allclose(centres[k], x[labels == k].reshape(-1, 3).mean(0), atol=1e-6)
 

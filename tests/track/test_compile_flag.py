@@ -25,3 +25,20 @@ def test_run_compiled_is_the_module_itself_without_the_flag_and_a_compiled_twin_
     record_execution(tmp_path, "cpu", False, True, run.compiled_modules)
     e = json.loads((tmp_path / "execution.json").read_text())
     assert e["compile"] is True and e["compiled"] == ["Sequential"]
+
+
+def test_a_run_resumes_only_with_the_device_precision_and_compilation_it_started_with(tmp_path):
+    import pytest
+
+    from replab.errors import ReplabError
+    from replab.launch import _same_execution
+
+    _same_execution(tmp_path, "r1", "cpu", False, False)  # no record yet (a run from before --amp): fine
+    record_execution(tmp_path, "cpu", True, False)
+    _same_execution(tmp_path, "r1", "cpu", True, False)
+    with pytest.raises(
+        ReplabError, match="started with --device cpu --amp .* resume it with --device cpu --amp"
+    ):
+        _same_execution(tmp_path, "r1", "cpu", False, False)
+    with pytest.raises(ReplabError, match="--compile"):
+        _same_execution(tmp_path, "r1", "cpu", True, True)

@@ -101,6 +101,15 @@ class Config(RINConfig):
             )
         if len(self.times) != 2 or not 0 < self.times[1] < self.times[0] <= 1:
             raise ValueError(f"times must be (early, late) with 1 >= early > late > 0, got {self.times}")
+        nearest = {
+            min(range(self.sample_steps), key=lambda s: abs((1 - s / self.sample_steps) - t))
+            for t in self.times
+        }
+        if len(nearest) < 2:  # both times would be read at one sampling step
+            raise ValueError(
+                f"times {self.times} fall on the same of the {self.sample_steps} sampling steps; "
+                "raise sample_steps or move the times apart"
+            )
         if not 0 <= self.min_effect < 1 or self.attention_min_effect < 0:
             raise ValueError(
                 f"need min_effect in [0, 1) and attention_min_effect >= 0, got {self.min_effect}, "

@@ -55,10 +55,14 @@ def mode_bits(rows: list[dict]) -> dict:
 
 
 def _fit(rows, response, factors, **kw) -> AnovaTable | None:
+    """The ANOVA, or None where the data cannot carry one (a constant response, a single-level factor,
+    a saturated model: few seeds or episodes); any other error is raised."""
     try:
         return factorial_anova(rows, response, factors, **kw)
-    except ValueError:
-        return None
+    except ValueError as exc:
+        if any(s in str(exc) for s in ("is constant", "single level", "is saturated")):
+            return None
+        raise
 
 
 def ale_part(results: dict, alpha: float) -> tuple[list, list, list[Figure]]:
@@ -139,7 +143,11 @@ def minatar_frames(results: dict) -> dict | None:
             rows["zero_shot"].append(lv | {"seed": s, "variant": v, "y": log1p(by[(s, 0)]["zero_shot"][str(v)]),
                                            "random": log1p(r["random"])})  # fmt: skip
             if v > 0:
-                at_ft = next(np.mean(sc) for t, sc in r["evals"] if t == ft)
+                at_ft = next((np.mean(sc) for t, sc in r["evals"] if t == ft), None)
+                if at_ft is None:
+                    raise ValueError(
+                        f"variant {v} seed {s}: scratch run has no evaluation at finetune_steps={ft}"
+                    )
                 fin = by[(s, 0)]["finetuned"][str(v)]
                 rows["transfer"].append(lv | {"seed": s, "variant": v, "y": log1p(fin) - log1p(at_ft),
                                               "finetuned": log1p(fin), "scratch": log1p(at_ft),

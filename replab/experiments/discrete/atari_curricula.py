@@ -107,6 +107,13 @@ class Config(HealthConfig):
             raise ValueError(f"ale_games must be a subset of {list(ALE_GAMES)}, got {self.ale_games}")
         if self.game not in FACTORS:
             raise ValueError(f"game must be one of {list(FACTORS)} (a factorial design), got {self.game!r}")
+        if (
+            self.game != "space_invaders"
+        ):  # `main_effect`'s direction (level 1 harder) is registered for it only
+            raise ValueError(
+                f"game {self.game!r}: the main-effect directions are registered for space_invaders only (level 1 "
+                "of each factor harder); register a direction per factor for another game before deciding on it"
+            )
         if self.ale_modes < 0:
             raise ValueError(f"ale_modes must be >= 0 (0: all), got {self.ale_modes}")
         for name in ("ale_episodes", "ale_max_frames", "seeds", "scratch_steps", "finetune_steps", "update_every",

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from replab.launch import record_execution
+from replab.execution import record_execution, same_execution
 from replab.track.run import Run
 from replab.track.store import Store
 
@@ -31,14 +31,13 @@ def test_a_run_resumes_only_with_the_device_precision_and_compilation_it_started
     import pytest
 
     from replab.errors import ReplabError
-    from replab.launch import _same_execution
 
-    _same_execution(tmp_path, "r1", "cpu", False, False)  # no record yet (a run from before --amp): fine
+    same_execution(tmp_path, "r1", "cpu", False, False)  # no record yet (a run from before --amp): fine
     record_execution(tmp_path, "cpu", True, False)
-    _same_execution(tmp_path, "r1", "cpu", True, False)
+    same_execution(tmp_path, "r1", "cpu", True, False)
     with pytest.raises(
         ReplabError, match="started with --device cpu --amp .* resume it with --device cpu --amp"
     ):
-        _same_execution(tmp_path, "r1", "cpu", False, False)
+        same_execution(tmp_path, "r1", "cpu", False, False)
     with pytest.raises(ReplabError, match="--compile"):
-        _same_execution(tmp_path, "r1", "cpu", True, True)
+        same_execution(tmp_path, "r1", "cpu", True, True)

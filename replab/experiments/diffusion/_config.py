@@ -266,3 +266,9 @@ def draw_samples(
 def unit_seed(run, name: str) -> None:
     """Seed torch's global generator for a model's initialisation (RIN draws with the global generator)."""
     torch.manual_seed(seeding.derive_seed(run.seed, name))
+
+
+def read_steps(steps: int, times) -> dict[int, float]:
+    """{sampling step: time} for each reverse-process time in `times`, at the step nearest to it (step s of
+    `steps` is at t = 1 − s/steps); two times on one step keep only the later one."""
+    return {min(range(steps), key=lambda s: abs((1 - s / steps) - t)): t for t in times}

@@ -17,7 +17,7 @@ import torch
 from replab.data.sprites import SHAPES, make_sprites, object_mask
 from replab.diffusion import sample
 from replab.experiments import Experiment
-from replab.experiments.diffusion._config import RINConfig, train_rin, unit_seed
+from replab.experiments.diffusion._config import RINConfig, read_steps, train_rin, unit_seed
 from replab.experiments.diffusion._rin_adaptive_computation_report import report
 
 
@@ -122,7 +122,7 @@ def measure(cfg: Config, model, labels, generator) -> dict:
     """Sample with read attention captured; per block and recorded time, the mean attention-mass ratio
     over the samples whose object mask is neither empty nor everything (the others are counted)."""
     steps = cfg.sample_steps
-    at = {min(range(steps), key=lambda k: abs((1 - k / steps) - t)): t for t in cfg.times}
+    at = read_steps(steps, cfg.times)
     reads: dict[float, torch.Tensor] = {}
 
     def on_step(step, t, x_t):

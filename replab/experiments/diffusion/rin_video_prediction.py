@@ -22,7 +22,7 @@ import torch
 from replab.data.sprite_videos import make_sprite_videos
 from replab.diffusion import sample
 from replab.experiments import Experiment
-from replab.experiments.diffusion._config import RINConfig, train_rin, unit_seed
+from replab.experiments.diffusion._config import RINConfig, read_steps, train_rin, unit_seed
 from replab.experiments.diffusion._rin_video_prediction_report import report
 from replab.nn.rin import RIN, patchify_3d
 
@@ -101,11 +101,7 @@ class Config(RINConfig):
             )
         if len(self.times) != 2 or not 0 < self.times[1] < self.times[0] <= 1:
             raise ValueError(f"times must be (early, late) with 1 >= early > late > 0, got {self.times}")
-        nearest = {
-            min(range(self.sample_steps), key=lambda s: abs((1 - s / self.sample_steps) - t))
-            for t in self.times
-        }
-        if len(nearest) < 2:  # both times would be read at one sampling step
+        if len(read_steps(self.sample_steps, self.times)) < 2:  # both times read at one sampling step
             raise ValueError(
                 f"times {self.times} fall on the same of the {self.sample_steps} sampling steps; "
                 "raise sample_steps or move the times apart"
@@ -191,7 +187,7 @@ def predict(cfg: Config, model: RIN, test: torch.Tensor, generator) -> dict:
     `times`; per-frame MSE of the prediction, the copy-last-frame baseline and the mean-frame floor are
     computed by the caller."""
     steps, k = cfg.sample_steps, cfg.context_frames
-    at = {min(range(steps), key=lambda s: abs((1 - s / steps) - t)): t for t in cfg.times}
+    at = read_steps(steps, cfg.times)
     reads: dict[float, torch.Tensor] = {}
 
     def on_step(step, t, x_t):

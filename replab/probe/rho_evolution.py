@@ -1,0 +1,174 @@
+"""The evolution of interference after an update, ρ′ (seed004 §S2.2, Bengio 2022 §3.2.4, eq. 3.23–3.26,
+3.39–3.40, 3.50, 3.58; Fig 3.17).
+
+ρ′_AB is the derivative with respect to the step size α of the interference between A and B after one
+update on B, θ′ = θ − α u_B, taken at α = 0 (the thesis's θ ≈ θ′ assumption, §S2.7):
+
+- any per-example loss J, u_B = ∇J_B, ρ_AB = ∇J_Aᵀ∇J_B (eq. 3.23/3.39–3.40):
+  ρ′_AB = −∇_θ(∇J_Bᵀ∇J_A)ᵀ ∇J_B = −(∇J_Bᵀ H_A ∇J_B + ∇J_Aᵀ H_B ∇J_B)   → `rho_prime_autodiff`;
+- squared-error regression or TD(0) on a scalar output f, with δ = f(s) − y − γ f(s′), the step the
+  semi-gradient u_B = δ_B ∇f_B and ρ_AB = δ_A δ_B g_AB, g_AB = ∇f_Aᵀ∇f_B (= ρ̄, eq. 3.13), split into
+  ρ′ = −r₁ − r₂ − r₃ (eq. 3.25–3.26, in the order the thesis writes them):
+    r₁ = δ_B² g_AB (g_AB − γ_A g_A′B)
+    r₂ = δ_A δ_B g_AB (g_BB − γ_B g_B′B)
+    r₃ = δ_A δ_B² ∇f_Bᵀ (H̄_A ∇f_B + H̄_B ∇f_A)        (H̄: the Hessian of f)   → `rho_prime_terms`.
+  With `s_next` the target is live (the network's own f(s′) moves with θ: QL, eq. 3.26/3.58); without it
+  `y` is a fixed target (regression eq. 3.25/3.50, or TD between target-network updates with y = r + γQ̄)
+  and the γ terms vanish.
+
+Our derivation note: §S2.2's copy of eq. 3.25 writes the middle term as 2 δ_Aδ_B g_AB g_BB. Differentiating
+δ_A δ_B g_AB gives a factor 1 (dδ_B/dα = −δ_B g_BB), the same factor eq. 3.26 has at γ = 0, and the sum of
+the three terms with factor 1 equals the autodiff form eq. 3.40 (tested, float64). We use 1.
+
+Hessian-vector products are forward-over-reverse / forward-over-forward `torch.func` transforms: no
+Hessian is formed. Cost: N² forward-over-forward passes of one example for N examples (Fig 3.17 uses
+N = 32, i.e. 1024 pairs). Matrices are (N, N) float64 indexed [A, B] (A where interference is measured,
+B the updated example); the model is left unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp, vmap
+
+from replab.probe.guard import preserved
+
+
+def _functional(model: nn.Module):
+    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
+    frozen = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
+    buffers = dict(model.named_buffers())
+
+    def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
+        return functional_call(model, ({**p, **frozen}, buffers), (x.unsqueeze(0),)).reshape(-1)
+
+    return params, call
+
+
+def _flat(d: dict[str, Tensor], n: int) -> Tensor:
+    return torch.cat([v.reshape(n, -1) for v in d.values()], 1).to(torch.float64)
+
+
+def _hessian_pairs(phi: Callable, params: dict, data: tuple, v: dict) -> tuple[Tensor, Tensor]:
+    """For a per-example scalar phi(p, *data_i) and directions v_i (a dict of (N, ...) tensors):
+    M[A, B] = v_Bᵀ H_A v_B (forward-over-forward) and the rows W_B = H_B v_B (forward-over-reverse)."""
+
+    def second(p, vb, *da):  # v_Bᵀ H_A v_B: d²/dε² phi(θ + ε v_B, A)
+        return jvp(lambda q: jvp(lambda r: phi(r, *da), (q,), (vb,))[1], (p,), (vb,))[1]
+
+    over_a = vmap(second, in_dims=(None, None, *([0] * len(data))))
+    m = vmap(lambda vb: over_a(params, vb, *data), in_dims=(0,))(v)  # [B, A]
+
+    def hvp(vb, *db):
+        return jvp(grad(lambda q: phi(q, *db)), (params,), (vb,))[1]
+
+    w = vmap(hvp, in_dims=(0, *([0] * len(data))))(v, *data)
+    n = data[0].shape[0]
+    return m.T.to(torch.float64), _flat(w, n)
+
+
+def rho_prime_autodiff(
+    model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor, *, train_mode=False
+) -> dict[str, Tensor]:
+    """Eq. 3.40 for any per-example loss `loss_fn(output (1, ...), target (1, ...))`: (N, N) float64
+    `rho` = ∇J_Aᵀ∇J_B (eq. 3.6) and `rho_prime` = −∇_θ(∇J_Bᵀ∇J_A)ᵀ∇J_B (SGD step on B)."""
+    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise ValueError(
+            f"x and y must hold the same number (>= 1) of examples, got {x.shape[0]}, {y.shape[0]}"
+        )
+    with preserved(model, train_mode):
+        params, call = _functional(model)
+
+        def phi(p, xi, yi):
+            return loss_fn(call(p, xi).unsqueeze(0), yi.unsqueeze(0))
+
+        g = vmap(grad(phi), in_dims=(None, 0, 0))(params, x, y)
+        m, w = _hessian_pairs(phi, params, (x, y), g)
+    gf = _flat(g, x.shape[0])
+    return {"rho": gf @ gf.T, "rho_prime": -(m + gf @ w.T)}
+
+
+def rho_prime_terms(
+    model: nn.Module,
+    s: Tensor,
+    y: Tensor,
+    *,
+    select: Tensor | None = None,
+    s_next: Tensor | None = None,
+    next_select: Tensor | None = None,
+    discount: Tensor | None = None,
+    train_mode: bool = False,
+) -> dict[str, Tensor]:
+    """r₁, r₂, r₃ of eq. 3.25–3.26 between every pair (A, B) of N transitions.
+
+    f(s_i) = Σ_k model(s_i)_k select_ik: `select` (N, n_out) picks the output regressed (a one-hot of the
+    action taken for a Q-network); None for a single-output network. `y` (N,): the fixed part of the
+    target (the regression target, or r + γQ̄(s′) with a frozen/EMA target network). With `s_next` (and
+    `discount` (N,) = γ(1 − done), `next_select` for f(s′)), δ_i = f(s_i) − y_i − discount_i f(s′_i) with
+    the live network (eq. 3.26); else δ_i = f(s_i) − y_i (eq. 3.25).
+
+    Returns (N, N) float64 `r1`, `r2`, `r3`, `rho_prime` = −r₁ − r₂ − r₃, `rho` = δ_Aδ_B g_AB, `g` = ∇f_Aᵀ∇f_B,
+    and `delta` (N,)."""
+    n = s.shape[0]
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
+    live = s_next is not None
+    if live and (discount is None or discount.shape != (n,) or s_next.shape[0] != n):
+        raise ValueError(
+            f"s_next needs discount of shape ({n},) and {n} next states (the live-target TD form)"
+        )
+    with preserved(model, train_mode):
+        params, call = _functional(model)
+        n_out = call(params, s[0]).numel()
+        sel = torch.ones(n, 1, dtype=s.dtype) if select is None else select.to(s.dtype)
+        if sel.shape != (n, n_out):
+            raise ValueError(
+                f"select must have shape ({n}, {n_out}) (one weight per output), got {tuple(sel.shape)}"
+            )
+
+        def phi(p, xi, wi):
+            return (call(p, xi) * wi).sum()
+
+        def f_and_grad(x, w):
+            g, f = vmap(grad(lambda p, xi, wi: (phi(p, xi, wi),) * 2, has_aux=True), in_dims=(None, 0, 0))(
+                params, x, w
+            )
+            return f.detach().to(torch.float64), g
+
+        f, gd = f_and_grad(s, sel)
+        m, w = _hessian_pairs(phi, params, (s, sel), gd)
+        gs = _flat(gd, n)
+        delta = f - y.to(torch.float64)
+        gam = torch.zeros(n, dtype=torch.float64)
+        g_next = torch.zeros(n, n, dtype=torch.float64)  # [A, B]: ∇f(s′_A)ᵀ∇f_B
+        if live:
+            nsel = sel if next_select is None else next_select.to(s.dtype)
+            f_next, gnd = f_and_grad(s_next, nsel)
+            gam = discount.to(torch.float64)
+            delta = delta - gam * f_next
+            g_next = _flat(gnd, n) @ gs.T
+    g = gs @ gs.T
+    dA, dB = delta[:, None], delta[None, :]
+    g_bb = g.diagonal()[None, :] - gam[None, :] * g_next.diagonal()[None, :]
+    r1 = dB**2 * g * (g - gam[:, None] * g_next)
+    r2 = dA * dB * g * g_bb
+    r3 = dA * dB**2 * (m + gs @ w.T)
+    return {
+        "r1": r1,
+        "r2": r2,
+        "r3": r3,
+        "rho_prime": -r1 - r2 - r3,
+        "rho": dA * dB * g,
+        "g": g,
+        "delta": delta,
+    }
+
+
+def positive_share(x: Tensor, *, off_diagonal: bool = True) -> float:
+    """The fraction of the entries > 0 (over pairs A ≠ B by default): Fig 3.17 reads the signs of r₁–r₃."""
+    if off_diagonal and x.dim() == 2 and x.shape[0] == x.shape[1] and x.shape[0] > 1:
+        x = x[~torch.eye(x.shape[0], dtype=torch.bool)]
+    return float((x > 0).double().mean())

@@ -130,6 +130,14 @@ def covered_directions(corr, threshold: float = 0.9) -> int:
     return int(sum(bool((sign * c[:, j] > threshold).any()) for j in (0, 1) for sign in (1, -1)))
 
 
+def coordinate_isolation(corr) -> float:
+    """min over the coordinates c ∈ {x, y} of max_k ( |r(f_k, c)| − |r(f_k, other)| ) ∈ [−1, 1]: 1 when some
+    feature follows x alone and another y alone (Fig. 6.2's f₂, f₃ ↔ x and f₀, f₁ ↔ y), low when every
+    feature follows the same coordinate (which `alignment` alone scores 1)."""
+    c = torch.as_tensor(corr, dtype=torch.float64).abs()
+    return float(torch.minimum((c[:, 0] - c[:, 1]).max(), (c[:, 1] - c[:, 0]).max()))
+
+
 class ContinuousFactors(nn.Module):
     """The continuous-factor variant (§S6.2.2): encoder f (K features), decoder g, generator Φ(h, z) and
     policy π(a|h, φ) of two FC layers each (tanh on φ), Gaussian-kernel selector of width σ."""

@@ -78,11 +78,25 @@ def test_controllable_factors_report_decides_alignment():
         good = {"corr": [[1, 0], [-1, 0], [0, 0.98], [0, -1]], "policy": np.eye(4).tolist(),
                 "selectivity": np.eye(4).tolist(), "recon_mse": 0.01}  # fmt: skip
         bad = dict(good, corr=[[0.7, 0.7], [0.6, -0.7], [0.7, 0.5], [0.5, 0.6]])
-        res[f"joint/{s}"] = {"final": good, "alignment": 0.99, "alignment_init": 0.1, "covered": 4}
+        init = {"corr": [[0.1, 0.05], [0.2, 0.1], [0.0, 0.1], [0.1, 0.1]]}
+        res[f"joint/{s}"] = {
+            "final": good,
+            "init": init,
+            "alignment": 0.99,
+            "alignment_init": 0.1,
+            "covered": 4,
+        }
         res[f"ae/{s}"] = {"final": bad, "alignment": 0.08 + 0.01 * s, "alignment_init": 0.1, "covered": 0}
     cfg = dataclasses.asdict(FactorsConfig(seeds=5, arms=("joint", "ae")))
     rep = cfr.report({"config": cfg, "results": res})
     assert rep.verdict == "held" and rep.figures
+    assert [c.held for c in rep.checks if c.headline] == [True, True]
+    # every feature following x: alignment is perfect, coordinate isolation is not (-1 for y)
+    for s in range(5):
+        res[f"joint/{s}"]["final"] = dict(good, corr=[[1, 0], [-1, 0], [0.99, 0], [-0.98, 0]])
+    rep = cfr.report({"config": cfg, "results": res})
+    held = {c.name.split(" (")[0]: c.held for c in rep.checks if c.headline}
+    assert list(held.values()) == [True, None], held  # below the untrained floor: undecided, not a win
 
 
 @pytest.mark.slow  # tests/test_experiments_smoke.py runs these too; here with the PNG figures checked

@@ -10,6 +10,7 @@ from replab.meta.selectivity import (
     FactorNet,
     alignment,
     continuous_step,
+    coordinate_isolation,
     covered_directions,
     evaluate,
     selectivity,
@@ -61,6 +62,9 @@ def test_alignment_and_directions_of_known_correlations():
     assert alignment(perfect) == 1 and covered_directions(perfect) == 4
     mixed = [[0.7, 0.7], [-0.7, 0.7], [0.7, -0.7], [0.6, 0.6]]
     assert alignment(mixed) < 0.05 and covered_directions(mixed) == 0
+    assert coordinate_isolation(perfect) == 1 and abs(coordinate_isolation(mixed)) < 1e-12
+    one_coordinate = [[1, 0], [-0.9, 0.1], [0.95, 0], [0.8, 0.2]]  # alignment 0.84, y never isolated
+    assert alignment(one_coordinate) > 0.8 and abs(coordinate_isolation(one_coordinate) + 0.6) < 1e-12
 
 
 def test_evaluate_recovers_correlations_of_a_hand_set_feature():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.func import functional_call, grad, vmap
 
 from replab.probe.guard import LossFn, preserved, trainable
 
@@ -34,18 +35,53 @@ def gradient_norm(
     return float(torch.sqrt(sum((g.to(torch.float64) ** 2).sum() for g in grads)))
 
 
+METHODS = ("loop", "vmap")
+
+
+def functional_form(model: nn.Module):
+    """(names, params, call) for `torch.func`: the trainable parameters' names and detached values, and
+    `call(params, x)` = model(x) with those parameters (frozen ones and buffers as they are)."""
+    names = [k for k, p in model.named_parameters() if p.requires_grad]
+    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
+    frozen = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
+    buffers = dict(model.named_buffers())
+
+    def call(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, ({**p, **frozen}, buffers), (x,))
+
+    return names, params, call
+
+
 def per_example_gradients(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *, train_mode: bool = False
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    train_mode: bool = False,
+    method: str = "loop",
 ) -> torch.Tensor:
     """(N, P) matrix whose row i is ∇_θ loss_fn(model(x[i:i+1]), y[i:i+1]), flattened over the trainable
-    parameters.
+    parameters (in the order of `model.parameters()`).
 
-    Computed one example at a time in eval mode by default: with batch statistics (BatchNorm in training
-    mode) a single example's gradient is not defined. Mode, buffers and RNG are restored.
+    `method="loop"`: one `autograd.grad` per example (any model); `"vmap"`: one `torch.func.vmap(grad)`
+    call over the examples (the interference probes; much faster for many small examples, needs ops
+    with batching rules). Eval mode by default: with batch statistics (BatchNorm in training mode) a
+    single example's gradient is not defined. Mode, buffers and RNG are restored.
     """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     with preserved(model, train_mode):
+        if method == "vmap":
+            names, params, call = functional_form(model)
+
+            def loss(p, xi, yi):
+                return loss_fn(call(p, xi.unsqueeze(0)), yi.unsqueeze(0))
+
+            g = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
+            return torch.cat([g[k].reshape(x.shape[0], -1) for k in names], 1)
         params = trainable(model)
         rows = []
         for i in range(x.shape[0]):

@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
+from replab.probe.gradients import functional_form, per_example_gradients
 from replab.probe.guard import LossFn, preserved, trainable
 
 OutputFn = Callable[[Tensor], Tensor]
@@ -37,18 +38,6 @@ def max_output(out: Tensor) -> Tensor:
     return out.reshape(-1).max() if out.numel() > 1 else out.reshape(())
 
 
-def _functional(model: nn.Module):
-    names = [k for k, p in model.named_parameters() if p.requires_grad]
-    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
-    frozen = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
-    buffers = dict(model.named_buffers())
-
-    def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
-        return functional_call(model, ({**p, **frozen}, buffers), (x,))
-
-    return names, params, call
-
-
 def _flat(g: dict[str, Tensor], names: list[str], n: int) -> Tensor:
     return torch.cat([g[k].reshape(n, -1) for k in names], 1)
 
@@ -57,17 +46,8 @@ def per_example_loss_gradients(
     model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *, train_mode: bool = False
 ) -> Tensor:
     """(N, P) matrix whose row i is ∇_θ loss_fn(model(x[i:i+1]), y[i:i+1]), flattened in the order of
-    the trainable parameters, by `vmap(grad)`."""
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
-    with preserved(model, train_mode):
-        names, params, call = _functional(model)
-
-        def loss(p, xi, yi):
-            return loss_fn(call(p, xi.unsqueeze(0)), yi.unsqueeze(0))
-
-        g = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
-        return _flat(g, names, x.shape[0])
+    the trainable parameters: `replab.probe.gradients.per_example_gradients` by `vmap(grad)`."""
+    return per_example_gradients(model, loss_fn, x, y, train_mode=train_mode, method="vmap")
 
 
 def per_example_output_gradients(
@@ -75,7 +55,7 @@ def per_example_output_gradients(
 ) -> tuple[Tensor, Tensor]:
     """(f (N,), ∇_θf (N, P)) with f(x_i) = output(model(x[i:i+1])), by `vmap(grad)`."""
     with preserved(model, train_mode):
-        names, params, call = _functional(model)
+        names, params, call = functional_form(model)
 
         def f(p, xi):
             v = output(call(p, xi.unsqueeze(0)))
@@ -159,7 +139,7 @@ def function_interference_step(
     3.7–3.11 with f in place of J). They agree up to O(lr²); exactly for a model linear in θ.
     """
     with preserved(model, train_mode):
-        names, params, call = _functional(model)
+        names, params, call = functional_form(model)
         gj = grad(lambda p: loss_fn(call(p, x), y))(params)
         stepped = {k: params[k] - lr * gj[k] for k in names}
         before = torch.stack([output(call(params, xi.unsqueeze(0))) for xi in x_probe])

@@ -50,9 +50,26 @@ def _half_sq(out, y):
 
 def test_per_example_gradients_match_the_autograd_loop():
     net, (x, y) = _mlp(), _data()
-    fast = per_example_loss_gradients(net, F.mse_loss, x, y)
-    loop = per_example_gradients(net, F.mse_loss, x, y)
+    fast = per_example_loss_gradients(net, F.mse_loss, x, y)  # the shared helper's vmap path
+    loop = per_example_gradients(net, F.mse_loss, x, y)  # its loop path (the default)
     torch.testing.assert_close(fast, loop, **TOL)
+    torch.testing.assert_close(per_example_gradients(net, F.mse_loss, x, y, method="vmap"), loop, **TOL)
+
+
+def test_vmap_and_loop_agree_with_frozen_parameters_and_buffers():
+    # a frozen first layer (a constant, not a column) and BatchNorm's running statistics (eval mode)
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1))
+    net[0].requires_grad_(False)
+    net.train()(torch.randn(32, 3))  # move the running statistics off their initial values
+    x, y = _data()
+    loop = per_example_gradients(net, F.mse_loss, x, y)
+    fast = per_example_gradients(net, F.mse_loss, x, y, method="vmap")
+    assert loop.shape == (6, 8 + 8 + 8 + 1)  # BatchNorm's weight and bias, the last layer's
+    torch.testing.assert_close(fast, loop, **TOL)
+    assert net.training  # mode restored
+    with pytest.raises(ValueError, match="method must be one of"):
+        per_example_gradients(net, F.mse_loss, x, y, method="fast")
 
 
 def test_identical_examples_interfere_by_the_squared_gradient_norm():

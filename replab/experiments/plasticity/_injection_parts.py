@@ -9,8 +9,12 @@ the initial network, environment seed and replay sampler, and runs the same meas
 conditions are identical up to T (a paired design). The baseline job also scores a uniform random
 policy with the evaluation protocol (the floor of the score claims).
 
-At T, on `measure_states` replay states: Q-values and greedy returns (`eval_episodes` episodes from one
-fixed seed) just before and just after the intervention; |ΔQ| = max |Q_after − Q_before|. The
+At T, on `measure_states` replay states: Q-values and greedy returns (`eval_episodes` episodes)
+just before and just after the intervention; |ΔQ| = max |Q_after − Q_before|. Both evaluations use a
+fresh evaluation environment and the same explicitly-seeded generators (`_evaluation.seeded_evaluation`),
+so an unchanged network returns the same score before and after T (issue 19: on one shared MinAtar
+instance the sticky-action memory carried over from the first evaluation into the second). Every
+learning-curve evaluation k likewise gets its own seed, the same in every condition of a seed. The
 supervised plasticity probe (§2.6): `probe_tasks` random-label tasks on replay states, `probe_steps`
 Adam steps each (cross-entropy on the Q-network's outputs as logits) from a copy of the network
 ("continue") and from an injected copy ("inject, then fit"); at T (baseline job only, since all
@@ -35,6 +39,7 @@ import torch.nn.functional as F
 from replab import seeding
 from replab.envs import make
 from replab.experiments._health import health_config, probe_observations
+from replab.experiments.plasticity._evaluation import seeded_evaluation, seeded_random_scores
 from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.intervene import Inject, Reset, Schedule, inject_plasticity
 from replab.nn.count import count
@@ -42,7 +47,6 @@ from replab.probe.health import health_monitor
 from replab.probe.monitor import ProbeLog
 from replab.probe.plasticity import ProbeTask, fresh_copy, probe_loss
 from replab.rl.buffers import FrameReplay
-from replab.rl.evaluate import evaluate, random_policy_scores
 from replab.rl.loop import train
 from replab.rl.rainbow import DQN, dqn_config
 
@@ -90,27 +94,28 @@ def probe(model, tasks, job, *, inject_first: bool = False) -> float:
 
 
 class Measure:
-    """A schedule action recording Q-values on fixed states and the greedy return (fixed eval seed); it
-    changes nothing (`modifies = False`: no target re-sync). The first one at T draws the states."""
+    """A schedule action recording Q-values on fixed states and the greedy return; it changes nothing
+    (`modifies = False`: no target re-sync). The first one at T draws the states. The return is one
+    `seeded_evaluation` on a fresh `make_env()` with the seed `derive_seed(env_seed, "measure")`: the same
+    before and after T, so an unchanged network scores the same (issue 19)."""
 
     name = "measure"
     modifies = False
 
-    def __init__(self, agent, env, shared: dict, job, stage: str):
-        self.agent, self.env, self.shared, self.job, self.stage = agent, env, shared, job, stage
+    def __init__(self, agent, make_env, shared: dict, job, stage: str):
+        self.agent, self.make_env, self.shared, self.job, self.stage = agent, make_env, shared, job, stage
 
     def __call__(self, model, *, optimizer, batch, generator) -> dict:
         if "states" not in self.shared:
             self.shared["states"] = replay_states(self.shared["replay"], self.job["measure_states"])
         with torch.no_grad():
             q = model(self.shared["states"]).clone()
-        scores = evaluate(
+        scores = seeded_evaluation(
             self.agent,
-            self.env,
+            self.make_env,
             self.job["eval_episodes"],
             epsilon=self.job["eval_epsilon"],
-            rng=np.random.default_rng(self.job["env_seed"] + 1),
-            seed=self.job["env_seed"] + 99_999,
+            seed=seeding.derive_seed(self.job["env_seed"], "measure"),
         )
         self.shared[self.stage] = {"q": q, "return": float(np.mean(scores))}
         return {}
@@ -139,7 +144,7 @@ def injection_job(job: dict) -> dict:
     """Train one (game, condition, seed) job; returns JSON-able curves and measurements."""
     torch.set_num_threads(job.get("threads", 1))
     env = make(job["env"], **job["env_kwargs"])
-    eval_env = make(job["env"], **job["eval_env_kwargs"])
+    make_eval_env = partial(make, job["env"], **job["eval_env_kwargs"])  # a fresh instance per evaluation
     shape, n_actions = env.observation_space.shape, env.action_space.n
     torch.manual_seed(job["init_seed"])  # initialisers draw from the global RNG: same network per seed
     cfg = dqn_config(double=True, **job["dqn"])
@@ -156,22 +161,19 @@ def injection_job(job: dict) -> dict:
     shared: dict = {"replay": replay}
     T = job["inject_step"]
     gen = torch.Generator().manual_seed(seeding.derive_seed(job["init_seed"], "fresh") % 2**31)
-    schedule = Schedule(generator=gen).at(T, Measure(agent, eval_env, shared, job, "before"))
+    schedule = Schedule(generator=gen).at(T, Measure(agent, make_eval_env, shared, job, "before"))
     if job["condition"] == "baseline":  # all conditions hold the same network at T: probe it once
         schedule.at(T, ProbeAtT(shared, n_actions, job))
     action = intervention(job["condition"], job["grow"])
     if action is not None:
         schedule.at(T, action)
-    schedule.at(T, Measure(agent, eval_env, shared, job, "after"))
-    eval_rng = np.random.default_rng(seeding.derive_seed(job["env_seed"], "eval"))
+    schedule.at(T, Measure(agent, make_eval_env, shared, job, "after"))
     n_evals = [0]
 
-    def evaluate_fn(a):
+    def evaluate_fn(a):  # evaluation k: its own seed, the same in every condition of a seed
         n_evals[0] += 1
-        return evaluate(
-            a, eval_env, job["eval_episodes"], epsilon=job["eval_epsilon"], rng=eval_rng,
-            seed=job["env_seed"] + 10_000 + n_evals[0],
-        )  # fmt: skip
+        return seeded_evaluation(a, make_eval_env, job["eval_episodes"], epsilon=job["eval_epsilon"],
+                                 seed=seeding.derive_seed(job["env_seed"], f"eval/{n_evals[0]}"))  # fmt: skip
 
     # representation health (issue 20): the Q-network's encoder and head hidden layer on random-policy
     # observations of a separate environment instance (the same batch in every condition of a seed)
@@ -195,7 +197,7 @@ def injection_job(job: dict) -> dict:
         # the floor of the score claims: a uniform random policy, same evaluation protocol (after training,
         # so nothing above changes; `eval_episodes` episodes, cheap)
         random_score = float(
-            np.mean(random_policy_scores(eval_env, job["eval_episodes"], job["env_seed"] + 77_777))
+            np.mean(seeded_random_scores(make_eval_env, job["eval_episodes"], job["env_seed"]))
         )
     before, after = shared["before"], shared["after"]
     dq = (after["q"] - before["q"]).abs().max().item()

@@ -32,23 +32,37 @@ def curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 DQ_TOL = 1e-5
 """|ΔQ| below which the outputs count as unchanged at injection (seed002 §2.6: < 1e-5)."""
+RETURN_TOL = 1e-9
+"""|return after T − return before T| below which the greedy returns count as the same: both are means of
+sums of integer game rewards of the same seeded episodes, so an unchanged greedy policy scores exactly the
+same; the tolerance only absorbs float formatting."""
 
 # Registered minimum effects of results stored before they were in the config (`Config` holds them now).
 DEFAULTS = {"score_gain": 0.1, "reset_drop": 0.75, "probe_gain": 0.05}
 
 
 def claim1(g: dict, games: list[str], conds: list[str]) -> tuple[Check | None, Figure, list]:
-    """The known-answer check (injection changes no output, hence no greedy action), the figure and rows."""
+    """The known-answer check (injection changes no output, hence no greedy action), the figure and rows.
+
+    The baseline's returns before and after T are the check's control (issue 19): with no intervention
+    they must agree, else the evaluation at T is not reproducible and a changed return says nothing
+    about injection; the check then fails and names the baseline."""
     plt = pyplot()
     fig, axes = plt.subplots(2, len(games), figsize=(4.2 * len(games), 6), squeeze=False)
     rows, ok, parts = [], True, []
     injected = [c for c in ("inject", "grow") if c in conds]
+    same_return = lambda r: abs(r["at_t"]["return_after"] - r["at_t"]["return_before"]) <= RETURN_TOL  # noqa: E731
     for j, game in enumerate(games):
         dq = {c: max(r["at_t"]["delta_q_max"] for r in g[game][c]) for c in conds}
         before = {c: mean(r["at_t"]["return_before"] for r in g[game][c]) for c in conds}
         after = {c: mean(r["at_t"]["return_after"] for r in g[game][c]) for c in conds}
+        if injected:  # the control: no intervention, so the evaluation at T must reproduce
+            same = all(same_return(r) for r in g[game]["baseline"])
+            ok &= same
+            if not same:
+                parts.append(f"{game} baseline: returns differ (the evaluation at T is not reproducible)")
         for c in injected:
-            same = all(r["at_t"]["return_after"] == r["at_t"]["return_before"] for r in g[game][c])
+            same = all(same_return(r) for r in g[game][c])
             ok &= dq[c] < DQ_TOL and same
             parts.append(f"{game} {c}: max|ΔQ| {dq[c]:.2g}, returns {'identical' if same else 'differ'}")
         for c in conds:
@@ -70,7 +84,8 @@ def claim1(g: dict, games: list[str], conds: list[str]) -> tuple[Check | None, F
     check = None
     if injected:
         check = Check(
-            f"injection leaves Q unchanged (max |ΔQ| < {DQ_TOL:g}, the same greedy return) in every run",
+            f"injection leaves Q unchanged (max |ΔQ| < {DQ_TOL:g}, the same greedy return) in every run; "
+            "the baseline's return at T reproduces (control)",
             ok,
             "; ".join(parts),
         )

@@ -6,11 +6,17 @@ Datasets are episodes stored as numpy arrays (obs (N+E, C, H, W) uint8 with each
 observation, action, reward, terminated, truncated per step) in an .npz file, so worker processes load
 them from disk instead of receiving them pickled. An offline job replays a dataset into a `FrameReplay`
 (with the job's n-step) and only samples from it: no environment interaction during learning.
+
+Every evaluation is `_evaluation.seeded_evaluation`: a fresh environment instance and generators seeded
+for that evaluation alone, so a return is a function of the network and the evaluation's seed (issue 19:
+on one shared MinAtar instance the sticky-action memory and a shared ε generator carried over from the
+previous evaluation).
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -18,19 +24,23 @@ import torch
 from replab import seeding
 from replab.envs import make
 from replab.experiments._health import health_config
+from replab.experiments.plasticity._evaluation import seeded_evaluation
 from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.probe.health import health_monitor
 from replab.probe.monitor import ProbeLog
 from replab.probe.rank import srank
 from replab.probe.units import dormant_fraction
 from replab.rl.buffers import FrameReplay
-from replab.rl.evaluate import evaluate
 from replab.rl.loop import train
 from replab.rl.rainbow import DQN, dqn_config
 
 
 def env_kwargs(cfg) -> dict:
     return dict(sticky_action_prob=cfg["sticky_action_prob"], max_episode_steps=cfg["max_episode_steps"])
+
+
+def eval_env_kwargs(cfg) -> dict:
+    return {**env_kwargs(cfg), "max_episode_steps": cfg["eval_max_episode_steps"]}
 
 
 def dqn(cfg: dict, obs_shape, n_actions: int, *, hidden: int, lr: float, target_update: int, seed: int):
@@ -54,13 +64,13 @@ def train_behaviour(cfg: dict, seed: int):
         cfg["behaviour_steps"] + 1, env.observation_space.shape, batch_size=32, gamma=cfg["gamma"],
         rng=np.random.default_rng(seeding.derive_seed(seed, "sampler")), verbose=False,
     )  # fmt: skip
-    eval_env = make(cfg["env"], **{**env_kwargs(cfg), "max_episode_steps": cfg["eval_max_episode_steps"]})
-    rng = np.random.default_rng(seeding.derive_seed(seed, "eval"))
+    make_eval_env = partial(make, cfg["env"], **eval_env_kwargs(cfg))
+    n_evals = [0]
 
-    def evaluate_fn(a):
-        return evaluate(
-            a, eval_env, cfg["eval_episodes"], epsilon=cfg["eval_epsilon"], rng=rng, seed=seed + 1
-        )
+    def evaluate_fn(a):  # evaluation k: a fresh environment and its own seed
+        n_evals[0] += 1
+        return seeded_evaluation(a, make_eval_env, cfg["eval_episodes"], epsilon=cfg["eval_epsilon"],
+                                 seed=seeding.derive_seed(seed, f"eval/{n_evals[0]}"))  # fmt: skip
 
     hist = train(
         agent, env, replay, agent_steps=cfg["behaviour_steps"], learn_start=cfg["behaviour_learn_start"],
@@ -125,7 +135,8 @@ def offline_job(job: dict) -> dict:
     `measure_every` updates (and at update 0)."""
     torch.set_num_threads(job.get("threads", 1))
     start, cpu = time.perf_counter(), time.process_time()
-    env = make(job["env"], **{**env_kwargs(job), "max_episode_steps": job["eval_max_episode_steps"]})
+    make_eval_env = partial(make, job["env"], **eval_env_kwargs(job))  # a fresh instance per evaluation
+    env = make_eval_env()
     seed = job["init_seed"]
     agent = dqn(job, env.observation_space.shape, env.action_space.n, hidden=job["width"], lr=job["lr"],
                 target_update=job["target_update"], seed=seed)  # fmt: skip
@@ -134,7 +145,6 @@ def offline_job(job: dict) -> dict:
     probe_rng = np.random.default_rng(seeding.derive_seed(seed, "probe"))
     idx = probe_rng.choice(len(np.load(job["dataset_path"])["frames"]), job["rank_states"], replace=False)
     x = torch.as_tensor(np.load(job["dataset_path"])["frames"][idx])
-    eval_rng = np.random.default_rng(seeding.derive_seed(seed, "eval"))
     # representation health (issue 20): encoder and head hidden layer on the first dataset states of `x`
     probe_log = ProbeLog()
     monitor = health_monitor(
@@ -145,8 +155,8 @@ def offline_job(job: dict) -> dict:
     for u in range(job["updates"] + 1):
         if u % job["measure_every"] == 0:
             feats = penultimate(agent, x)
-            scores = evaluate(agent, env, job["eval_episodes"], epsilon=job["eval_epsilon"], rng=eval_rng,
-                              seed=job["env_seed"] + u)  # fmt: skip
+            scores = seeded_evaluation(agent, make_eval_env, job["eval_episodes"], epsilon=job["eval_epsilon"],
+                                       seed=seeding.derive_seed(job["env_seed"], f"update/{u}"))  # fmt: skip
             points.append({"update": u, "srank": srank(feats, job["delta"]),
                            "dead": dormant_fraction(feats, 0.0), "return": float(np.mean(scores))})  # fmt: skip
         if u < job["updates"]:

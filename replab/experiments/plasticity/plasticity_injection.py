@@ -5,6 +5,13 @@ scratch) — Nikishin et al. 2023, reduced plan seed002 §2.6.
 Every (game, condition, seed) job is `_injection_parts.injection_job`; jobs run in `workers` processes
 (1 torch thread each). The conditions of one seed are identical up to T (same network, environment
 seed, replay sampler and measurement), so differences after T are the intervention's.
+
+The known-answer check needs the greedy return at T to be a function of the network alone: each
+evaluation runs on a fresh environment instance with its own explicitly-seeded generators, the same seed
+just before and just after T (`_evaluation.seeded_evaluation`). Issue 19: on one shared MinAtar instance the
+sticky-action memory (`last_action`, kept across a seeded reset) carried over from the first evaluation into
+the second, so the baseline itself scored 7.5 before and 7.75 after T on space_invaders seed 4; the check
+now also requires the baseline's two returns to agree (its control).
 """
 
 from __future__ import annotations
@@ -213,7 +220,8 @@ EXPERIMENT = Experiment(
     ),
     source="Nikishin et al. 2023, Deep RL with plasticity injection (NeurIPS); seed002 §2.2, §2.6",
     check=(
-        "Known answer: max |ΔQ| at injection < 1e-5 and the same greedy return in every inject/grow run. "
+        "Known answer: max |ΔQ| at injection < 1e-5 and the same greedy return (±1e-9) in every inject/grow "
+        "run, the baseline's return before and after T agreeing too (control: the evaluation reproduces). "
         "Headline claims by the shared rule, paired by (seed, game), pooled by the ledger across runs: "
         "inject's final score above baseline's by score_gain (10%, on log(1 + score)), after beating the "
         "uniform random policy (claim); the same against scratch (scratch); the head reset's return just "

@@ -7,9 +7,10 @@ Rows, per minibatch size, on corrected-momentum's value network (2 → 16 → 16
     vmap path ≥ 10× this loop);
   * `torch.optim.SGD(momentum=β, dampening=1−β)` on the semi-gradient TD loss: the overhead of the
     correction over plain momentum.
-Seconds are the process's CPU time (robust to other jobs on a shared machine), one torch thread.
+Seconds are the process's CPU time (robust to other jobs on a shared machine), one torch thread; the three
+are measured in interleaved rounds.
 
-    python benchmarks/bootstrapping.py [--batches 16 64] [--steps 300] [--loop-steps 40]
+    python benchmarks/bootstrapping.py [--batches 16 64] [--steps 300] [--loop-steps 40] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -51,16 +52,16 @@ def loop_terms(net: nn.Module, s, r, s_next, discount) -> TDTerms:
     return TDTerms(0.5 * delta.pow(2).mean(), delta, a, b)
 
 
-def steps_per_cpu_second(step, n: int) -> float:
-    step()  # warm-up (vmap tracing, allocator)
+def cpu_seconds(step, n: int) -> float:
     start = time.process_time()
     for _ in range(n):
         step()
-    return n / max(time.process_time() - start, 1e-9)
+    return time.process_time() - start
 
 
-def row(m: int, steps: int, loop_steps: int) -> str:
-    """The table row of minibatch size `m`: the three step rates on the same transitions."""
+def row(m: int, steps: int, loop_steps: int, rounds: int) -> str:
+    """The table row of minibatch size `m`: the three step rates on the same transitions, measured in
+    `rounds` interleaved rounds (so a change of load on a shared machine hits all three alike)."""
     g = torch.Generator().manual_seed(0)
     s, s_next, r = torch.randn(m, 2, generator=g), torch.randn(m, 2, generator=g), torch.randn(m, generator=g)
     discount = torch.full((m,), 0.95)
@@ -75,11 +76,18 @@ def row(m: int, steps: int, loop_steps: int) -> str:
         (0.5 * (sgd_net(s).squeeze(1) - target).pow(2).mean()).backward()
         sgd.step()
 
-    vm = steps_per_cpu_second(lambda: vm_opt.step(lambda: td_terms(vm_net, s, r, s_next, discount)), steps)
-    loop = steps_per_cpu_second(
-        lambda: loop_opt.step(lambda: loop_terms(loop_net, s, r, s_next, discount)), loop_steps
-    )
-    plain = steps_per_cpu_second(sgd_step, 3 * steps)
+    steps_fns = {
+        "vmap": (lambda: vm_opt.step(lambda: td_terms(vm_net, s, r, s_next, discount)), steps),
+        "loop": (lambda: loop_opt.step(lambda: loop_terms(loop_net, s, r, s_next, discount)), loop_steps),
+        "sgd": (sgd_step, 3 * steps),
+    }
+    secs = dict.fromkeys(steps_fns, 0.0)
+    for fn, _ in steps_fns.values():
+        fn()  # warm-up (vmap tracing, allocator)
+    for _ in range(rounds):
+        for k, (fn, n) in steps_fns.items():
+            secs[k] += cpu_seconds(fn, n)
+    vm, loop, plain = (rounds * n / max(secs[k], 1e-9) for k, (_, n) in steps_fns.items())
     return f"| {m} | {vm:.0f} | {loop:.0f} | {vm / loop:.1f}× | {plain:.0f} | {plain / vm:.1f}× |"
 
 
@@ -88,6 +96,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--loop-steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each measurement")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(
@@ -96,7 +105,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     for m in args.batches:
-        print(row(m, args.steps, args.loop_steps))
+        print(row(m, args.steps, args.loop_steps, args.rounds))
 
 
 if __name__ == "__main__":

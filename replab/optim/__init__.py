@@ -5,7 +5,15 @@ from replab.optim.corrected_momentum import (
     DampenedMomentum,
     OracleMomentum,
     TDTerms,
+    regression_terms,
     td_terms,
 )
 
-__all__ = ["CorrectedMomentum", "DampenedMomentum", "OracleMomentum", "TDTerms", "td_terms"]
+__all__ = [
+    "CorrectedMomentum",
+    "DampenedMomentum",
+    "OracleMomentum",
+    "TDTerms",
+    "regression_terms",
+    "td_terms",
+]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, grad_and_value, vmap
 
 CORRECTIONS = ("full", "diag", "none")
 
@@ -55,36 +55,51 @@ class TDTerms:
 
 
 def per_example_grads(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
-    """(values (m,), gradients (m, n)) of a scalar-output `model` at each row of `x`, by `vmap(grad)`; the
-    gradients are flattened in the order of `model.parameters()` (trainable ones)."""
+    """(values (m,), gradients (m, n)) of a scalar-output `model` at each row of `x`, by one
+    `vmap(grad_and_value)` call; the gradients are flattened in the order of `model.parameters()`
+    (trainable ones). No mode or RNG guard (this is the optimizer's hot path, not a probe)."""
     names = [k for k, p in model.named_parameters() if p.requires_grad]
     params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
     buffers = dict(model.named_buffers())
 
-    def value(p, xi):
-        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),)).reshape(())
-        return out, out
+    def value(p, xi):  # frozen parameters are the module's own (functional_call is not strict)
+        return functional_call(model, (p, buffers), (xi.unsqueeze(0),)).reshape(())
 
-    grads, values = vmap(grad(value, has_aux=True), in_dims=(None, 0))(params, x)
+    grads, values = vmap(grad_and_value(value), in_dims=(None, 0))(params, x)
     return values, torch.cat([grads[k].reshape(len(x), -1) for k in names], 1)
+
+
+def _set_grad(model: nn.Module, g: Tensor) -> None:
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p, gp in zip(params, torch.split(g, [p.numel() for p in params]), strict=True):
+        p.grad = gp.view_as(p).clone()
 
 
 def td_terms(
     model: nn.Module, s: Tensor, r: Tensor, s_next: Tensor, discount: Tensor, *, set_grad: bool = True
 ) -> TDTerms:
-    """TD(0) terms of a minibatch (§S3.2 pseudo-code): `discount` = γⁿ(1 − done) per transition. With
-    `set_grad`, writes the semi-gradient g = mean_i δ_i ∇V(s_i) into the parameters' `.grad`."""
+    """TD(0) terms of a minibatch (§S3.2 pseudo-code): `discount` = γⁿ(1 − done) per transition; ∇V(s)
+    and ∇V(s′) come from one `vmap` call over the 2m states. With `set_grad`, writes the semi-gradient
+    g = mean_i δ_i ∇V(s_i) into the parameters' `.grad`."""
     m = len(s)
     values, grads = per_example_grads(model, torch.cat([s, s_next]))
     v, vp, b, bp = values[:m], values[m:], grads[:m], grads[m:]
     delta = v - (r + discount * vp)
-    a = b - discount[:, None] * bp
+    a = torch.addcmul(b, discount[:, None], bp, value=-1)  # b − γ_i ∇V(s′_i)
     if set_grad:
-        g = (delta[:, None] * b).mean(0)
-        params = [p for p in model.parameters() if p.requires_grad]
-        for p, gp in zip(params, torch.split(g, [p.numel() for p in params])):
-            p.grad = gp.view_as(p).clone()
+        _set_grad(model, torch.mv(b.T, delta) / m)
     return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=a, b=b)
+
+
+def regression_terms(model: nn.Module, x: Tensor, y: Tensor, *, set_grad: bool = True) -> TDTerms:
+    """The supervised case (§S3.2 "Regression"): loss ½(f(x_i) − y_i)², g = mean_i δ_i ∇f(x_i) with
+    δ_i = f(x_i) − y_i, and Z_reg = mean_i ∇f_i ∇f_iᵀ (the Gauss–Newton part), i.e. a = b = ∇f(x_i):
+    TD(0) with γ = 0 and r = y, without computing a V(s′)."""
+    values, b = per_example_grads(model, x)
+    delta = values - y
+    if set_grad:
+        _set_grad(model, torch.mv(b.T, delta) / len(x))
+    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=b, b=b)
 
 
 class _Flat(torch.optim.Optimizer):
@@ -162,19 +177,21 @@ class CorrectedMomentum(_Flat):
             a, b = out.a, out.b
             if a.shape != b.shape or a.shape[1] != g.numel():
                 raise ValueError(f"a, b must be (m, {g.numel()}), got {tuple(a.shape)}, {tuple(b.shape)}")
+            # in place: ζ is n × n, and a fresh n² tensor per step (allocation + page faults) cost more
+            # than the arithmetic (issue 23's benchmark)
             mu_hat_prev = st["mu"] - st["eta"]  # μ̂_{t−1}
             if self.correction == "full":  # η_t = βη + αβ ζ_{t−1}ᵀ μ̂_{t−1}, before ζ and μ (§S3.7)
-                st["eta"] = beta * st["eta"] + alpha * beta * (st["zeta"].T @ mu_hat_prev)
-                z = a.T @ b / len(a)  # mean of per-example outer products a_i b_iᵀ
+                st["eta"].mul_(beta).addmv_(st["zeta"].T, mu_hat_prev, alpha=alpha * beta)
+                # ζ_t = βζ + (1−β) mean_i a_i b_iᵀ (the mean of per-example outer products)
+                st["zeta"].mul_(beta).addmm_(a.T, b, alpha=(1 - beta) / len(a))
             else:
-                st["eta"] = beta * st["eta"] + alpha * beta * (st["zeta"] * mu_hat_prev)
-                z = (a * b).mean(0)
-            st["zeta"] = beta * st["zeta"] + (1 - beta) * z
-        st["mu"] = beta * st["mu"] + (1 - beta) * g
+                st["eta"].mul_(beta).addcmul_(st["zeta"], mu_hat_prev, value=alpha * beta)
+                st["zeta"].mul_(beta).add_((a * b).mean(0), alpha=1 - beta)
+        st["mu"].mul_(beta).add_(g, alpha=1 - beta)
         mu_hat = st["mu"] - st["eta"]
         if self.adaptive:
             b2, t = group["beta2"], st["t"]
-            st["v"] = b2 * st["v"] + (1 - b2) * g * g
+            st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (st["v"] / (1 - b2**t)).sqrt() + group["eps"]
             update = alpha / (1 - beta**t) * mu_hat / denom
         else:

@@ -1,7 +1,9 @@
 """ε-prediction training with latent self-conditioning (seed003 A.2.2, Algorithm 1) and an EMA of weights.
 
 The denoiser is any module `model(x_t, t, y, prev_latents=None, latents_only=False) -> (eps_pred, latents)`
-with a `latent_shape` attribute (`replab.nn.rin.RIN`; `latents_only` lets it skip what only eps_pred needs).
+with a `latent_shape` attribute (`replab.nn.rin.RIN`; `latents_only` lets it skip what only eps_pred needs;
+the bootstrap pass gives `prev_latents` as zeros of (1, 1, dim), which the model broadcasts over examples
+and latents).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from replab.diffusion.schedules import Schedule, noisy
@@ -59,12 +62,15 @@ def diffusion_loss(
         if used:
             with torch.no_grad():  # the bootstrap pass: no gradient, no backprop through time (A.2.2)
                 idx = coin.nonzero()[:, 0]  # only the examples that use it: the others would be zeroed
+                # its previous latents are zeros: one row broadcast over examples and latents, so the
+                # self-conditioning MLP and LayerNorm run once, not per row (same values)
+                zeros = prev.new_zeros(1, 1, prev.shape[-1])
                 _, lat = model(
-                    x_t[idx], t[idx], None if y is None else y[idx], prev_latents=prev[idx], latents_only=True
+                    x_t[idx], t[idx], None if y is None else y[idx], prev_latents=zeros, latents_only=True
                 )
             prev = prev.index_copy(0, idx, lat.detach())
     eps_pred, _ = model(x_t, t, y, prev_latents=prev)
-    loss = (eps_pred[:, k:] - eps[:, k:]).pow(2).mean()  # k = 0: every element
+    loss = F.mse_loss(eps_pred[:, k:], eps[:, k:])  # k = 0: every element
     return loss, {"loss/eps_mse": float(loss.detach()), "train/self_cond_fraction": used / b}
 
 

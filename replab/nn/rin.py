@@ -12,6 +12,11 @@ With `frames` > 0 the input is a video (B, T, C, H, W) cut into 3-D patches of p
 (t, h, w), readout to C · patch_t · patch² values per token); eps_pred is then (B, T, C, H, W).
 Set `model.capture_read = True` to keep each block's read attention in `model.read_attention`: a list of
 (B, heads, num_latents + cond tokens, tokens) tensors, one per block.
+`prev_latents` may be broadcast, e.g. zeros of (1, 1, dim_z) for a bootstrap pass or a first sampling step:
+the self-conditioning MLP and LayerNorm then run on one row (the same values as full zeros, tested). The
+patch convolution (kernel = stride) runs as one matmul on `patchify_2d` / `patchify_3d` patches with its
+own weights, and the readout's depth-to-space as one permutation (both tested against the conv and
+`F.pixel_shuffle`).
 """
 
 from __future__ import annotations
@@ -209,12 +214,19 @@ class RIN(nn.Module):
             raise ValueError(f"RIN expects (B, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
         if self.class_emb is not None and y is None:
             raise ValueError("this RIN is class-conditional (num_classes > 0): pass y")
-        tok = self.patchify(x.transpose(1, 2) if self.frames else x)  # Conv3d wants (B, C, T, H, W)
-        tok = tok.flatten(2).transpose(1, 2)
+        # the conv with kernel = stride as one matmul on the patches (its weights; no conv kernel call)
+        patches = patchify_3d(x, self.patch_t, self.patch) if self.frames else patchify_2d(x, self.patch)
+        tok = F.linear(patches, self.patchify.weight.flatten(1), self.patchify.bias)
         tok = self.patch_norm(tok) + self.pos_emb
         z = self.latents.expand(b, -1, -1)
         if prev_latents is not None:  # seed003 A.3.2, A.8: stop-grad on prev_latents inside the network too
-            prev = prev_latents.detach()
+            shape = (b, *self.latent_shape)
+            if prev_latents.ndim != 3 or any(n not in (1, m) for n, m in zip(prev_latents.shape, shape)):
+                raise ValueError(
+                    f"prev_latents must be (B, {self.num_latents}, {self.dim_z}) or broadcast to it "
+                    f"(e.g. zeros of (1, 1, {self.dim_z})), got {tuple(prev_latents.shape)}"
+                )
+            prev = prev_latents.detach()  # a broadcast prev (the zeros of a first pass): computed once
             z = z + self.self_cond_norm(prev + self.self_cond_mlp(prev))
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
         cond = [self.time_mlp(timestep_embedding(t, self.dim_z))[:, None]]
@@ -230,9 +242,24 @@ class RIN(nn.Module):
         out = self.readout(self.out_norm(tok))  # (B, tokens, C p²) or (B, tokens, C pt p²)
         if self.frames:
             return unpatchify_3d(out, self.data_shape, self.patch_t, self.patch), z[:, : self.num_latents]
-        side = self.image_size // self.patch
-        out = out.transpose(1, 2).reshape(b, self.channels * self.patch**2, side, side)
-        return F.pixel_shuffle(out, self.patch), z[:, : self.num_latents]  # depth-to-space
+        return unpatchify_2d(out, self.data_shape, self.patch), z[:, : self.num_latents]  # depth-to-space
+
+
+def patchify_2d(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, H'·W', C·patch²): tokens in (h, w) order, each token's values in (C, h, w) order —
+    the layout of a Conv2d with kernel = stride (weight (out, C, kh, kw)), so the tokeniser is one matmul."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // patch, patch, w // patch, patch)
+    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, H', W', C, p, p)
+    return x.reshape(b, (h // patch) * (w // patch), c * patch * patch)
+
+
+def unpatchify_2d(tokens: torch.Tensor, shape: tuple[int, int, int], patch: int) -> torch.Tensor:
+    """The inverse of `patchify_2d`, the depth-to-space of the readout (A.3.2; `F.pixel_shuffle` of the
+    tokens as channels, in one copy): tokens (B, H'·W', C·patch²) -> (B, C, H, W) for shape = (C, H, W)."""
+    c, h, w = shape
+    x = tokens.reshape(tokens.shape[0], h // patch, w // patch, c, patch, patch)
+    return x.permute(0, 3, 1, 4, 2, 5).reshape(tokens.shape[0], c, h, w)  # (B, C, H', p, W', p)
 
 
 def patchify_3d(x: torch.Tensor, patch_t: int, patch: int) -> torch.Tensor:

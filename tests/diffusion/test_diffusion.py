@@ -117,16 +117,24 @@ def test_bootstrap_pass_gets_no_gradient():
 
 def test_rate_zero_uses_none_and_per_example_coin():
     model = tiny_rin()
-    calls = []
-    model.register_forward_hook(lambda m, a, k, o: calls.append(k["prev_latents"]), with_kwargs=True)
+    calls, batches = [], []
+
+    def hook(m, a, k, o):
+        calls.append(k["prev_latents"])
+        batches.append(a[0].shape[0])
+
+    model.register_forward_hook(hook, with_kwargs=True)
     x0 = torch.rand(64, 1, 8, 8) * 2 - 1
     g = torch.Generator().manual_seed(1)
     diffusion_loss(model, x0, None, gamma=make_schedule("cosine"), self_cond_rate=0.0, generator=g)
     assert calls == [None]
     calls.clear()
+    batches.clear()
     _, m = diffusion_loss(model, x0, None, gamma=make_schedule("cosine"), self_cond_rate=0.5, generator=g)
     assert 0 < m["train/self_cond_fraction"] < 1  # per example, not per batch (64 coins)
-    assert calls[0].shape[0] == round(64 * m["train/self_cond_fraction"]) and calls[1].shape[0] == 64
+    # the bootstrap pass runs on the coin's examples only, from zeros (one row, broadcast by the RIN)
+    assert batches == [round(64 * m["train/self_cond_fraction"]), 64]
+    assert calls[0].shape == (1, 1, 32) and not calls[0].any() and calls[1].shape == (64, 4, 32)
 
 
 def test_zero_init_layernorm_makes_self_conditioned_forward_equal_plain():

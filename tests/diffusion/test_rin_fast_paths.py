@@ -1,0 +1,105 @@
+"""The RIN's faster code paths against the computations they replace (issue 21's benchmark follow-up).
+
+Each compares two different computations of the same function with a stated tolerance (float32 round-off of
+a different summation order), never bit for bit.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from replab.diffusion import diffusion_loss, make_schedule
+from replab.nn.rin import RIN, patchify_2d, unpatchify_2d
+
+
+def tiny_rin(**kw):
+    args = dict(image_size=8, channels=3, patch=2, dim_x=16, dim_z=32, num_latents=4, blocks=2, depth=1)
+    return RIN(heads=4, **{**args, **kw})
+
+
+def test_patch_matmul_equals_the_conv_tokeniser():
+    """Tokens as one matmul of `patchify_2d`'s patches with the Conv2d's weights = the Conv2d with
+    kernel = stride (Alg. 3's tokeniser, the previous code path), at 1e-5."""
+    torch.manual_seed(0)
+    rin = tiny_rin()
+    x = torch.randn(5, 3, 8, 8)
+    conv = rin.patchify(x).flatten(2).transpose(1, 2)  # (B, tokens, dim_x) in (h, w) order
+    lin = F.linear(patchify_2d(x, 2), rin.patchify.weight.flatten(1), rin.patchify.bias)
+    torch.testing.assert_close(lin, conv, rtol=1e-5, atol=1e-5)
+
+
+def test_unpatchify_equals_pixel_shuffle_readout():
+    """The one-copy depth-to-space = the tokens as (B, C·p², H', W') channels through F.pixel_shuffle
+    (the previous readout), and it inverts `patchify_2d`. A permutation of values: compared at 1e-7."""
+    tok = torch.randn(2, 16, 3 * 4)  # (B, H'·W', C·p²) for (C, H, W) = (3, 8, 8), p = 2
+    ref = F.pixel_shuffle(tok.transpose(1, 2).reshape(2, 12, 4, 4), 2)
+    torch.testing.assert_close(unpatchify_2d(tok, (3, 8, 8), 2), ref, rtol=0, atol=1e-7)
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(unpatchify_2d(patchify_2d(x, 2), (3, 8, 8), 2), x, rtol=0, atol=1e-7)
+
+
+def test_broadcast_zero_latents_equal_full_zeros():
+    """Zeros of (1, 1, dim_z) (the bootstrap pass's previous latents, the self-conditioning MLP and its
+    LayerNorm run on one row) give the same ε̂ and latents as zeros of (B, num_latents, dim_z), at 1e-5
+    relative + 1e-6 — with the LayerNorm moved off its zero initialisation, so the term is not 0."""
+    torch.manual_seed(0)
+    rin = tiny_rin(num_classes=3)
+    with torch.no_grad():
+        rin.self_cond_norm.weight.normal_()
+        rin.self_cond_norm.bias.normal_()
+    x, t, y = torch.randn(4, 3, 8, 8), torch.rand(4), torch.tensor([0, 1, 2, 0])
+    eps_full, z_full = rin(x, t, y, prev_latents=torch.zeros(4, 4, 32))
+    eps_one, z_one = rin(x, t, y, prev_latents=torch.zeros(1, 1, 32))
+    assert (eps_full - rin(x, t, y)[0]).abs().max() > 1e-3  # the term matters here
+    torch.testing.assert_close(eps_one, eps_full, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(z_one, z_full, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"prev_latents must be \(B, 4, 32\)"):
+        rin(x, t, y, prev_latents=torch.zeros(4, 5, 32))
+
+
+class FullZeros(torch.nn.Module):
+    """The previous bootstrap: the RIN called with zeros of the full (B, num_latents, dim_z) shape."""
+
+    def __init__(self, rin):
+        super().__init__()
+        self.rin, self.latent_shape = rin, rin.latent_shape
+
+    def forward(self, x, t, y=None, prev_latents=None, latents_only=False):
+        if prev_latents is not None:
+            prev_latents = prev_latents.expand(x.shape[0], *self.latent_shape).contiguous()
+        return self.rin(x, t, y, prev_latents=prev_latents, latents_only=latents_only)
+
+
+def test_training_loss_and_gradients_match_the_previous_computation():
+    """diffusion_loss with the one-row zeros and F.mse_loss against (a) the RIN fed full zeros in the
+    bootstrap pass (same draws from the same seed) and (b) rate 0 against the explicit
+    (ε̂ − ε)².mean() on the same t and ε: loss and every gradient at 1e-5 relative."""
+    torch.manual_seed(0)
+    rin = tiny_rin()
+    with torch.no_grad():
+        rin.self_cond_norm.weight.normal_()  # so the bootstrap latents change the loss
+    x0 = torch.rand(16, 3, 8, 8) * 2 - 1
+    gamma = make_schedule("sigmoid")
+
+    def run(model, rate):
+        rin.zero_grad(set_to_none=True)
+        gen = torch.Generator().manual_seed(3)
+        loss, m = diffusion_loss(model, x0, None, gamma=gamma, self_cond_rate=rate, generator=gen)
+        loss.backward()
+        return loss.detach(), m, [p.grad for p in rin.parameters()]  # set_to_none: new tensors
+
+    new, m_new, g_new = run(rin, 0.7)
+    old, m_old, g_old = run(FullZeros(rin), 0.7)
+    assert 0 < m_new["train/self_cond_fraction"] == m_old["train/self_cond_fraction"] < 1
+    torch.testing.assert_close(new, old, rtol=1e-5, atol=0)
+    assert all(g is not None for g in g_new)  # rate 0.7: every parameter gets a gradient
+    for a, b in zip(g_new, g_old, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+    loss0, _, _ = run(rin, 0.0)
+    gen = torch.Generator().manual_seed(3)  # the draws of diffusion_loss, in its order
+    t = torch.rand(16, generator=gen)
+    eps = torch.randn(x0.shape, generator=gen)
+    g = gamma(t).view(16, 1, 1, 1)
+    eps_pred, _ = rin(g.sqrt() * x0 + (1 - g).sqrt() * eps, t)
+    torch.testing.assert_close(loss0, (eps_pred - eps).pow(2).mean().detach(), rtol=1e-5, atol=0)

@@ -22,39 +22,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from replab import seeding
-from replab.data.sprite_videos import DIFFICULTIES, difficulty_options, make_sprite_videos
 from replab.experiments import Experiment
 from replab.experiments.video._crw_ablations_report import report
+from replab.experiments.video._crw_common import CRWConfig, seed_setup
 from replab.experiments.video._strips import strip_record
-from replab.probe.health import HealthConfig, health_monitor
+from replab.probe.health import health_monitor
 from replab.video.adapt import AdaptConfig, propagate_labels_adapted
-from replab.video.crw_model import ENCODERS, crw_step, jitter, make_encoder, patch_grid
+from replab.video.crw_model import crw_step, jitter, patch_grid
 from replab.video.keypoints import box_size, heatmap_positions, keypoint_heatmaps, pck, propagate_keypoints
 from replab.video.metrics import j_and_f
 from replab.video.propagate import labels_from_mask, propagate_mask
 
 
 @dataclass
-class Config(HealthConfig):
-    probe_every: int = 25
-    """Training steps between two measurements of the health monitor (per variant, on the node embeddings
-    of jittered patches of the first training videos)."""
-    probe_batch: int = 128
-    """Patches the health monitor reads."""
-    seeds: int = 5
-    """Seeds (each: its own videos and initialisation, shared by all its variants)."""
-    size: int = 32
-    """Frame side in pixels."""
-    difficulty: str = "easy"
-    """Sprite appearance (`replab.data.sprite_videos.DIFFICULTIES`): easy (the default videos), medium or
-    hard (colour jitter, brightness changes, shared colours: raw pixels stop being near-perfect)."""
-    train_videos: int = 64
-    """Unlabeled training videos."""
-    video_frames: int = 12
-    """Frames per video (training and test)."""
-    test_videos: int = 8
-    """Labeled test videos."""
+class Config(CRWConfig):
     base_clip: int = 4
     """Clip length T of the base variant (thesis 10; B.8: 4)."""
     clips: tuple[int, ...] = (2, 4, 6)
@@ -63,31 +44,6 @@ class Config(HealthConfig):
     """Edge dropout of the base variant (B.2.3: 0.1)."""
     drops: tuple[float, ...] = (0.0, 0.1, 0.3)
     """Edge dropout rates compared (thesis B.4: 0, 0.05, 0.1, 0.2, 0.3)."""
-    psize: int = 16
-    """Patch side (stride psize/2): a 3×3 node grid at size 32."""
-    encoder: str = "conv"
-    """The encoder: "conv" (a small fully convolutional net, output stride 2, B.8) or "resnet18" (the
-    thesis's Table 3.4, output stride 8, `replab.video.resnet`)."""
-    width: int = 16
-    """Encoder channels (conv: every layer; resnet18: the first stage, 64 in the thesis)."""
-    embed_dim: int = 32
-    """Node embedding dimension after the linear head (thesis: 128)."""
-    steps: int = 200
-    """Training steps per variant."""
-    batch: int = 4
-    """Clips per step (thesis: ~20)."""
-    lr: float = 1e-3
-    """Adam learning rate (thesis: 1e-4 for 2M updates; higher for this short run)."""
-    tau: float = 0.07
-    """Walk temperature (B.2.6)."""
-    prop_tau: float = 0.07
-    """Label-propagation temperature (B.9: the training τ)."""
-    prop_k: int = 10
-    """Top-k neighbours over the whole context (B.2.7.5)."""
-    prop_m: int = 4
-    """Previous frames in the propagation context (B.2.7.3)."""
-    prop_radius: float = 4.0
-    """Local-attention radius in feature cells (B.2.7.4)."""
     readout_k: int = 3
     """Keypoint readout: weighted average of the top-k heatmap cells (B.2.7.6 [REF]: 3)."""
     tta_window: int = 5
@@ -110,13 +66,6 @@ class Config(HealthConfig):
 
     def __post_init__(self):
         self.clips, self.drops = tuple(self.clips), tuple(self.drops)
-        for name in ("seeds", "train_videos", "test_videos", "steps", "batch", "width", "embed_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder '{self.encoder}', choose from {ENCODERS}")
-        if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"unknown difficulty '{self.difficulty}', choose from {sorted(DIFFICULTIES)}")
         if self.base_clip not in self.clips or any(not 2 <= c <= self.video_frames for c in self.clips):
             raise ValueError(
                 f"clips must lie in [2, video_frames={self.video_frames}] and contain base_clip="
@@ -126,17 +75,15 @@ class Config(HealthConfig):
             raise ValueError(
                 f"drops must lie in [0, 1) and contain base_drop={self.base_drop}, got {self.drops}"
             )
-        if self.psize < 4 or self.psize % 2 or self.psize > self.size:
-            raise ValueError(f"psize must be even, >= 4 and <= size={self.size}, got {self.psize}")
-        if min(self.prop_k, self.readout_k, self.tta_window, self.tta_every) < 1 or self.tta_steps < 0:
+        if min(self.readout_k, self.tta_window, self.tta_every) < 1 or self.tta_steps < 0:
             raise ValueError(
-                "need prop_k, readout_k, tta_window, tta_every >= 1 and tta_steps >= 0; got "
-                f"{self.prop_k}, {self.readout_k}, {self.tta_window}, {self.tta_every}, {self.tta_steps}"
+                "need readout_k, tta_window, tta_every >= 1 and tta_steps >= 0; got "
+                f"{self.readout_k}, {self.tta_window}, {self.tta_every}, {self.tta_steps}"
             )
-        if min(self.tau, self.prop_tau, self.lr, self.tta_lr, self.prop_radius) <= 0 or self.prop_m < 0:
-            raise ValueError("tau, prop_tau, lr, tta_lr and prop_radius must be > 0 and prop_m >= 0")
-        if self.min_effect < 0 or self.tta_min_effect < 0:
-            raise ValueError(f"min effects must be >= 0, got {self.min_effect}, {self.tta_min_effect}")
+        if not self.tta_lr > 0 or self.min_effect < 0 or self.tta_min_effect < 0:
+            raise ValueError(
+                f"need tta_lr > 0 and min effects >= 0; got {self.tta_lr}, {self.min_effect}, {self.tta_min_effect}"
+            )
         super().__post_init__()
 
 
@@ -195,12 +142,6 @@ PAPER = Config(  # the thesis's ratios (patch 1/4 frame, 7×7 nodes), clip lengt
     tta_steps=100,
     tta_lr=1e-4,
 )
-
-
-def _videos(cfg: Config, rng, n: int):
-    return make_sprite_videos(
-        n, rng, frames=cfg.video_frames, size=cfg.size, **difficulty_options(cfg.difficulty)
-    )
 
 
 def _visible(masks: torch.Tensor, tracks: torch.Tensor, k: int) -> torch.Tensor:
@@ -310,11 +251,7 @@ def run(cfg: Config, run) -> dict:
         per_seed * cfg.seeds, "crw-ablations", completed=per_seed * (cfg.seeds - len(todo))
     ) as bar:
         for s in todo:
-            train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
-            test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
-            torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            init = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim).to(run.device)
-            initial = copy.deepcopy(init).requires_grad_(False).eval()
+            train, test, init, initial = seed_setup(cfg, run, s)
             probe = jitter(
                 patch_grid(train.frames[:4].flatten(0, 1).to(run.device), cfg.psize).flatten(0, 1),
                 run.generator(f"probe/{s}", run.device),

@@ -10,19 +10,17 @@ mask is propagated through the video (B.2.7) with the CRW features, the random-i
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from replab import seeding
-from replab.data.sprite_videos import DIFFICULTIES, difficulty_options, make_sprite_videos
 from replab.experiments import Experiment
+from replab.experiments.video._crw_common import CRWConfig, seed_setup
 from replab.experiments.video._crw_sprites_report import report
 from replab.experiments.video._strips import strip_record
-from replab.probe.health import HealthConfig, health_monitor
-from replab.video.crw_model import ENCODERS, crw_step, jitter, make_encoder, patch_grid
+from replab.probe.health import health_monitor
+from replab.video.crw_model import crw_step, jitter, patch_grid
 from replab.video.metrics import j_and_f
 from replab.video.propagate import propagate_mask
 
@@ -30,58 +28,14 @@ METHODS = ("crw", "random_init", "pixels", "copy_first")
 
 
 @dataclass
-class Config(HealthConfig):
-    probe_every: int = 25
-    """Training steps between two measurements of the health monitor (on the node embeddings of jittered
-    patches of the first training videos)."""
-    probe_batch: int = 128
-    """Patches the health monitor reads."""
-    seeds: int = 5
-    """Seeds (each: its own videos, initialisation and training)."""
-    size: int = 32
-    """Frame side in pixels."""
+class Config(CRWConfig):
     data: str = "sprites"
     """The videos: "sprites" (procedural, `replab.data.sprite_videos`) or "dmc:<domain>-<task>" (dm_control
     under a random policy with renderer masks, `replab.video.dmc_videos`; extra `dmc`, MUJOCO_GL=egl)."""
-    difficulty: str = "easy"
-    """Sprite appearance (`replab.data.sprite_videos.DIFFICULTIES`): easy (the first version's videos, the
-    default), medium or hard (colour jitter, brightness changes, shared colours: raw pixels stop being
-    near-perfect: J&F 0.87 / 0.64 / 0.30)."""
-    train_videos: int = 64
-    """Unlabeled training videos."""
-    video_frames: int = 12
-    """Frames per video (training and test)."""
-    test_videos: int = 8
-    """Labeled test videos."""
     clip: int = 4
     """Training clip length T (palindrome path length 2T; spec B.4: 2–10)."""
-    psize: int = 16
-    """Patch side (stride psize/2): a 3×3 node grid at size 32."""
-    encoder: str = "conv"
-    """The encoder: "conv" (a small fully convolutional net, output stride 2, B.8) or "resnet18" (the
-    thesis's Table 3.4, output stride 8, `replab.video.resnet`)."""
-    width: int = 16
-    """Encoder channels (conv: every layer; resnet18: the first stage, 64 in the thesis)."""
-    embed_dim: int = 32
-    """Node embedding dimension after the linear head (thesis: 128)."""
-    steps: int = 200
-    """Training steps."""
-    batch: int = 4
-    """Clips per step (thesis: ~20)."""
-    lr: float = 1e-3
-    """Adam learning rate (thesis: 1e-4 for 2M updates; higher for this short run)."""
-    tau: float = 0.07
-    """Walk temperature (B.2.6; B.9 suggests sweeping 0.05–0.07)."""
     edge_drop: float = 0.1
     """Edge dropout on the transition logits (B.2.3)."""
-    prop_tau: float = 0.07
-    """Label-propagation temperature (B.9: the training τ)."""
-    prop_k: int = 10
-    """Top-k neighbours over the whole context (B.2.7.5)."""
-    prop_m: int = 4
-    """Previous frames in the context (B.2.7.3)."""
-    prop_radius: float = 4.0
-    """Local-attention radius in feature cells (stride 2: 8 pixels; sprites move ≤ 2 pixels per frame)."""
     min_effect: float = 0.05
     """Registered minimum effect (2026-12-05, before any run of this rule): mean J&F of the CRW encoder
     minus the random-init encoder, paired by seed, must exceed it, after the CRW beats copying the first
@@ -89,39 +43,13 @@ class Config(HealthConfig):
     threshold, the smallest gap read as 'training helped'."""
 
     def __post_init__(self):
-        for name in (
-            "seeds",
-            "train_videos",
-            "test_videos",
-            "steps",
-            "batch",
-            "width",
-            "embed_dim",
-            "prop_k",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 2 <= self.clip <= self.video_frames:
             raise ValueError(f"clip must be in [2, video_frames={self.video_frames}], got {self.clip}")
-        if self.psize < 4 or self.psize % 2 or self.psize > self.size:
-            raise ValueError(f"psize must be even, >= 4 and <= size={self.size}, got {self.psize}")
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder '{self.encoder}', choose from {ENCODERS}")
         if self.data != "sprites" and not self.data.startswith("dmc:"):
             raise ValueError(f"data must be 'sprites' or 'dmc:<domain>-<task>', got '{self.data}'")
-        if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"unknown difficulty '{self.difficulty}', choose from {sorted(DIFFICULTIES)}")
-        if self.size < 16:
-            raise ValueError(f"size must be >= 16, got {self.size}")
-        if not self.tau > 0 or not self.prop_tau > 0 or not 0 <= self.edge_drop < 1:
+        if not 0 <= self.edge_drop < 1 or self.min_effect < 0:
             raise ValueError(
-                f"need tau, prop_tau > 0 and edge_drop in [0, 1); got {self.tau}, {self.prop_tau}, "
-                f"{self.edge_drop}"
-            )
-        if self.prop_m < 0 or not self.prop_radius > 0 or not self.lr > 0 or self.min_effect < 0:
-            raise ValueError(
-                f"need prop_m >= 0, prop_radius > 0, lr > 0, min_effect >= 0; got {self.prop_m}, "
-                f"{self.prop_radius}, {self.lr}, {self.min_effect}"
+                f"need edge_drop in [0, 1) and min_effect >= 0; got {self.edge_drop}, {self.min_effect}"
             )
         super().__post_init__()
 
@@ -161,17 +89,6 @@ PAPER = Config(  # the thesis's encoder (Table 3.4), 7×7 training nodes (patch 
 )
 
 
-def _videos(cfg: Config, rng, n: int):
-    if cfg.data.startswith("dmc:"):
-        from replab.video.dmc_videos import make_dmc_videos
-
-        seed = int(rng.integers(2**31))
-        return make_dmc_videos(cfg.data.removeprefix("dmc:"), n, seed, frames=cfg.video_frames, size=cfg.size)
-    return make_sprite_videos(
-        n, rng, frames=cfg.video_frames, size=cfg.size, **difficulty_options(cfg.difficulty)
-    )
-
-
 @torch.no_grad()
 def evaluate(cfg: Config, encoder, test, first: dict | None = None) -> dict[str, dict[str, float]]:
     """Mean J, F, J&F per method over the test videos; `first`, when given, receives each method's masks
@@ -202,11 +119,7 @@ def run(cfg: Config, run) -> dict:
         cfg.steps * cfg.seeds, "crw-sprites", completed=cfg.steps * (cfg.seeds - len(todo))
     ) as bar:
         for s in todo:
-            train = _videos(cfg, run.rng(f"train/{s}"), cfg.train_videos)
-            test = _videos(cfg, run.rng(f"test/{s}"), cfg.test_videos)
-            torch.manual_seed(seeding.derive_seed(run.seed, f"init/{s}"))
-            encoder = make_encoder(cfg.encoder, cfg.width, cfg.embed_dim).to(run.device)
-            initial = copy.deepcopy(encoder).requires_grad_(False).eval()  # BN: initial running stats
+            train, test, encoder, initial = seed_setup(cfg, run, s, cfg.data)
             opt = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
             gen = run.generator(f"walk/{s}", run.device)
             probe = jitter(

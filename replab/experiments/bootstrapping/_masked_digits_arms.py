@@ -44,6 +44,33 @@ from replab.probe.rho_evolution import positive_share, rho_prime_autodiff, rho_p
 N_OUT = CLASSES + len(MOVES)
 
 
+def check_config(cfg, tasks: tuple[str, ...]) -> None:
+    """`td-interference` Config's checks of the task and the masked-digits, TD(λ) and ρ′ fields."""
+    cfg.masked_n_train = tuple(int(n) for n in cfg.masked_n_train)
+    if cfg.sl_output not in ("max_logit", "max_prob"):
+        raise ValueError(f"sl_output must be 'max_logit' or 'max_prob', got {cfg.sl_output!r}")
+    if cfg.task not in tasks:
+        raise ValueError(f"task: unknown task '{cfg.task}', choose from {tasks}")
+    if cfg.task == "masked-digits" and "td_lambda" in cfg.methods:
+        raise ValueError("methods: td_lambda runs on task='chain' only; drop it for masked-digits")
+    for n in cfg.masked_n_train:
+        if n < 10 or n % 10 or n > 1290:
+            raise ValueError(f"masked_n_train values must be multiples of 10 in [10, 1290], got {n}")
+    for name in ("rho_pairs", "env_steps", "envs", "update_every", "replay", "masked_batch"):
+        if getattr(cfg, name) < (2 if name == "rho_pairs" else 1):
+            raise ValueError(f"{name} must be >= {2 if name == 'rho_pairs' else 1}, got {getattr(cfg, name)}")
+    if cfg.task == "masked-digits" and n_updates(cfg) < 1:
+        raise ValueError(f"env_steps ({cfg.env_steps}) must exceed learning_starts ({cfg.learning_starts})")
+    for name in ("lam", "rho_at", "eps_start", "eps_end", "eps_decay"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")
+    if not 0 < cfg.masked_lr <= 1:
+        raise ValueError(f"masked_lr must be in (0, 1], got {cfg.masked_lr}")
+    for name in ("rho_min_effect", "masked_min_effect"):
+        if not 0 <= getattr(cfg, name) < 2:
+            raise ValueError(f"{name} must be in [0, 2), got {getattr(cfg, name)}")
+
+
 def mlp(d_in: int, width: int, depth: int, d_out: int, seed: int) -> nn.Sequential:
     """d_in → (1 + depth) × width LeakyReLU(0.01) → d_out; PyTorch's default Linear bounds (±1/√fan_in)
     drawn from a per-unit generator (not the global RNG)."""

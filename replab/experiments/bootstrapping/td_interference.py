@@ -147,33 +147,7 @@ class Config(HealthConfig):
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.min_effect < 2:
             raise ValueError(f"min_effect must be in [0, 2) (Pearson r units), got {self.min_effect}")
-        self.masked_n_train = tuple(int(n) for n in self.masked_n_train)
-        if self.sl_output not in ("max_logit", "max_prob"):
-            raise ValueError(f"sl_output must be 'max_logit' or 'max_prob', got {self.sl_output!r}")
-        if self.task not in TASKS:
-            raise ValueError(f"task: unknown task '{self.task}', choose from {TASKS}")
-        if self.task == "masked-digits" and "td_lambda" in self.methods:
-            raise ValueError("methods: td_lambda runs on task='chain' only; drop it for masked-digits")
-        for n in self.masked_n_train:
-            if n < 10 or n % 10 or n > 1290:
-                raise ValueError(f"masked_n_train values must be multiples of 10 in [10, 1290], got {n}")
-        for name in ("rho_pairs", "env_steps", "envs", "update_every", "replay", "masked_batch"):
-            if getattr(self, name) < (2 if name == "rho_pairs" else 1):
-                raise ValueError(
-                    f"{name} must be >= {2 if name == 'rho_pairs' else 1}, got {getattr(self, name)}"
-                )
-        if self.task == "masked-digits" and masked.n_updates(self) < 1:
-            raise ValueError(
-                f"env_steps ({self.env_steps}) must exceed learning_starts ({self.learning_starts})"
-            )
-        for name in ("lam", "rho_at", "eps_start", "eps_end", "eps_decay"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0 < self.masked_lr <= 1:
-            raise ValueError(f"masked_lr must be in (0, 1], got {self.masked_lr}")
-        for name in ("rho_min_effect", "masked_min_effect"):
-            if not 0 <= getattr(self, name) < 2:
-                raise ValueError(f"{name} must be in [0, 2), got {getattr(self, name)}")
+        masked.check_config(self, TASKS)  # the task and the masked-digits / TD(λ) / ρ′ fields
 
 
 SMOKE = Config(

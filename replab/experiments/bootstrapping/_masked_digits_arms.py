@@ -59,6 +59,8 @@ def check_config(cfg, tasks: tuple[str, ...]) -> None:
     for name in ("rho_pairs", "env_steps", "envs", "update_every", "replay", "masked_batch"):
         if getattr(cfg, name) < (2 if name == "rho_pairs" else 1):
             raise ValueError(f"{name} must be >= {2 if name == 'rho_pairs' else 1}, got {getattr(cfg, name)}")
+    if cfg.envs % cfg.update_every:
+        raise ValueError(f"envs ({cfg.envs}) must be a multiple of update_every ({cfg.update_every})")
     if cfg.task == "masked-digits" and n_updates(cfg) < 1:
         raise ValueError(f"env_steps ({cfg.env_steps}) must exceed learning_starts ({cfg.learning_starts})")
     for name in ("lam", "rho_at", "eps_start", "eps_end", "eps_decay"):
@@ -146,7 +148,7 @@ def n_updates(cfg) -> int:
     """The DDQN arm's number of updates (the SL twin takes as many)."""
     steps = math.ceil(cfg.env_steps / cfg.envs)
     start = math.ceil(cfg.learning_starts / cfg.envs)
-    return max(0, steps - start) * max(1, cfg.envs // cfg.update_every)
+    return max(0, steps - start) * cfg.envs // cfg.update_every
 
 
 def train_ddqn(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
@@ -173,11 +175,11 @@ def train_ddqn(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
     probe = _probe_states(x, y, cfg.probe_batch, rng)
     monitor = health_monitor(cfg, net, probe, run.log, arm=arm, layers=[str(2 * depth + 1)])
     monitor.add_model_probe("function_interference", None, (probe[: cfg.interference_batch], None))
-    total, per_step = n_updates(cfg), max(1, cfg.envs // cfg.update_every)
+    total, per_step = n_updates(cfg), cfg.envs // cfg.update_every
     rho_step, rho, u = max(1, round(cfg.rho_at * total)), {}, 0
     for t in range(math.ceil(cfg.env_steps / cfg.envs)):
         eps = cfg.eps_start + (cfg.eps_end - cfg.eps_start) * min(
-            1.0, t * cfg.envs / (cfg.eps_decay * cfg.env_steps)
+            1.0, t * cfg.envs / max(1.0, cfg.eps_decay * cfg.env_steps)
         )
         with torch.no_grad():
             q = net(obs)

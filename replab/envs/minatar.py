@@ -63,6 +63,8 @@ class MinAtarEnv(gym.Env):
         if seed is not None or not self._seeded:  # MinAtar's RandomState follows gymnasium's np_random
             self._env.seed(int(self.np_random.integers(2**31 - 1)))
             self._seeded = True
+        if seed is not None:  # MinAtar keeps the sticky action across reset(); a seeded episode must not
+            self._env.last_action = 0  # depend on how the previous one ended (its __init__ value)
         self._env.reset()
         self._t = 0
         return self._obs(), {"frames": 0}

@@ -3,7 +3,8 @@
 The denoiser is any module `model(x_t, t, y, prev_latents=None, latents_only=False) -> (eps_pred, latents)`
 with a `latent_shape` attribute (`replab.nn.rin.RIN`; `latents_only` lets it skip what only eps_pred needs;
 the bootstrap pass gives `prev_latents` as zeros of (1, 1, dim), which the model broadcasts over examples
-and latents).
+and latents; a model with `embed(x_t, t, y)` and `forward(..., embedded=)` gets its input tokens computed
+once for both passes).
 """
 
 from __future__ import annotations
@@ -55,21 +56,26 @@ def diffusion_loss(
         x_t = torch.cat([x0[:, :k], x_t[:, k:]], dim=1)
     prev = None
     used = 0
+    shared = {}  # a model with `embed` (the RIN): the input tokens of both passes, computed once
     if self_cond_rate > 0:
         coin = torch.rand(b, generator=generator, device=dev) < self_cond_rate
         prev = torch.zeros(b, *model.latent_shape, device=dev)
         used = int(coin.sum())
+        if used and hasattr(model, "embed"):
+            shared = {"embedded": model.embed(x_t, t, y)}  # with grad: the training pass uses it
         if used:
             with torch.no_grad():  # the bootstrap pass: no gradient, no backprop through time (A.2.2)
                 idx = coin.nonzero()[:, 0]  # only the examples that use it: the others would be zeroed
                 # its previous latents are zeros: one row broadcast over examples and latents, so the
                 # self-conditioning MLP and LayerNorm run once, not per row (same values)
                 zeros = prev.new_zeros(1, 1, prev.shape[-1])
+                rows = {k: tuple(e[idx].detach() for e in v) for k, v in shared.items()}
                 _, lat = model(
-                    x_t[idx], t[idx], None if y is None else y[idx], prev_latents=zeros, latents_only=True
-                )
+                    x_t[idx], t[idx], None if y is None else y[idx], prev_latents=zeros, latents_only=True,
+                    **rows,
+                )  # fmt: skip
             prev = prev.index_copy(0, idx, lat.detach())
-    eps_pred, _ = model(x_t, t, y, prev_latents=prev)
+    eps_pred, _ = model(x_t, t, y, prev_latents=prev, **shared)
     loss = F.mse_loss(eps_pred[:, k:], eps[:, k:])  # k = 0: every element
     return loss, {"loss/eps_mse": float(loss.detach()), "train/self_cond_fraction": used / b}
 

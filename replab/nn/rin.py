@@ -206,18 +206,34 @@ class RIN(nn.Module):
         img = (self.channels, self.image_size, self.image_size)
         return (self.frames, *img) if self.frames else img
 
-    def forward(self, x, t, y=None, prev_latents=None, latents_only: bool = False):
-        """(eps_pred, latents); `latents_only` skips the last write and the readout (eps_pred is None):
-        the bootstrap pass of Algorithm 1 uses only the latents."""
-        b = x.shape[0]
-        if tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(f"RIN expects (B, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
+    def embed(self, x, t, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a forward pass computes before the latents enter (Alg. 3): the interface tokens (patches,
+        LayerNorm, positional embedding) (B, tokens, dim_x) and the conditioning tokens appended to the
+        latents (time, then class) (B, 1 or 2, dim_z). `forward(..., embedded=)` takes them precomputed:
+        Algorithm 1's bootstrap pass sees the same x_t, t, y as the training pass and reuses its pair."""
         if self.class_emb is not None and y is None:
             raise ValueError("this RIN is class-conditional (num_classes > 0): pass y")
+        b = x.shape[0]
         # the conv with kernel = stride as one matmul on the patches (its weights; no conv kernel call)
         patches = patchify_3d(x, self.patch_t, self.patch) if self.frames else patchify_2d(x, self.patch)
         tok = F.linear(patches, self.patchify.weight.flatten(1), self.patchify.bias)
         tok = self.patch_norm(tok) + self.pos_emb
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
+        cond = [self.time_mlp(timestep_embedding(t, self.dim_z))[:, None]]
+        if self.class_emb is not None:
+            cond.append(self.class_emb(y)[:, None])
+        return tok, torch.cat(cond, dim=1)
+
+    def forward(self, x, t, y=None, prev_latents=None, latents_only: bool = False, embedded=None):
+        """(eps_pred, latents); `latents_only` skips the last write and the readout (eps_pred is None):
+        the bootstrap pass of Algorithm 1 uses only the latents. `embedded`: `self.embed(x, t, y)`, computed
+        once for passes on the same input (then t and y are not read)."""
+        b = x.shape[0]
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(f"RIN expects (B, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
+        tok, cond = self.embed(x, t, y) if embedded is None else embedded
+        if tok.shape[0] != b or cond.shape[0] != b:
+            raise ValueError(f"embedded tokens are for {tok.shape[0]} examples, x has {b}: embed this x")
         z = self.latents.expand(b, -1, -1)
         if prev_latents is not None:  # seed003 A.3.2, A.8: stop-grad on prev_latents inside the network too
             shape = (b, *self.latent_shape)
@@ -228,11 +244,7 @@ class RIN(nn.Module):
                 )
             prev = prev_latents.detach()  # a broadcast prev (the zeros of a first pass): computed once
             z = z + self.self_cond_norm(prev + self.self_cond_mlp(prev))
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(b)
-        cond = [self.time_mlp(timestep_embedding(t, self.dim_z))[:, None]]
-        if self.class_emb is not None:
-            cond.append(self.class_emb(y)[:, None])
-        z = torch.cat([z, *cond], dim=1)
+        z = torch.cat([z, cond], dim=1)
         keep = [] if self.capture_read else None
         for i, block in enumerate(self.blocks):
             z, tok = block(z, tok, keep, write=not (latents_only and i == len(self.blocks) - 1))

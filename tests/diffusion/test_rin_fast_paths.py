@@ -55,10 +55,13 @@ def test_broadcast_zero_latents_equal_full_zeros():
     torch.testing.assert_close(z_one, z_full, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"prev_latents must be \(B, 4, 32\)"):
         rin(x, t, y, prev_latents=torch.zeros(4, 5, 32))
+    with pytest.raises(ValueError, match="embedded tokens are for 2 examples, x has 4"):
+        rin(x, t, y, embedded=rin.embed(x[:2], t[:2], y[:2]))
 
 
 class FullZeros(torch.nn.Module):
-    """The previous bootstrap: the RIN called with zeros of the full (B, num_latents, dim_z) shape."""
+    """The previous bootstrap: the RIN called with zeros of the full (B, num_latents, dim_z) shape, and each
+    pass embedding its own input (no `embed` here, so diffusion_loss cannot share it)."""
 
     def __init__(self, rin):
         super().__init__()
@@ -71,9 +74,10 @@ class FullZeros(torch.nn.Module):
 
 
 def test_training_loss_and_gradients_match_the_previous_computation():
-    """diffusion_loss with the one-row zeros and F.mse_loss against (a) the RIN fed full zeros in the
-    bootstrap pass (same draws from the same seed) and (b) rate 0 against the explicit
-    (ε̂ − ε)².mean() on the same t and ε: loss and every gradient at 1e-5 relative."""
+    """diffusion_loss with the one-row zeros, the input tokens shared by both passes and F.mse_loss against
+    (a) the RIN fed full zeros and embedding its input in each pass (same draws from the same seed) and
+    (b) rate 0 against the explicit (ε̂ − ε)².mean() on the same t and ε: loss and every gradient at 1e-5
+    relative (the shared tokens must get the training pass's gradient, and only it)."""
     torch.manual_seed(0)
     rin = tiny_rin()
     with torch.no_grad():

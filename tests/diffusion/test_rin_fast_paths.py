@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from replab.diffusion import diffusion_loss, make_schedule
-from replab.nn.rin import RIN, patchify_2d, unpatchify_2d
+from replab.nn.rin import RIN, Attention, patchify_2d, unpatchify_2d
 
 
 def tiny_rin(**kw):
@@ -107,3 +107,24 @@ def test_training_loss_and_gradients_match_the_previous_computation():
     g = gamma(t).view(16, 1, 1, 1)
     eps_pred, _ = rin(g.sqrt() * x0 + (1 - g).sqrt() * eps, t)
     torch.testing.assert_close(loss0, (eps_pred - eps).pow(2).mean().detach(), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("n,m", [(9, 16), (4, 33)])  # reads: the explicit path on CPU
+def test_explicit_cpu_attention_equals_sdpa(n, m):
+    """The reads' explicit softmax(QKᵀ/√d)V (CPU, more keys than queries) against
+    F.scaled_dot_product_attention on the same projections (the previous path, and the one self-attention
+    and writes keep): output and input gradients at 1e-5."""
+    assert m > n  # else Attention itself runs SDPA and the comparison would be with itself
+    torch.manual_seed(0)
+    attn = Attention(24, 12, heads=4)
+    q, kv = torch.randn(3, n, 24, requires_grad=True), torch.randn(3, m, 12, requires_grad=True)
+    out = attn(q, kv)
+    (gq, gkv) = torch.autograd.grad(out.pow(2).sum(), (q, kv))
+    b, h = 3, 4
+    qh = attn.q(q).view(b, n, h, 6).transpose(1, 2)
+    k, v = attn.kv(kv).view(b, m, 2, h, 6).permute(2, 0, 3, 1, 4)
+    ref = attn.out(F.scaled_dot_product_attention(qh, k, v).transpose(1, 2).reshape(b, n, 24))
+    (rq, rkv) = torch.autograd.grad(ref.pow(2).sum(), (q, kv))
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gq, rq, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gkv, rkv, rtol=1e-5, atol=1e-5)

@@ -181,14 +181,15 @@ def train_unit(cfg: Config, run, method: str, seed: int, task: T.Task, bar, sigm
             loss = opt.step(lambda b: task.loss(net, b), batch)
         elif method in CORRECTED:
             loss = opt.step(lambda batch=batch: task.terms(net, batch))
-        else:
+        else:  # SGD, μ, Adam need only the minibatch gradient: one backward of the same loss
             opt.zero_grad()
-            loss = task.terms(net, batch).loss
+            loss = task.loss(net, batch)
+            loss.backward()
             opt.step()
         monitor.step(t)
         if t % cfg.eval_every == 0 or t == cfg.steps:
             curve.append((t, task.mse(net)))
-            logs = {f"eval/mse/{arm}": curve[-1][1], f"loss/{arm}": float(loss)}
+            logs = {f"eval/mse/{arm}": curve[-1][1], f"loss/{arm}": float(loss.detach())}
             if drift is not None:
                 drifts.append(drift.measure(net))
                 logs[f"eval/drift/{arm}"] = drifts[-1]

@@ -135,23 +135,30 @@ def pareto_frontier(flops, errors) -> tuple[np.ndarray, np.ndarray]:
     return f[keep], e[keep]
 
 
-def frontier_error(flops, errors, budget: float) -> float:
-    """The best error among the points with FLOPs ≤ `budget` (nan when none fits)."""
+def frontier_error(flops, errors, budget: float, select=None) -> float:
+    """The best error among the points with FLOPs ≤ `budget` (nan when none fits; a relative 1e-9 of slack,
+    so a budget computed as some point's FLOPs includes it). `select`: per-point errors (dev) that choose the
+    point — fewest FLOPs among equals — whose `errors` (test) is returned: model selection on dev."""
     f, e = np.asarray(flops, dtype=float), np.asarray(errors, dtype=float)
-    fits = f <= budget
-    return float(e[fits].min()) if fits.any() else math.nan
+    fits = np.flatnonzero(f <= budget * (1 + 1e-9))
+    if not fits.size:
+        return math.nan
+    if select is None:
+        return float(e[fits].min())
+    d = np.asarray(select, dtype=float)
+    return float(e[fits[np.lexsort((f[fits], d[fits]))[0]]])
 
 
-def frontier_auc(flops, errors, lo: float, hi: float, points: int = 64) -> float:
+def frontier_auc(flops, errors, lo: float, hi: float, points: int = 64, select=None) -> float:
     """Mean of the frontier's error over log10 FLOPs in [lo, hi] (the area under the Pareto curve divided
     by its width; PRUNE §3.3 [P]), on `points` log-spaced budgets; a budget below every point counts as the
-    worst error of all points (no model affordable)."""
+    worst error of all points (no model affordable). `select` as in `frontier_error`."""
     if not 0 < lo < hi:
         raise ValueError(f"need 0 < lo < hi, got lo={lo}, hi={hi}")
     e = np.asarray(errors, dtype=float)
     worst = float(e.max())
     grid = np.logspace(math.log10(lo), math.log10(hi), points)
-    vals = [frontier_error(flops, errors, b) for b in grid]
+    vals = [frontier_error(flops, errors, b, select) for b in grid]
     return float(np.mean([worst if math.isnan(v) else v for v in vals]))
 
 

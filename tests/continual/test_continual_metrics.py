@@ -72,6 +72,13 @@ def test_pareto_frontier_and_budgeted_error():
     assert f.tolist() == [10, 20, 80] and e.tolist() == [0.5, 0.4, 0.2]
     assert metrics.frontier_error(flops, errs, 39) == 0.4
     assert math.isnan(metrics.frontier_error(flops, errs, 5))
+    # model selection on dev: within 40 FLOPs the best dev error (0.1, tied at 20 and 40) picks the cheaper
+    # point, whose test error is returned even though another point's test error is lower
+    dev = [0.3, 0.1, 0.2, 0.1, 0.0]
+    assert metrics.frontier_error(flops, errs, 40, select=dev) == 0.6
+    assert metrics.frontier_error(flops, errs, 80, select=dev) == 0.2
+    assert metrics.frontier_error(flops, errs, 80 * (1 - 1e-12), select=dev) == 0.2  # 1e-9 relative slack
+    assert metrics.frontier_error(flops, errs, 80 * (1 - 1e-6), select=dev) == 0.6
 
 
 def test_frontier_auc_is_a_log_flops_mean_of_the_step_frontier():

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from replab.continual import metrics
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table
 
@@ -30,20 +31,22 @@ def _group(name: str) -> str:
     return name.split("/")[0]
 
 
+def _of(points, group: str | None):
+    pts = [p for p in points if group is None or _group(p[3]) == group]
+    return [p[0] for p in pts], [p[2] for p in pts], [p[1] for p in pts]  # FLOPs, test, dev
+
+
 def frontier(points, budget: float, group: str | None = None) -> float:
     """Test error of the point with the best dev error among those of `group` within `budget` FLOPs."""
-    fit = [p for p in points if p[0] <= budget * (1 + 1e-9) and (group is None or _group(p[3]) == group)]
-    if not fit:
-        return math.nan
-    return min(fit, key=lambda p: (p[1], p[0]))[2]
+    flops, test, dev = _of(points, group)
+    return metrics.frontier_error(flops, test, budget, select=dev) if flops else math.nan
 
 
 def frontier_mean(points, group: str, lo: float, hi: float, n: int = 32) -> float:
     """Mean over log-spaced budgets in [lo, hi] of the group's frontier error (a budget below every point of
     the group counts as the chance-free worst case: the group's worst test error)."""
-    worst = max(p[2] for p in points if _group(p[3]) == group)
-    vals = [frontier(points, b, group) for b in np.logspace(math.log10(lo), math.log10(hi), n)]
-    return float(np.mean([worst if math.isnan(v) else v for v in vals]))
+    flops, test, dev = _of(points, group)
+    return metrics.frontier_auc(flops, test, lo, hi, n, select=dev)
 
 
 def report(results: dict) -> Report:

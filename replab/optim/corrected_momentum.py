@@ -211,7 +211,9 @@ class OracleMomentum(_Flat):
     """The oracle μ* (§S3.2 eq. 4.6): the discounted sum of the last `horizon` minibatches' gradients, all
     recomputed at the current θ (targets too). `step(closure, batch)`: `closure(batch)` returns that
     minibatch's loss at the current parameters (e.g. the semi-gradient ½δ² with the target detached); the
-    newest batch is remembered, the oldest beyond `horizon` (default ⌈2/(1−β)⌉) forgotten."""
+    newest batch is remembered, the oldest beyond `horizon` (default ⌈2/(1−β)⌉) forgotten. With
+    `batched=True`, `closure(batches)` instead returns the (K,) losses of the K remembered minibatches in
+    one go (e.g. one forward over them concatenated: far fewer calls at small minibatches)."""
 
     def __init__(self, params, lr: float, beta: float = 0.9, *, horizon: int | None = None):
         if not lr > 0 or not 0 <= beta < 1:
@@ -222,17 +224,24 @@ class OracleMomentum(_Flat):
         super().__init__(params, dict(lr=lr, beta=beta))
         self.batches: deque = deque(maxlen=self.horizon)
 
-    def step(self, closure: Callable, batch=None):
+    def step(self, closure: Callable, batch=None, *, batched: bool = False):
         params = self._flat_params()
         group = self.param_groups[0]
         alpha, beta = group["lr"], group["beta"]
         self.batches.append(batch)
-        newest = len(self.batches) - 1
+        k = len(self.batches)
         for p in params:
             p.grad = None
         with torch.enable_grad():
-            losses = [closure(b) for b in self.batches]
-            total = sum((1 - beta) * beta ** (newest - i) * loss for i, loss in enumerate(losses))
-            total.backward()
+            if batched:
+                losses = closure(list(self.batches))
+                if losses.shape != (k,):
+                    raise ValueError(
+                        f"a batched closure must return ({k},) losses, got {tuple(losses.shape)}"
+                    )
+            else:
+                losses = torch.stack([closure(b) for b in self.batches])
+            weights = (1 - beta) * beta ** torch.arange(k - 1, -1, -1, dtype=losses.dtype)  # β^(t−i)
+            (weights * losses).sum().backward()
         self._apply(params, alpha * self._flat_grad(params))
         return losses[-1].detach()

@@ -245,3 +245,29 @@ def test_regression_terms_are_the_supervised_case():
     (0.5 * (net2(x).squeeze(1) - y).pow(2).mean()).backward()
     for p, q in zip(net.parameters(), net2.parameters()):
         torch.testing.assert_close(p.grad, q.grad, **TOL)
+
+
+def test_oracle_with_a_batched_closure_equals_one_closure_per_minibatch():
+    """`batched=True` (one forward over the remembered minibatches) is the same μ* as K closures."""
+    nets = [_mlp(), _mlp()]
+    opts = [OracleMomentum(n.parameters(), 0.1, beta=0.8) for n in nets]  # h = 10
+
+    def loss(net, batch):
+        s, r, s2, disc = batch
+        target = (r + disc * net(s2).squeeze(1)).detach()
+        return 0.5 * (net(s).squeeze(1) - target).pow(2).mean()
+
+    def losses(net, batches):
+        s, r, s2, disc = (torch.cat(parts) for parts in zip(*batches))
+        target = (r + disc * net(s2).squeeze(1)).detach()
+        return 0.5 * (net(s).squeeze(1) - target).pow(2).reshape(len(batches), -1).mean(1)
+
+    for k in range(14):  # past the horizon: the oldest minibatches are forgotten
+        batch = _batch(40 + k)
+        a = opts[0].step(lambda b: loss(nets[0], b), batch)
+        b = opts[1].step(lambda bs: losses(nets[1], bs), batch, batched=True)
+        torch.testing.assert_close(a, b, **TOL)
+    for p, q in zip(*(n.parameters() for n in nets)):
+        torch.testing.assert_close(p, q, **TOL)
+    with pytest.raises(ValueError, match="batched closure must return"):
+        opts[1].step(lambda bs: torch.zeros(3), _batch(0), batched=True)

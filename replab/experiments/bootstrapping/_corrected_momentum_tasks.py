@@ -149,6 +149,18 @@ class Task:
         """The closure's per-example terms: TD(0) (`td_terms`) or regression (`regression_terms`)."""
         return td_terms(net, *batch) if self.td else regression_terms(net, *batch)
 
+    def losses(self, net: nn.Module, batches: list) -> torch.Tensor:
+        """(K,) `loss` of each of K equal-sized minibatches, from one forward over all of them (the
+        oracle's `batched` closure)."""
+        k = len(batches)
+        cat = tuple(torch.cat(parts) for parts in zip(*batches))
+        if not self.td:
+            x, y = cat
+            return 0.5 * (net(x).squeeze(1) - y).pow(2).reshape(k, -1).mean(1)
+        s, r, s2, discount = cat
+        target = (r + discount * net(s2).squeeze(1)).detach()
+        return 0.5 * (net(s).squeeze(1) - target).pow(2).reshape(k, -1).mean(1)
+
     def loss(self, net: nn.Module, batch) -> torch.Tensor:
         """The minibatch's loss at the current θ (the oracle recomputes it): the semi-gradient ½δ² with
         the target detached but recomputed, or ½(f − y)²."""

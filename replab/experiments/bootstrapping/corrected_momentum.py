@@ -178,7 +178,7 @@ def train_unit(cfg: Config, run, method: str, seed: int, task: T.Task, bar, sigm
         if drift is not None:
             drift.remember(net, batch)
         if method == "oracle":
-            loss = opt.step(lambda b: task.loss(net, b), batch)
+            loss = opt.step(lambda bs: task.losses(net, bs), batch, batched=True)
         elif method in CORRECTED:
             loss = opt.step(lambda batch=batch: task.terms(net, batch))
         else:  # SGD, μ, Adam need only the minibatch gradient: one backward of the same loss

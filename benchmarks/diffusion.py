@@ -3,7 +3,8 @@
 Rows (same image size, patch, widths, latents, blocks × K, heads, batch):
   * replab: `replab.nn.rin.RIN` trained by `replab.diffusion.diffusion_loss` (ε-prediction, latent
     self-conditioning rate 0.9 with a per-example coin and the bootstrap pass on the chosen examples only,
-    without the last write and the readout), fused AdamW step (as `replab run` trains);
+    without the last write and the readout, from one broadcast row of zero latents and with the training
+    pass's input tokens), fused AdamW step (as `replab run` trains);
   * rin-pytorch (lucidrains, PyPI `rin-pytorch`): `RIN` + `GaussianDiffusion(objective="eps",
     train_prob_self_cond=0.9, min_snr_loss_weight=False)`, Adam step; its own design where it differs from
     the thesis (x self-conditioning as extra input channels, dual patch norm, MLP axial positional
@@ -12,8 +13,9 @@ Rows (same image size, patch, widths, latents, blocks × K, heads, batch):
     (`flash=False`, its default) and F.scaled_dot_product_attention (`flash=True`).
 Both use the sigmoid schedule (rin-pytorch's cosine schedule calls math.cos on a tensor). Seconds are the
 process's CPU time (`time.process_time`, robust to other jobs on a shared machine), medians over
-interleaved rounds; the wall-clock ratio is printed beside it. Sampling: `--sample-n` images with 100 DDIM
-steps.
+interleaved rounds (the row order rotates each round), with the min–max of the per-round CPU ratios and
+the machine's load average; the wall-clock ratio is printed beside it. Sampling: `--sample-n` images with
+100 DDIM steps.
 
 rin-pytorch imports torchvision and accelerate for its Trainer and Dataset only; neither installs beside
 the CPU torch of this venv, so they are replaced by empty stand-in modules when missing (the model and
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import statistics
 import sys
 import time
@@ -112,19 +115,27 @@ def theirs(args, rp, flash: bool):
     return model, step, draw
 
 
-def measure(fns: dict, repeats: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """Median over rounds of (CPU seconds, wall seconds) per call; the rows interleave within each round."""
+def measure(fns: dict, repeats: int, rounds: int) -> dict[str, tuple[float, float, list[float]]]:
+    """Median over rounds of (CPU seconds, wall seconds) per call, and each round's CPU seconds; the rows
+    interleave within each round, in an order that rotates from round to round."""
     per = {k: ([], []) for k in fns}
     for fn in fns.values():
         fn()  # warm-up
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             c0, w0 = time.process_time(), time.perf_counter()
             for _ in range(repeats):
-                fn()
+                fns[name]()
             per[name][0].append((time.process_time() - c0) / repeats)
             per[name][1].append((time.perf_counter() - w0) / repeats)
-    return {k: (statistics.median(c), statistics.median(w)) for k, (c, w) in per.items()}
+    return {k: (statistics.median(c), statistics.median(w), c) for k, (c, w) in per.items()}
+
+
+def spread(theirs: list[float], ours: list[float]) -> str:
+    """The per-round CPU ratios theirs / ours: min–max over the rounds (each round's rows ran back to back)."""
+    r = [a / b for a, b in zip(theirs, ours)]
+    return f"{min(r):.2f}–{max(r):.2f}"
 
 
 def main():
@@ -154,27 +165,39 @@ def main():
     print(
         f"# torch {torch.__version__}, {args.threads} thread(s); {args.image_size}x{args.image_size}, patch "
         f"{args.patch}, dim X/Z {args.dim_x}/{args.dim_z}, {args.latents} latents, {args.blocks}x{args.depth}, "
-        f"{args.heads} heads, batch {args.batch}"
+        f"{args.heads} heads, batch {args.batch}; load average {load()} at the start"
     )
     train = measure({k: v[1] for k, v in rows.items()}, args.steps, args.rounds)
     base = train["replab"]
     print(
-        "\n| implementation | parameters | train steps/s (CPU) | replab / this (CPU) | replab / this (wall) |"
+        "\n| implementation | parameters | train steps/s (CPU) | replab / this (CPU) | per round (CPU) "
+        "| replab / this (wall) |"
     )
-    print("|---|---|---|---|---|")
-    for k, (c, w) in train.items():
+    print("|---|---|---|---|---|---|")
+    for k, (c, w, cs) in train.items():
         print(
-            f"| {k} | {count_parameters(rows[k][0])} | {1 / c:.2f} | {c / base[0]:.2f}x | {w / base[1]:.2f}x |"
+            f"| {k} | {count_parameters(rows[k][0])} | {1 / c:.2f} | {c / base[0]:.2f}x | "
+            f"{spread(cs, base[2])} | {w / base[1]:.2f}x |"
         )
     if args.sample_n:
         draw = measure({k: v[2] for k, v in rows.items()}, 1, max(1, args.rounds // 2))
         base = draw["replab"]
         print(
-            f"\n| implementation | images/s, 100 DDIM steps, n={args.sample_n} (CPU) | replab / this (CPU) | (wall) |"
+            f"\n| implementation | images/s, 100 DDIM steps, n={args.sample_n} (CPU) | replab / this (CPU) "
+            "| per round (CPU) | (wall) |"
         )
-        print("|---|---|---|---|")
-        for k, (c, w) in draw.items():
-            print(f"| {k} | {args.sample_n / c:.1f} | {c / base[0]:.2f}x | {w / base[1]:.2f}x |")
+        print("|---|---|---|---|---|")
+        for k, (c, w, cs) in draw.items():
+            print(
+                f"| {k} | {args.sample_n / c:.1f} | {c / base[0]:.2f}x | {spread(cs, base[2])} | "
+                f"{w / base[1]:.2f}x |"
+            )
+    print(f"\n# load average {load()} at the end")
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages (other jobs on a shared machine)."""
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":

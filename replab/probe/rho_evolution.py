@@ -32,20 +32,16 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import grad, jvp, vmap
 
+from replab.probe.gradients import functional_form
 from replab.probe.guard import preserved
 
 
 def _functional(model: nn.Module):
-    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
-    frozen = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
-    buffers = dict(model.named_buffers())
-
-    def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
-        return functional_call(model, ({**p, **frozen}, buffers), (x.unsqueeze(0),)).reshape(-1)
-
-    return params, call
+    """(params, call) with `call(params, x)` = model(x[None]).reshape(-1): one example at a time, for vmap."""
+    _, params, batched = functional_form(model)
+    return params, lambda p, x: batched(p, x.unsqueeze(0)).reshape(-1)
 
 
 def _flat(d: dict[str, Tensor], n: int) -> Tensor:

@@ -220,3 +220,25 @@ def test_rbf_report_decides_the_gap_growth():
     # the guard: μ̂ behind μ at the widest kernel, so growth from an even worse narrow gap decides nothing
     assert _headline(report(_rbf_results(-0.5, -0.2))).verdict == "inconclusive"
     assert _headline(report(_rbf_results(0.0, 0.3, seeds=3))).verdict == "inconclusive"
+
+
+def test_a_diverging_unit_ends_marked_instead_of_failing_the_run(tmp_path):
+    """A unit whose parameters become non-finite stops there and is reported diverged (the DEFAULT sine run
+    at α = 0.2 failed in the health monitor's rank probe on NaN features before this)."""
+    from replab.launch import start_run
+    from replab.track.store import Store
+
+    cfg = dataclasses.replace(
+        cm.SMOKE, setting="sine", methods=("momentum", "corrected"), seeds=1, steps=40, eval_every=20,
+        probe_every=1, n_eval=50, sine_points=300, lr=10.0,
+    )  # fmt: skip
+    run_id, _ = start_run(
+        "corrected-momentum", cfg, preset="smoke", store=Store(tmp_path / "r.db"), quiet=True
+    )
+    results = json.loads((tmp_path / run_id / "results.json").read_text())["results"]
+    diverged = [k for k, u in results.items() if u["diverged"]]
+    assert diverged, {k: u["mse"] for k, u in results.items()}
+    for k in diverged:
+        assert (
+            np.isnan(results[k]["final"]) and np.isnan(results[k]["mse"][-1]) and results[k]["steps"][-1] < 40
+        )

@@ -186,6 +186,11 @@ def train_unit(cfg: Config, run, method: str, seed: int, task: T.Task, bar, sigm
             loss = task.loss(net, batch)
             loss.backward()
             opt.step()
+        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):  # diverged: no probe of NaN
+            curve.append((t, float("nan")))  # features; the unit ends here and reports its divergence
+            run.log({f"eval/mse/{arm}": curve[-1][1]}, t)
+            diverged = True
+            break
         monitor.step(t)
         if t % cfg.eval_every == 0 or t == cfg.steps:
             curve.append((t, task.mse(net)))

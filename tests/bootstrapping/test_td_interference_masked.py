@@ -111,6 +111,61 @@ def test_config_rejects_bad_masked_values():
         dataclasses.replace(TINY, env_steps=100, learning_starts=200)
     with pytest.raises(ValueError, match="sl_output must be"):
         dataclasses.replace(TINY, sl_output="mean")
+    with pytest.raises(ValueError, match=r"learning_starts \(164\) must be a multiple of envs \(8\)"):
+        dataclasses.replace(TINY, learning_starts=164)
+
+
+def test_n_updates_counts_the_loops_updates():
+    """n_updates against a direct count of the training loop's update condition."""
+    for steps, starts, envs, every in (
+        (320, 160, 8, 2),
+        (330, 160, 8, 4),
+        (15_000, 1000, 8, 2),
+        (50, 0, 5, 5),
+    ):
+        cfg = dataclasses.replace(
+            TINY, env_steps=steps, learning_starts=starts, envs=envs, update_every=every
+        )
+        loops = [t for t in range(math.ceil(steps / envs)) if (t + 1) * envs > starts]
+        assert md.n_updates(cfg) == len(loops) * (envs // every)
+
+
+class _Run:
+    """The two things the arms read of a run: its seed and its log (kept, to compare)."""
+
+    def __init__(self):
+        self.seed, self.logged = 0, {}
+
+    def log(self, metrics, step):
+        for k, v in metrics.items():
+            self.logged[(k, step)] = float(v)
+
+
+@pytest.mark.parametrize("arm", [md.train_ddqn, md.train_sl])
+def test_measurement_settings_leave_training_unchanged(arm):
+    """ρ′'s `rho_pairs`/`rho_at` and the probes' `probe_batch`/`interference_batch` draw from their own
+    streams: the trained network (its accuracies, its ρ̄ on the same states) and the training-side logs are
+    unchanged (rtol 1e-6: the same computation, bar thread-order summation)."""
+    base = dataclasses.replace(TINY, probes="srank", probe_every=40)
+    runs = {}
+    for name, cfg in (
+        ("base", base),
+        ("rho", dataclasses.replace(base, rho_pairs=7, rho_at=0.5)),
+        ("probe", dataclasses.replace(base, probe_batch=20)),
+    ):
+        runs[name] = (_Run(), cfg)
+        runs[name] = (runs[name][0], arm(cfg, runs[name][0], 20, 8, 0, 0))
+    b = runs["base"][1]
+    for name in ("rho", "probe"):
+        out = runs[name][1]
+        for k in ("train_acc", "test_acc", "gap", "rho", "updates"):
+            assert out[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (name, k)
+    assert runs["rho"][1]["rho_prime"]["at"] != b["rho_prime"]["at"]  # the measurement itself did move
+    base_log, rho_log = runs["base"][0].logged, runs["rho"][0].logged
+    assert base_log.keys() == rho_log.keys() and any(k[0].startswith("probe/") for k in base_log)
+    for k, v in base_log.items():  # the probes measure the same network at every step (perf/: timings)
+        if not k[0].startswith("perf/"):
+            assert rho_log[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
 
 
 def test_tiny_masked_run_end_to_end(tmp_path):

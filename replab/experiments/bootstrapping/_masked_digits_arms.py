@@ -61,6 +61,8 @@ def check_config(cfg, tasks: tuple[str, ...]) -> None:
             raise ValueError(f"{name} must be >= {2 if name == 'rho_pairs' else 1}, got {getattr(cfg, name)}")
     if cfg.envs % cfg.update_every:
         raise ValueError(f"envs ({cfg.envs}) must be a multiple of update_every ({cfg.update_every})")
+    if cfg.learning_starts % cfg.envs:
+        raise ValueError(f"learning_starts ({cfg.learning_starts}) must be a multiple of envs ({cfg.envs})")
     if cfg.task == "masked-digits" and n_updates(cfg) < 1:
         raise ValueError(f"env_steps ({cfg.env_steps}) must exceed learning_starts ({cfg.learning_starts})")
     for name in ("lam", "rho_at", "eps_start", "eps_end", "eps_decay"):
@@ -145,9 +147,10 @@ def _split(cfg, n: int, seed: int, run_seed: int):
 
 
 def n_updates(cfg) -> int:
-    """The DDQN arm's number of updates (the SL twin takes as many)."""
+    """The DDQN arm's number of updates (the SL twin takes as many): one batch of `envs` steps per loop
+    iteration, updates after the first `learning_starts` steps (a multiple of `envs`, checked)."""
     steps = math.ceil(cfg.env_steps / cfg.envs)
-    start = math.ceil(cfg.learning_starts / cfg.envs)
+    start = cfg.learning_starts // cfg.envs  # as the loop: iteration t updates once (t + 1)·envs > it
     return max(0, steps - start) * cfg.envs // cfg.update_every
 
 
@@ -172,7 +175,9 @@ def train_ddqn(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
     size = ptr = 0
     env = MaskedDigits(x, y)
     obs = env.reset(torch.as_tensor(rng.integers(0, n, cfg.envs))).flatten(1)
-    probe = _probe_states(x, y, cfg.probe_batch, rng)
+    # measurement draws (probe states, ρ′ pairs) come from their own streams, so changing `probe_batch`,
+    # `rho_pairs` or `rho_at` leaves every training draw (and so the trained network) unchanged
+    probe = _probe_states(x, y, cfg.probe_batch, seeding.rng(run.seed, f"masked/probe/{arm}"))
     monitor = health_monitor(cfg, net, probe, run.log, arm=arm, layers=[str(2 * depth + 1)])
     monitor.add_model_probe("function_interference", None, (probe[: cfg.interference_batch], None))
     total, per_step = n_updates(cfg), cfg.envs // cfg.update_every
@@ -217,12 +222,14 @@ def train_ddqn(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
             u += 1
             monitor.step(u)
             if u == rho_step:
-                j = torch.as_tensor(rng.integers(0, size, cfg.rho_pairs))
+                r2 = seeding.rng(run.seed, f"masked/rho/{arm}")  # its own stream (see the probe's)
+                j = torch.as_tensor(r2.integers(0, size, cfg.rho_pairs))
                 b = {k: v[j] for k, v in buf.items()}
                 yc, _ = _targets(net, target, b, cfg.gamma)
                 sel = F.one_hot(b["c"], N_OUT).float()
                 rho = rho_summary(rho_prime_terms(net, b["s"], yc, select=sel)) | {"at": u}
-    states = buf["s"][torch.as_tensor(rng.permutation(size)[: cfg.interference_batch])]
+    pick = seeding.rng(run.seed, f"masked/interference/{arm}").permutation(size)[: cfg.interference_batch]
+    states = buf["s"][torch.as_tensor(pick)]
     rho_bar = mean_pairwise(function_interference_matrix(net, states))  # f = max_a Q over 14 outputs
     return _finish(run, arm, greedy_accuracy(net, x, y), greedy_accuracy(net, xt, yt), rho_bar, rho, u, total)
 
@@ -259,7 +266,10 @@ def train_sl(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.masked_lr)
     rng = seeding.rng(run.seed, f"masked/sl/{n}/{width}/{depth}/{seed}")
     arm = f"regression/n{n}/h{width}L{depth}/s{seed}"
-    probe = xf[torch.as_tensor(rng.permutation(n)[: cfg.interference_batch])]
+    # measurement draws from their own streams: `interference_batch`, `rho_pairs`, `rho_at` leave training as is
+    probe = xf[
+        torch.as_tensor(seeding.rng(run.seed, f"masked/probe/{arm}").permutation(n)[: cfg.interference_batch])
+    ]
     monitor = health_monitor(cfg, net, xf, run.log, arm=arm, layers=[str(2 * depth + 1)])
     f = max_output if cfg.sl_output == "max_logit" else _max_prob
     monitor.add(
@@ -276,7 +286,7 @@ def train_sl(cfg, run, n: int, width: int, depth: int, seed: int) -> dict:
         opt.step()
         monitor.step(u)
         if u == rho_step:
-            j = torch.as_tensor(rng.integers(0, n, cfg.rho_pairs))
+            j = torch.as_tensor(seeding.rng(run.seed, f"masked/rho/{arm}").integers(0, n, cfg.rho_pairs))
             rho = rho_summary(rho_prime_autodiff(net, F.cross_entropy, xf[j], y[j])) | {"at": u}
     with torch.no_grad():
         acc = float((net(xf).argmax(1) == y).float().mean())

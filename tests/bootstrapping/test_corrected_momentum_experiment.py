@@ -242,3 +242,24 @@ def test_a_diverging_unit_ends_marked_instead_of_failing_the_run(tmp_path):
         assert (
             np.isnan(results[k]["final"]) and np.isnan(results[k]["mse"][-1]) and results[k]["steps"][-1] < 40
         )
+
+
+def test_a_diverged_method_loses_instead_of_being_dropped():
+    """μ̂ diverged on every seed (the DEFAULT sine run at α = 0.2): it counts as the constant predictor's
+    MSE, so "μ̂ beats μ" did not hold — the rule used to drop its seeds and answer inconclusive."""
+    nan = float("nan")
+    res = {f"corrected/{s}": dict(_unit(nan), diverged=True) for s in range(5)}
+    res.update({f"momentum/{s}": _unit(0.05 + 0.002 * s) for s in range(5)})
+    cfg = dataclasses.asdict(cm.SMOKE) | {"setting": "sine", "methods": ["momentum", "corrected"], "seeds": 5}
+    assert _headline(report({"config": cfg, "constant_mse": 0.2, "results": res})).verdict == "did not hold"
+    both = {k: dict(_unit(nan), diverged=True) for k in res}  # both failed: a tie, never a win
+    assert _headline(report({"config": cfg, "constant_mse": 0.2, "results": both})).verdict != "held"
+
+
+def test_rbf_gap_is_undecided_when_the_baseline_blows_up():
+    results = _rbf_results(0.0, 0.5)
+    for s in range(5):  # μ ends far above the constant predictor at the widest σ² (finite: not 'diverged')
+        results["results"][f"momentum@4/{s}"] = _unit(6e11)
+    rep = report(results)
+    head = _headline(rep)
+    assert head.held is None and "diverged or ended above" in head.measured and rep.verdict == "inconclusive"

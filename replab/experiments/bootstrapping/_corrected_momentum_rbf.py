@@ -35,6 +35,18 @@ def gaps(res: dict, widths, seeds: int) -> dict[float, dict[int, float]]:
     return out
 
 
+def failed(res: dict, widths, seeds: int, floor: float) -> list[str]:
+    """The units that diverged or ended at or above the best constant predictor's MSE: a gap against such
+    a baseline measures its blow-up, not the correction's gain."""
+    return [
+        _key(meth, w, s)
+        for w in widths
+        for s in range(seeds)
+        for meth in ("momentum", "corrected")
+        if _key(meth, w, s) in res and not (res[_key(meth, w, s)]["final"] < floor)
+    ]
+
+
 def rbf_report(results: dict) -> Report:
     cfg, res = results["config"], results["results"]
     methods, seeds = list(cfg["methods"]), int(cfg["seeds"])
@@ -88,6 +100,12 @@ def rbf_report(results: dict) -> Report:
         rep.checks.append(Check(HEAD, None, "needs the corrected and momentum methods and two widths"))
     elif not common:
         rep.checks.append(Check(HEAD, None, "no seed with both methods finished at both widths"))
+    elif bad := failed(res, (lo, hi), seeds, floor):
+        rep.checks.append(
+            Check(HEAD, None, f"undecided: {len(bad)} unit(s) diverged or ended above the best constant "
+                  f"predictor's MSE {floor:.4g} ({', '.join(bad[:4])}{' …' if len(bad) > 4 else ''})",
+                  rule="both methods must beat the best constant predictor at both widths", headline=True),
+        )  # fmt: skip
     else:
         d = paired(
             {s: g[hi][s] for s in common},
@@ -106,8 +124,8 @@ def rbf_report(results: dict) -> Report:
         rep.checks.append(d.check(headline=True))
         rep.summary.update(d.summary())
     for w in widths:
-        fa = R.finals(res, lambda s, w=w: _key("corrected", w, s), seeds)
-        fb = R.finals(res, lambda s, w=w: _key("momentum", w, s), seeds)
+        fa = R.finals(res, lambda s, w=w: _key("corrected", w, s), seeds, cap=floor)
+        fb = R.finals(res, lambda s, w=w: _key("momentum", w, s), seeds, cap=floor)
         d = R.compare(
             fa,
             fb,

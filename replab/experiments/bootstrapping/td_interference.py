@@ -18,7 +18,10 @@ fixed (the regression target, or the EMA network's bootstrap: the frozen form, F
 
 `task="masked-digits"` runs §S2.6a instead (`_masked_digits_arms.py`): DDQN (`td`) and its supervised
 classification twin (`regression`) on the masked-digits MDP, gap = train − test accuracy. The chain stays
-the default task: its stored 5-seed DEFAULT run (ledger, 2026-12-05) keeps its preset and config.
+the default task, but DEFAULT changed from `Config()` to `Config(methods=METHODS)`: it now also runs TD(λ),
+so its config differs from the stored 5-seed run `tdi-default` (ledger, 2026-12-05; regression and TD(0)
+only) and a new DEFAULT run is a new ledger entry, not a replicate of that one. The regression and TD(0)
+arms' training is unchanged (the new arm and ρ′ draw from their own streams).
 """
 
 from __future__ import annotations

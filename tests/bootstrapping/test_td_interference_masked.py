@@ -232,3 +232,19 @@ def test_masked_report_decides_with_the_floor_guard():
     assert floor.verdict == "inconclusive" and "did not beat the floor" in floor.measured  # the shared rule
     tie = next(c for c in report(_masked_results(up, up)).checks if c.headline)
     assert tie.verdict != "held"
+
+
+def test_masked_secondary_min_effects_come_from_the_config():
+    """The registered DDQN-r and learned-task minimum effects are read from the results' config (the old
+    hard-coded 0.0 and 0.1 when absent): raising them past the measured effects turns held into not held."""
+    up, down = (0.0, 0.1, 0.2), (0.0, -0.1, -0.2)
+    res = _masked_results(up, down)  # DDQN r = −1 on every seed, training accuracy 0.9 (chance 0.1)
+    checks = {c.name: c for c in report(res).checks}
+    assert checks["r(log ρ̄, gap) < 0 for DDQN"].verdict == "held"
+    assert checks["DDQN training accuracy > chance"].verdict == "held"
+    res["config"] |= {"ddqn_min_effect": 1.5, "learned_min_effect": 0.85}
+    checks = {c.name: c for c in report(res).checks}
+    assert checks["r(log ρ̄, gap) < 0 for DDQN"].verdict != "held"
+    assert checks["DDQN training accuracy > chance"].verdict != "held"
+    with pytest.raises(ValueError, match="learned_min_effect must be in"):
+        dataclasses.replace(TINY, learned_min_effect=0.95)

@@ -70,7 +70,11 @@ def check_config(cfg, tasks: tuple[str, ...]) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")
     if not 0 < cfg.masked_lr <= 1:
         raise ValueError(f"masked_lr must be in (0, 1], got {cfg.masked_lr}")
-    for name in ("rho_min_effect", "masked_min_effect"):
+    if not 0 <= cfg.learned_min_effect < 0.9:
+        raise ValueError(
+            f"learned_min_effect must be in [0, 0.9) (accuracy above chance 0.1), got {cfg.learned_min_effect}"
+        )
+    for name in ("rho_min_effect", "masked_min_effect", "ddqn_min_effect"):
         if not 0 <= getattr(cfg, name) < 2:
             raise ValueError(f"{name} must be in [0, 2), got {getattr(cfg, name)}")
 

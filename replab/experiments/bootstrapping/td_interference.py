@@ -117,6 +117,14 @@ class Config(HealthConfig):
     """Registered minimum effect (2026-12-05, before any masked-digits run) of the masked-digits headline
     "SL r(log ρ̄, gap) − DDQN r(log ρ̄, gap) > 0.3", per seed averaged over n_T >= `claim_min_train`, with the
     floor guard SL r > 0 (Fig 3.4: SL positive, DDQN negative given enough data), in Pearson-r units."""
+    ddqn_min_effect: float = 0.0
+    """Minimum effect of the masked-digits secondary claim "DDQN r(log ρ̄, gap) < 0" (per seed, averaged over
+    n_T >= `claim_min_train`), in Pearson-r units: registered 2026-12-05 before any 5-seed run (it had been
+    used, hard-coded, only in the one-seed trial `tdi-masked-1s`, which decides nothing)."""
+    learned_min_effect: float = 0.1
+    """Minimum effect of the masked-digits secondary claim "DDQN's training accuracy > chance (0.1)", in
+    accuracy units: registered 2026-12-05 before any 5-seed run (used, hard-coded, only in the one-seed trial
+    `tdi-masked-1s`)."""
     sl_output: str = "max_logit"
     """masked-digits: f of the SL twin's ρ̄: `max_logit` (as DDQN's max over outputs) or `max_prob` (the
     max softmax probability; §S2.2 [UNSPECIFIED], it saturates on a fitted classifier)."""
@@ -278,7 +286,8 @@ def run(cfg: Config, run) -> dict:
         if chain
         else ("env_steps", "envs", "masked_batch", "masked_lr", "sl_output")
     )
-    config = {k: getattr(cfg, k) for k in (*fields, "min_effect", "rho_min_effect", "masked_min_effect")}
+    effects = ("min_effect", "rho_min_effect", "masked_min_effect", "ddqn_min_effect", "learned_min_effect")
+    config = {k: getattr(cfg, k) for k in (*fields, *effects)}
     config |= (
         {"task": cfg.task}
         if chain

@@ -82,6 +82,48 @@ def test_terms_equal_the_measured_change_of_rho_after_a_small_step(live, act):
     assert t["r3"].abs().max() > 0  # the Hessian term is exercised (non-zero), not vacuous
 
 
+@pytest.mark.parametrize("live", [False, True])
+@pytest.mark.parametrize("act", [nn.Tanh, nn.LeakyReLU])
+def test_each_term_is_its_own_factors_derivative(live, act):
+    """Each term against its own finite difference (float64, step 1e-5 along θ′ = θ − α u_B, central),
+    so moving a part between r₁ and r₂ fails even though the sum is unchanged:
+    r₁ = −(dδ_A/dα) δ_B g_AB, r₂ = −δ_A (dδ_B/dα) g_AB, r₃ = −δ_A δ_B (dg_AB/dα); rtol 1e-6, atol 1e-9 of
+    the term's largest entry."""
+    net = _mlp(act)
+    s, s2, y, sel, nsel, disc = _data()
+    kw = dict(select=sel, s_next=s2, next_select=nsel, discount=disc) if live else dict(select=sel)
+    t = rho_prime_terms(net, s, y, **kw)
+    p0 = _params(net)
+    _, d, g = _rho_at(net, p0, s, s2, y, sel, nsel, disc, live)
+    gm, alpha = g @ g.T, 1e-5
+    shapes = [(k, v.shape, v.numel()) for k, v in p0.items()]
+    dd = torch.zeros(N, N, dtype=torch.float64)  # [A, B]: dδ_A/dα after a step on B
+    dg = torch.zeros(N, N, dtype=torch.float64)  # [A, B]: dg_AB/dα after a step on B
+    for b in range(N):
+        u = d[b] * g[b]
+        out = []
+        for sign in (-1.0, 1.0):
+            p, i = {}, 0
+            for k, shape, n in shapes:
+                p[k] = (p0[k] - sign * alpha * u[i : i + n].reshape(shape)).detach().requires_grad_(True)
+                i += n
+            _, db, gb = _rho_at(net, p, s, s2, y, sel, nsel, disc, live)
+            out.append((db, (gb @ gb.T)[:, b]))
+        dd[:, b] = (out[1][0] - out[0][0]) / (2 * alpha)
+        dg[:, b] = (out[1][1] - out[0][1]) / (2 * alpha)
+    dB_dalpha = dd.diagonal()[None, :]  # dδ_B/dα after the step on B itself
+    want = {
+        "r1": -dd * d[None, :] * gm,
+        "r2": -d[:, None] * dB_dalpha * gm,
+        "r3": -d[:, None] * d[None, :] * dg,
+    }
+    for k, w in want.items():
+        assert w.abs().max() > 0, k  # every term is exercised
+        torch.testing.assert_close(t[k], w, rtol=1e-6, atol=1e-9 * w.abs().max(), msg=k)
+    # the terms differ from each other here, so a swapped assignment cannot pass
+    assert (want["r1"] - want["r2"]).abs().max() > 1e-3 * want["r1"].abs().max()
+
+
 def test_regression_terms_sum_to_the_autodiff_form_eq_3_40():
     net = _mlp()
     s, _, y, sel, _, _ = _data()

@@ -180,7 +180,9 @@ def _chain_claims(rep, cfg, res, methods):
         rep,
         f"Headline: the regression arm's per-seed r (averaged over n_T) must exceed 0 by the registered minimum "
         f"effect {m:g}. Secondary: regression r > TD r, paired by seed; the share of pairs with r₂ > 0 larger for "
-        f"regression than for TD(0) by {cfg.get('rho_min_effect', 0.1):g} (registered; Fig 3.17). The thesis: {PAPER}.",
+        f"regression than for TD(0) by {cfg.get('rho_min_effect', 0.1):g} (registered; Fig 3.17), decided only once "
+        "both arms' test MSE is below the constant predictor's (the training mean of V; floor guard, the shared "
+        f"rule). The thesis: {PAPER}.",
     )
     reg = per_seed_r(res, cfg, "regression") if "regression" in methods else {}
     name = "r(log ρ̄, gap) > 0 for regression"
@@ -193,17 +195,52 @@ def _chain_claims(rep, cfg, res, methods):
     td = per_seed_r(res, cfg, "td") if "td" in methods else {}
     _paired(rep, reg, td, 0.0, "r(regression) > r(TD)", "td", "regression", "td")
     a, b = (per_seed_rho(res, cfg, k, "r2_pos") if k in methods else {} for k in ("regression", "td"))
-    _paired(
-        rep,
-        a,
-        b,
-        float(cfg.get("rho_min_effect", 0.1)),
-        "share of r₂ > 0: regression > TD(0)",
-        "rho2",
-        "regression",
-        "td",
-        PAPER_RHO,
-    )
+    name = "share of r₂ > 0: regression > TD(0)"
+    if not (set(a) & set(b)):
+        return
+    guard = _constant_floor(rep, res, cfg, methods)
+    if guard:  # an arm that does not beat the constant predictor has learned nothing whose ρ′ signs mean much
+        reason = f"not decided: the floor guard did not hold ({guard})"
+        rep.checks.append(Check(name, None, reason, rule="paired, floor-guarded (track/claims.py)"))
+        return
+    _paired(rep, a, b, float(cfg.get("rho_min_effect", 0.1)), name, "rho2", "regression", "td", PAPER_RHO)
+    if guard is None:  # results from before the constant predictor's test MSE was stored
+        d_check = rep.checks[-1]
+        d_check.measured = (
+            "no floor guard: these results carry no constant-predictor test MSE (runs before it was stored); "
+            + d_check.measured
+        )
+
+
+def _constant_floor(rep, res, cfg, methods) -> str | None:
+    """The ρ′ claim's floor guard: per seed, each of regression and TD(0)'s test MSE (mean over n_T and
+    capacities) must be below the constant predictor's (the training mean of V, on the test digits), by the
+    shared rule (direction "less", min_effect 0). Returns "" when both held, a reason when not, None when
+    the results carry no `const_test_mse` (no guard possible)."""
+    failed = []
+    for method in ("regression", "td"):
+        arm, const = {}, {}
+        for s in range(int(cfg["seeds"])):
+            units = [u for n in cfg["n_train"] for u in _units(res, method, n, s, cfg)]
+            if units and all("const_test_mse" in u for u in units):
+                arm[s] = float(np.mean([u["test_mse"] for u in units]))
+                const[s] = float(np.mean([u["const_test_mse"] for u in units]))
+        if not arm:
+            return None
+        d = paired(
+            arm,
+            const,
+            min_effect=0.0,
+            direction="less",
+            name=f"floor: {LABELS['chain'][method]} test MSE < the constant predictor's",
+            key=f"floor_{method}",
+            a_label=method,
+            b_label="constant",
+        )
+        rep.checks.append(d.check(headline=False))
+        if d.verdict != "held":
+            failed.append(f"{LABELS['chain'][method]}: {d.verdict}")
+    return "; ".join(failed)
 
 
 def _paired(rep, a, b, min_effect, name, key, a_label, b_label, paper="", floor=None, headline=False):

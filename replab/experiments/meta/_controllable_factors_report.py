@@ -99,31 +99,37 @@ def report(results: dict) -> Report:
         rep.summary.update(d.summary())
     else:
         rep.checks.append(Check(name, None, "needs the joint and ae arms"))
-    rep.checks.append(_isolation_check(res, seeds, m))
+    iso = _isolation(res, seeds, m)
+    if iso is None:
+        rep.checks.append(Check(ISOLATION, None, "needs the joint and ae arms"))
+    else:  # a secondary, post-hoc check: not a headline, not in the ledger (see `_isolation`)
+        rep.checks.append(iso.check(headline=False))
+        rep.summary.update(iso.summary())
     rep.figures.append(_matrices(res, arms, seeds))
     return rep
 
 
-def _isolation_check(res, seeds: int, m: float) -> Check:
-    """Registered 2026-12-05, after seeds 0–2 of the 5-seed sweep had been seen (their correlations were in
-    the report) and before seeds 3–4 finished: `alignment` is 1 when every feature follows one and the same
-    coordinate, while Fig. 6.2 has features for x and for y. coordinate isolation = min over x, y of the best
-    feature's |r(c)| − |r(other)|; joint − AE, paired by seed, the headline's minimum effect, the untrained
-    network as the floor."""
+ISOLATION = "post hoc: joint training isolates both x and y better than a plain AE (coordinate isolation)"
+
+
+def _isolation(res, seeds: int, m: float):
+    """Post hoc (2026-12-05, after seeds 0–2 of the 5-seed sweep had been seen): `alignment` is 1 when every
+    feature follows one and the same coordinate, while Fig. 6.2 has features for x and for y. coordinate
+    isolation = min over x, y of the best feature's |r(c)| − |r(other)|; joint − AE, paired by seed, the
+    headline's minimum effect, the untrained network as the floor. Its threshold was not registered before
+    the runs, so it is reported beside the headline, never as one (DESIGN §3)."""
     iso = {arm: {} for arm in ("joint", "ae", "init")}
     for s in range(seeds):
         if f"joint/{s}" in res and f"ae/{s}" in res:
             iso["joint"][s] = coordinate_isolation(res[f"joint/{s}"]["final"]["corr"])
             iso["ae"][s] = coordinate_isolation(res[f"ae/{s}"]["final"]["corr"])
             iso["init"][s] = coordinate_isolation(res[f"joint/{s}"]["init"]["corr"])
-    name = f"joint training isolates both x and y better than a plain AE (coordinate isolation, by > {m:g})"
     if not iso["joint"]:
-        return Check(name, None, "needs the joint and ae arms")
-    d = paired(
-        iso["joint"], iso["ae"], min_effect=m, direction="greater", floor=iso["init"], name=name,
+        return None
+    return paired(
+        iso["joint"], iso["ae"], min_effect=m, direction="greater", floor=iso["init"], name=ISOLATION,
         key="isolation", a_label="joint", b_label="ae", floor_label="untrained network", paper=PAPER,
     )  # fmt: skip
-    return d.check(headline=True)
 
 
 def _matrices(res, arms, seeds) -> Figure:

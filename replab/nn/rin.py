@@ -237,7 +237,10 @@ class RIN(nn.Module):
             raise ValueError(f"RIN expects (B, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
         tok, cond = self.embed(x, t, y) if embedded is None else embedded
         if tok.shape[0] != b or cond.shape[0] != b:
-            raise ValueError(f"embedded tokens are for {tok.shape[0]} examples, x has {b}: embed this x")
+            bad = ("input", tok) if tok.shape[0] != b else ("time/class", cond)  # the one whose size differs
+            raise ValueError(
+                f"embedded {bad[0]} tokens are for {bad[1].shape[0]} examples, x has {b}: pass embed(x, t, y) of this x"
+            )
         z = self.latents.expand(b, -1, -1)
         if prev_latents is not None:  # seed003 A.3.2, A.8: stop-grad on prev_latents inside the network too
             shape = (b, *self.latent_shape)

@@ -132,9 +132,9 @@ def measure(fns: dict, repeats: int, rounds: int) -> dict[str, tuple[float, floa
     return {k: (statistics.median(c), statistics.median(w), c) for k, (c, w) in per.items()}
 
 
-def spread(theirs: list[float], ours: list[float]) -> str:
-    """The per-round CPU ratios theirs / ours: min–max over the rounds (each round's rows ran back to back)."""
-    r = [a / b for a, b in zip(theirs, ours)]
+def spread(other: list[float], ours: list[float]) -> str:
+    """The per-round CPU ratios other / ours: min–max over the rounds (each round's rows ran back to back)."""
+    r = [a / b for a, b in zip(other, ours)]
     return f"{min(r):.2f}–{max(r):.2f}"
 
 

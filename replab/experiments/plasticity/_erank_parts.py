@@ -24,7 +24,7 @@ import torch
 from replab import seeding
 from replab.envs import make
 from replab.experiments._health import health_config
-from replab.experiments.plasticity._evaluation import seeded_evaluation
+from replab.experiments.plasticity._evaluation import curve_evaluator, seeded_evaluation
 from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.probe.health import health_monitor
 from replab.probe.monitor import ProbeLog
@@ -65,12 +65,7 @@ def train_behaviour(cfg: dict, seed: int):
         rng=np.random.default_rng(seeding.derive_seed(seed, "sampler")), verbose=False,
     )  # fmt: skip
     make_eval_env = partial(make, cfg["env"], **eval_env_kwargs(cfg))
-    n_evals = [0]
-
-    def evaluate_fn(a):  # evaluation k: a fresh environment and its own seed
-        n_evals[0] += 1
-        return seeded_evaluation(a, make_eval_env, cfg["eval_episodes"], epsilon=cfg["eval_epsilon"],
-                                 seed=seeding.derive_seed(seed, f"eval/{n_evals[0]}"))  # fmt: skip
+    evaluate_fn = curve_evaluator(make_eval_env, cfg["eval_episodes"], cfg["eval_epsilon"], seed)
 
     hist = train(
         agent, env, replay, agent_steps=cfg["behaviour_steps"], learn_start=cfg["behaviour_learn_start"],
@@ -136,9 +131,11 @@ def offline_job(job: dict) -> dict:
     torch.set_num_threads(job.get("threads", 1))
     start, cpu = time.perf_counter(), time.process_time()
     make_eval_env = partial(make, job["env"], **eval_env_kwargs(job))  # a fresh instance per evaluation
-    env = make_eval_env()
+    env = make_eval_env()  # read for the shapes only
+    shape, n_actions = env.observation_space.shape, env.action_space.n
+    env.close()
     seed = job["init_seed"]
-    agent = dqn(job, env.observation_space.shape, env.action_space.n, hidden=job["width"], lr=job["lr"],
+    agent = dqn(job, shape, n_actions, hidden=job["width"], lr=job["lr"],
                 target_update=job["target_update"], seed=seed)  # fmt: skip
     replay = load_replay(job["dataset_path"], job["n_step"], job["gamma"], job["batch_size"],
                          np.random.default_rng(seeding.derive_seed(seed, "sampler")))  # fmt: skip

@@ -49,3 +49,17 @@ def seeded_random_scores(make_env: Callable, episodes: int, seed: int) -> list[f
         return random_policy_scores(env, episodes, seeding.derive_seed(seed, "random") % 2**31)
     finally:
         env.close()
+
+
+def curve_evaluator(make_env: Callable, episodes: int, epsilon: float, seed: int) -> Callable:
+    """`evaluate_fn(agent)` for `rl.loop.train`'s learning curve: its k-th call is `seeded_evaluation` with
+    seed `derive_seed(seed, f"eval/{k}")`, the same in every condition that shares `seed`."""
+    calls = 0
+
+    def evaluate_fn(agent) -> list[float]:
+        nonlocal calls
+        calls += 1
+        return seeded_evaluation(agent, make_env, episodes, epsilon=epsilon,
+                                 seed=seeding.derive_seed(seed, f"eval/{calls}"))  # fmt: skip
+
+    return evaluate_fn

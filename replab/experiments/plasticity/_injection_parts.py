@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from replab import seeding
 from replab.envs import make
 from replab.experiments._health import health_config, probe_observations
-from replab.experiments.plasticity._evaluation import seeded_evaluation, seeded_random_scores
+from replab.experiments.plasticity._evaluation import curve_evaluator, seeded_evaluation, seeded_random_scores
 from replab.experiments.plasticity._health import LAYERS, watched_q
 from replab.intervene import Inject, Reset, Schedule, inject_plasticity
 from replab.nn.count import count
@@ -168,12 +168,8 @@ def injection_job(job: dict) -> dict:
     if action is not None:
         schedule.at(T, action)
     schedule.at(T, Measure(agent, make_eval_env, shared, job, "after"))
-    n_evals = [0]
-
-    def evaluate_fn(a):  # evaluation k: its own seed, the same in every condition of a seed
-        n_evals[0] += 1
-        return seeded_evaluation(a, make_eval_env, job["eval_episodes"], epsilon=job["eval_epsilon"],
-                                 seed=seeding.derive_seed(job["env_seed"], f"eval/{n_evals[0]}"))  # fmt: skip
+    # evaluation k: its own seed, the same in every condition of a seed
+    evaluate_fn = curve_evaluator(make_eval_env, job["eval_episodes"], job["eval_epsilon"], job["env_seed"])
 
     # representation health (issue 20): the Q-network's encoder and head hidden layer on random-policy
     # observations of a separate environment instance (the same batch in every condition of a seed)

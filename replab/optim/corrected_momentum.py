@@ -218,7 +218,7 @@ class OracleMomentum(_Flat):
     def __init__(self, params, lr: float, beta: float = 0.9, *, horizon: int | None = None):
         if not lr > 0 or not 0 <= beta < 1:
             raise ValueError(f"need lr > 0 and beta in [0, 1), got {lr}, {beta}")
-        self.horizon = horizon or math.ceil(round(2 / (1 - beta), 9))
+        self.horizon = horizon if horizon is not None else math.ceil(round(2 / (1 - beta), 9))
         if self.horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
         super().__init__(params, dict(lr=lr, beta=beta))

@@ -172,6 +172,8 @@ def test_oracle_with_one_batch_is_sgd():
     for p, q in zip(*(n.parameters() for n in nets)):
         torch.testing.assert_close(p, q, **TOL)
     assert OracleMomentum(nets[0].parameters(), 0.1, beta=0.9).horizon == 20  # h = 2/(1−β)
+    with pytest.raises(ValueError, match="horizon must be >= 1, got 0"):  # 0 is refused, not the default
+        OracleMomentum(nets[0].parameters(), 0.1, beta=0.9, horizon=0)
 
 
 def test_bad_arguments():

@@ -8,9 +8,10 @@ All three fine-tune a backbone + a fresh per-task linear head with a per-task le
 - `dynamic` (`finetuning_dknn`): the stored past backbone whose features score best by kNN accuracy on the
   new task's dev split (neighbours from its train split); seed002 §7.6.
 
-Search: NEVIS draws lr ~ log-U[1e-4, 1e-1] and label smoothing ~ U[0, 0.3] per trial; here trial k of
-`trials` draws its log-lr uniformly in the k-th of `trials` equal parts of [log lr_min, log lr_max]
-(stratified random search, so 3 trials cover the range) and label smoothing ~ U[0, label_smoothing_max].
+Search: NEVIS draws lr ~ log-U[1e-4, 1e-1] and label smoothing ~ U[0, 0.3] per trial, independently
+(`lr_draws="random"`, the default); `lr_draws="stratified"` draws trial k's log-lr uniformly in the k-th of
+`trials` equal parts of [log lr_min, log lr_max] (so 3 trials cover the range; NEVIS-mini's DEFAULT).
+Label smoothing ~ U[0, label_smoothing_max] either way.
 FLOPs (`ResourceUsage`) count every trial's training (3× forward per example) and dev evaluations
 (forward), and Dynamic's kNN scoring (a forward pass of train + dev per candidate); all randomness is
 drawn from generators seeded by (seed, task, trial), so a resumed stream repeats exactly.
@@ -54,8 +55,13 @@ class SearchConfig:
     """Evaluations without a better dev error before a trial stops (NEVIS: 10)."""
     knn_k: int = 5
     """Neighbours of Dynamic-kNN's transfer score."""
+    lr_draws: str = "random"
+    """"random": each trial's log-lr uniform on the whole range (NEVIS); "stratified": trial k's in the k-th
+    of `trials` equal parts."""
 
     def __post_init__(self):
+        if self.lr_draws not in ("random", "stratified"):
+            raise ValueError(f"lr_draws must be 'random' (NEVIS) or 'stratified', got {self.lr_draws!r}")
         if self.trials < 1 or self.max_steps < 1 or self.batch < 1 or self.eval_every < 1 or self.knn_k < 1:
             raise ValueError("trials, max_steps, batch, eval_every and knn_k must be >= 1")
         if not 0 < self.lr_min <= self.lr_max:
@@ -124,7 +130,10 @@ class FinetuneLearner:
         )
         best, trials = None, []
         for k in range(self.search.trials):
-            lr = float(math.exp(rng.uniform(edges[k], edges[k + 1])))
+            lo, hi = (
+                (edges[k], edges[k + 1]) if self.search.lr_draws == "stratified" else (edges[0], edges[-1])
+            )
+            lr = float(math.exp(rng.uniform(lo, hi)))
             smooth = float(rng.uniform(0, self.search.label_smoothing_max)) if event.kind == "single" else 0.0
             net = self._net(event, start, k)
             per_example = flops(net, self.input_shape)

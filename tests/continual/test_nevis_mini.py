@@ -101,3 +101,25 @@ def test_flops_count_every_search_trial(init):
     per_trial += 2 * 4 * 2 * (3 * 3 * 4 + 3 * 10)  # the head: Linear(4, 2)
     assert usage[1].floating_point_operations == per_trial
     assert usage[2].floating_point_operations == 2 * per_trial
+
+
+def test_lr_draws_random_is_neviss_search_and_stratified_covers_the_range():
+    import math
+
+    task = _separable_task().training_event()
+    lrs = {}
+    for draws in ("random", "stratified"):
+        search = SearchConfig(trials=3, max_steps=1, batch=4, eval_every=1, grace=0, lr_draws=draws)
+        lrs[draws] = []
+        for seed in range(8):
+            learner = FinetuneLearner("independent", _make, 4, (1, 2, 2), search, seed=seed)
+            learner.train(task)
+            lrs[draws].append([t[0] for t in learner.trials[task.task]])
+    edges = [math.log(1e-4) + k * (math.log(1e-1) - math.log(1e-4)) / 3 for k in range(4)]
+    part = lambda lr: min(2, int((math.log(lr) - edges[0]) // (edges[1] - edges[0])))  # noqa: E731
+    assert all([part(lr) for lr in row] == [0, 1, 2] for row in lrs["stratified"])
+    # independent draws on the whole range: some trial falls outside "its" third (8 × 3 draws)
+    assert any([part(lr) for lr in row] != [0, 1, 2] for row in lrs["random"])
+    assert all(1e-4 <= lr <= 1e-1 for row in lrs["random"] for lr in row)
+    with pytest.raises(ValueError, match="lr_draws must be 'random'"):
+        SearchConfig(lr_draws="grid")

@@ -57,6 +57,9 @@ class Config(HealthConfig):
     """Evaluations without a better dev error before a trial stops (NEVIS: 10)."""
     knn_k: int = 5
     """Neighbours of Dynamic-kNN's transfer score."""
+    lr_draws: str = "random"
+    """Trial lrs: "random" (NEVIS: independent log-uniform draws) or "stratified" (trial k in the k-th of
+    `trials` equal parts of the log range; the DEFAULT and SMOKE presets)."""
     min_effect: float = 0.01
     """Registered minimum effect (2026-12-05, before any run): the transfer learner's average single-label
     test error must be below Independent's by more than 0.01 (1 point), paired by seed."""
@@ -82,7 +85,7 @@ class Config(HealthConfig):
     def search(self) -> SearchConfig:
         return SearchConfig(
             self.trials, self.lr_min, self.lr_max, self.label_smoothing_max, self.max_steps, self.batch,
-            self.eval_every, self.grace, self.knn_k,
+            self.eval_every, self.grace, self.knn_k, self.lr_draws,
         )  # fmt: skip
 
 
@@ -96,9 +99,11 @@ SMOKE = Config(
     width=4,
     probe_every=10,
     probe_batch=16,
+    lr_draws="stratified",
 )
-DEFAULT = Config(lr_min=1e-3, lr_max=3e-1)
-"""lr range [1e-3, 0.3] instead of NEVIS's [1e-4, 0.1]: with ≤ 300 steps a trial at 1e-4 barely moves."""
+DEFAULT = Config(lr_min=1e-3, lr_max=3e-1, lr_draws="stratified")
+"""lr range [1e-3, 0.3] instead of NEVIS's [1e-4, 0.1]: with ≤ 300 steps a trial at 1e-4 barely moves; 3
+stratified trials cover the range where 3 independent draws may all land in one decade."""
 PAPER = Config(seeds=5, max_steps=2000, grace=10, width=32)
 
 

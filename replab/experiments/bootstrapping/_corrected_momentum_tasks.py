@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from replab.envs import mountain_car_eval as mc
+from replab.nn.init import uniform_fan_in_
 from replab.optim import regression_terms, td_terms
 
 SETTINGS = ("replay", "online", "rbf", "sine")
@@ -82,13 +83,7 @@ class RBFGrid(nn.Module):
 def init_uniform(net: nn.Module, seed: int) -> nn.Module:
     """PyTorch's default Linear initialisation (U(±1/√fan_in) for weight and bias) from a seeded generator."""
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Linear):
-                bound = 1 / m.in_features**0.5
-                m.weight.uniform_(-bound, bound, generator=g)
-                m.bias.uniform_(-bound, bound, generator=g)
-    return net
+    return uniform_fan_in_(net, g)
 
 
 def mlp(d_in: int, hidden: int, depth: int, seed: int) -> nn.Sequential:

@@ -37,6 +37,7 @@ from torch import nn
 
 from replab import seeding
 from replab.envs.masked_digits import CLASSES, MOVES, MaskedDigits, load_digits_split
+from replab.nn.init import uniform_fan_in_
 from replab.probe.health import health_monitor
 from replab.probe.interference import function_interference_matrix, max_output, mean_pairwise
 from replab.probe.rho_evolution import positive_share, rho_prime_autodiff, rho_prime_terms
@@ -87,13 +88,7 @@ def mlp(d_in: int, width: int, depth: int, d_out: int, seed: int) -> nn.Sequenti
         layers += [nn.Linear(d, width), nn.LeakyReLU(0.01)]
         d = width
     net = nn.Sequential(*layers, nn.Linear(d, d_out))
-    with torch.no_grad():
-        for m in net:
-            if isinstance(m, nn.Linear):
-                bound = 1 / m.in_features**0.5
-                m.weight.uniform_(-bound, bound, generator=g)
-                m.bias.uniform_(-bound, bound, generator=g)
-    return net
+    return uniform_fan_in_(net, g)
 
 
 def stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

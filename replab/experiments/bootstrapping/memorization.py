@@ -20,6 +20,7 @@ from torch import nn
 from replab import seeding
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping._memorization_report import report
+from replab.nn.init import uniform_fan_in_
 from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.memorization import SensitivityTracker, class_summary, gini, loss_sensitivity
 
@@ -100,13 +101,7 @@ def _net(cfg: Config, classes: int, seed: int) -> nn.Sequential:
     g = torch.Generator().manual_seed(seed)
     net = nn.Sequential(nn.Linear(64, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
     net.append(nn.Linear(cfg.hidden, classes))
-    with torch.no_grad():
-        for m in net:
-            if isinstance(m, nn.Linear):
-                bound = 1 / m.in_features**0.5
-                m.weight.uniform_(-bound, bound, generator=g)
-                m.bias.uniform_(-bound, bound, generator=g)
-    return net
+    return uniform_fan_in_(net, g)
 
 
 def train_unit(cfg: Config, run, condition: str, seed: int, bar) -> dict:

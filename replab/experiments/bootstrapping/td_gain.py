@@ -40,6 +40,7 @@ from replab import seeding
 from replab.envs.cartpole_expert import collect
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping._td_gain_report import report
+from replab.nn.init import uniform_fan_in_
 from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.interference import mean_td_interference
 from replab.probe.sign_variance import sign_variance, td_errors
@@ -187,13 +188,7 @@ def _net(width: int, seed: int) -> nn.Sequential:
         nn.LeakyReLU(0.01),
         nn.Linear(width, 2),
     )
-    with torch.no_grad():
-        for m in net:
-            if isinstance(m, nn.Linear):
-                bound = 1 / m.in_features**0.5
-                m.weight.uniform_(-bound, bound, generator=g)
-                m.bias.uniform_(-bound, bound, generator=g)
-    return net
+    return uniform_fan_in_(net, g)
 
 
 class MaxQ(nn.Module):

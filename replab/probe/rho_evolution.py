@@ -142,6 +142,11 @@ def rho_prime_terms(
         g_next = torch.zeros(n, n, dtype=torch.float64)  # [A, B]: ∇f(s′_A)ᵀ∇f_B
         if live:
             nsel = sel if next_select is None else next_select.to(s.dtype)
+            if nsel.shape != (n, n_out):
+                raise ValueError(
+                    f"next_select must have shape ({n}, {n_out}) (one weight per output of f(s′)), got "
+                    f"{tuple(nsel.shape)}"
+                )
             f_next, gnd = f_and_grad(s_next, nsel)
             gam = discount.to(torch.float64)
             delta = delta - gam * f_next

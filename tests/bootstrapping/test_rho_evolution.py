@@ -196,6 +196,8 @@ def test_errors_and_positive_share():
         rho_prime_terms(net, s, y, select=sel, s_next=s2)
     with pytest.raises(ValueError, match=r"y must have shape \(5,\)"):
         rho_prime_terms(net, s, y[:3], select=sel)
+    with pytest.raises(ValueError, match=r"next_select must have shape \(5, 2\)"):
+        rho_prime_terms(net, s, y, select=sel, s_next=s2, discount=torch.ones(5), next_select=sel[:, :1])
     x = torch.tensor([[5.0, 1.0, -1.0], [-2.0, -7.0, 0.0], [1.0, 1.0, 9.0]])
     assert positive_share(x) == pytest.approx(3 / 6)
     assert positive_share(x, off_diagonal=False) == pytest.approx(5 / 9)

@@ -11,7 +11,7 @@ from torch import nn
 
 from replab.experiments.bootstrapping import _corrected_momentum_tasks as T
 from replab.experiments.bootstrapping import corrected_momentum as cm
-from replab.experiments.bootstrapping._corrected_momentum_report import report
+from replab.experiments.bootstrapping.corrected_momentum import report
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from replab.continual.clonex import ClonExSAC, best_return_head, gaussian_kl, head_returns
+from replab.continual.best_return import best_return_head, head_returns
+from replab.continual.clonex import ClonExSAC, gaussian_kl
 from replab.envs.physics_variants import PENDULUM4, make_physics, make_task
 from replab.rl.agent import intervene
 from replab.rl.buffers import FrameReplay

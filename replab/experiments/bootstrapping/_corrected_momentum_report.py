@@ -94,12 +94,9 @@ def _units(res, meth, seeds):
 
 
 def report(results: dict) -> Report:
+    """The report of the replay, online and sine settings (rbf: `_corrected_momentum_rbf.rbf_report`)."""
     cfg, res = results["config"], results["results"]
     setting = cfg.get("setting", "replay")
-    if setting == "rbf":
-        from replab.experiments.bootstrapping._corrected_momentum_rbf import rbf_report
-
-        return rbf_report(results)
     methods, seeds, m = list(cfg["methods"]), int(cfg["seeds"]), float(cfg["min_effect"])
     floor, td = float(results["constant_mse"]), setting != "sine"
     rep = Report(title=TITLE[setting], claim=CLAIM.get(setting, ""))

@@ -25,7 +25,8 @@ from torch import nn
 from replab import seeding
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping import _corrected_momentum_tasks as T
-from replab.experiments.bootstrapping._corrected_momentum_report import report
+from replab.experiments.bootstrapping._corrected_momentum_rbf import rbf_report
+from replab.experiments.bootstrapping._corrected_momentum_report import report as setting_report
 from replab.optim import CorrectedMomentum, OracleMomentum
 from replab.probe.health import HealthConfig, health_monitor
 
@@ -268,6 +269,13 @@ def run(cfg: Config, run) -> dict:
         "constant_mse": task.floor,
         "results": state["done"],
     }
+
+
+def report(results: dict):
+    """rbf has its own report (the gap over widths); the other settings share one."""
+    if results["config"].get("setting", "replay") == "rbf":
+        return rbf_report(results)
+    return setting_report(results)
 
 
 EXPERIMENT = Experiment(

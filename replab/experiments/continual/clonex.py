@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from replab import seeding
-from replab.continual.clonex import ClonExSAC, best_return_head
+from replab.continual.best_return import best_return_head
+from replab.continual.clonex import ClonExSAC
 from replab.envs.physics_variants import SEQUENCES, make_task, sequence
 from replab.experiments import Experiment
 from replab.experiments._health import health_fields, job_monitor, log_probes

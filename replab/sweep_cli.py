@@ -15,7 +15,7 @@ from replab import experiments, launch, seeding
 from replab.cli_parse import check_preset, open_store, parse_args, parse_overrides
 from replab.errors import ReplabError
 from replab.sweep_grid import GridPoint, expand
-from replab.sweep_trial import Trial
+from replab.sweep_trial import Trial, interrupted
 
 
 @dataclass
@@ -40,7 +40,8 @@ class SweepArgs:
     retries: int = 1
     """run a trial again this many times when its worker dies or its run fails"""
     resume: bool = False
-    """skip the trials whose run (same experiment, preset, config and seed) already finished in the store"""
+    """skip the trials whose run (same experiment, preset, config and seed) already finished in the store;
+    continue, from its checkpoint, each trial that a killed sweep left unfinished (local backend)"""
     preset: str = "default"
     device: str = "cpu"
     amp: bool = False
@@ -114,23 +115,29 @@ def cmd_sweep(args: list[str]) -> int:
     flags = ["--stop-on-nonfinite", str(a.stop_on_nonfinite)] if a.stop_on_nonfinite else []
     flags += ["--amp"] if a.amp else []
     flags += ["--compile"] if a.compile else []
+    # a killed local sweep's trials continue from their checkpoints in the scratch folders (sweep_trial.py)
+    left = interrupted(store.root / ".sweep", a.name, a.preset) if a.resume and a.backend == "local" else {}
+    left = {k: v for k, v in left.items() if not store.has_run(v[0])}  # never a run the store already holds
     skipped, todo = [], []
     for p, cfg in points:
         key = (p.seed, json.dumps(cfg, sort_keys=True))
         if a.resume and key in done:
             skipped.append(done[key])
         else:
-            todo.append((p, key in done))
+            todo.append((p, key in done, left.get(key)))
     if skipped:
         print(f"--resume: {len(skipped)} of {len(points)} trials already finished in the store, skipped")
-    elif any(again for _, again in todo):
-        n = sum(again for _, again in todo)
+    elif any(again for _, again, _ in todo):
+        n = sum(again for _, again, _ in todo)
         print(f"replab: note: {n} trials already finished in the store run again ('--resume' skips them)")
+    for p, _, (rid, frac) in [t for t in todo if t[2]]:
+        where = f"seed {p.seed}" + (f", {p.label}" if p.label else "")
+        print(f"--resume: {rid} ({where}) continues from its checkpoint at {100 * frac:.0f}%")
     backend = _backend(a, len(todo), gpus, store)
     threads = _threads(a, backend)
     trials = [
         Trial(
-            launch.new_run_id(a.name, p.seed),
+            run[0] if run else launch.new_run_id(a.name, p.seed),
             a.name,
             a.preset,
             p.seed,
@@ -140,7 +147,7 @@ def cmd_sweep(args: list[str]) -> int:
             a.device,
             threads,
         )
-        for p, _ in todo
+        for p, _, run in todo
     ]
     status = run_sweep(trials, store, backend, retries=a.retries, quiet=a.quiet) if trials else {}
     if not trials:

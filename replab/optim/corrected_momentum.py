@@ -10,7 +10,12 @@ Three optimizers of one flat parameter vector θ (the parameters of one param gr
       μ_t = βμ_{t−1} + (1−β)g_t
       θ_t = θ_{t−1} − α μ̂_t
   `correction="full"` keeps ζ as an n×n matrix, `"diag"` its diagonal (3n memory), `"none"` gives the
-  dampened baseline. `adaptive=True` is the Atari variant "μ̂/√(∇² + ε)" (§S3.2): v_t = β₂v + (1−β₂)g²,
+  dampened baseline. Per-layer correction (§S3.2 "Per-layer correction", thesis Fig 4.15): param groups may
+  set their own `correction`; the full ζ is then the |F|×|F| block over the union F of the "full" groups'
+  parameters (cross-layer terms included, as [REF-CODE] `OptChain` gives one SCMSGD the selected layers),
+  the "diag" groups keep a diagonal ζ, and a "none" group is plain dampened momentum (η = 0 there). Groups
+  must list the parameters in the order of the per-example terms' columns (the model's order; checked
+  when the terms carry `params`, as `td_terms` does) and share lr, β, β₂, ε. `layer_groups` builds them. `adaptive=True` is the Atari variant "μ̂/√(∇² + ε)" (§S3.2): v_t = β₂v + (1−β₂)g²,
   θ ← θ − α/(1−β^t) · μ̂/(√(v/(1−β₂^t)) + ε) [REF-CODE: β₂ = 0.999, ε = 1e-8]; η keeps the spec's α
   (choice: the spec gives no preconditioned correction).
 - `OracleMomentum` (§S3.2 eq. 4.6): μ*_t = (1−β) Σ_{i=t−h+1}^{t} β^{t−i} ∇_{θ_t}J_i(θ_t), recomputing the
@@ -52,6 +57,24 @@ class TDTerms:
     """(m, n) ∇V(s_i) − γ_i ∇V(s′_i)"""
     b: Tensor
     """(m, n) ∇V(s_i)"""
+    params: tuple | None = None
+    """the parameters the columns of a, b belong to, in order (None: not checked)"""
+
+
+def layer_groups(layers, corrected, rest: str = "none") -> list[dict]:
+    """Param groups for per-layer correction (§S3.2, Fig 4.15): one group per layer of `layers` (modules in
+    the model's order, e.g. an MLP's `nn.Linear`s, bottom first), `correction="full"` for the indices in
+    `corrected` and `rest` ("none": plain dampened momentum, or "diag") for the others."""
+    layers = list(layers)
+    corrected = set(corrected)
+    if bad := sorted(i for i in corrected if not 0 <= i < len(layers)):
+        raise ValueError(f"layer indices {bad} out of range for {len(layers)} layers (0 = bottom)")
+    if rest not in CORRECTIONS:
+        raise ValueError(f"rest must be one of {CORRECTIONS}, got {rest!r}")
+    return [
+        {"params": list(layer.parameters()), "correction": "full" if i in corrected else rest}
+        for i, layer in enumerate(layers)
+    ]
 
 
 def per_example_grads(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -88,7 +111,11 @@ def td_terms(
     a = torch.addcmul(b, discount[:, None], bp, value=-1)  # b − γ_i ∇V(s′_i)
     if set_grad:
         _set_grad(model, torch.mv(b.T, delta) / m)
-    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=a, b=b)
+    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=a, b=b, params=_trainable(model))
+
+
+def _trainable(model: nn.Module) -> tuple:
+    return tuple(p for p in model.parameters() if p.requires_grad)
 
 
 def regression_terms(model: nn.Module, x: Tensor, y: Tensor, *, set_grad: bool = True) -> TDTerms:
@@ -99,7 +126,7 @@ def regression_terms(model: nn.Module, x: Tensor, y: Tensor, *, set_grad: bool =
     delta = values - y
     if set_grad:
         _set_grad(model, torch.mv(b.T, delta) / len(x))
-    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=b, b=b)
+    return TDTerms(loss=0.5 * delta.pow(2).mean(), delta=delta, a=b, b=b, params=_trainable(model))
 
 
 class _Flat(torch.optim.Optimizer):
@@ -128,6 +155,8 @@ class CorrectedMomentum(_Flat):
     `step(closure)`: the closure computes the minibatch's gradient into `.grad` and returns a `TDTerms`
     (e.g. `td_terms(...)`), or any object with `a`, `b` (m, n) per-example tensors and `loss`; with
     `correction="none"` it may instead return a loss, or be omitted when `.grad` is already set.
+    Param groups may carry their own `correction` (per-layer correction, e.g. from `layer_groups`); the
+    state holds μ, η (n), ζ (the |F|×|F| block of the "full" parameters) and ζ_diag (the "diag" ones).
     """
 
     def __init__(
@@ -141,23 +170,75 @@ class CorrectedMomentum(_Flat):
         beta2: float = 0.999,
         eps: float = 1e-8,
     ):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not 0 <= beta < 1 or not 0 <= beta2 < 1:
-            raise ValueError(f"beta and beta2 must be in [0, 1), got {beta}, {beta2}")
         if correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
-        super().__init__(params, dict(lr=lr, beta=beta, beta2=beta2, eps=eps))
+        super().__init__(params, dict(lr=lr, beta=beta, beta2=beta2, eps=eps, correction=correction))
+        first = self.param_groups[0]
+        for i, group in enumerate(self.param_groups):
+            if not group["lr"] > 0:
+                raise ValueError(f"lr must be > 0, got {group['lr']}")
+            if not 0 <= group["beta"] < 1 or not 0 <= group["beta2"] < 1:
+                raise ValueError(f"beta and beta2 must be in [0, 1), got {group['beta']}, {group['beta2']}")
+            if group["correction"] not in CORRECTIONS:
+                raise ValueError(
+                    f"param group {i}: correction must be one of {CORRECTIONS}, got {group['correction']!r}"
+                )
+            for k in ("lr", "beta", "beta2", "eps"):
+                if group[k] != first[k]:
+                    raise ValueError(
+                        f"param group {i}: {k} = {group[k]} differs from group 0's {first[k]}; the "
+                        f"corrected step has one {k} (§S3.2): give every group the same"
+                    )
         self.correction, self.adaptive = correction, adaptive
+        self._index = {kind: self._where(kind) for kind in ("full", "diag")}
+
+    def _flat_params(self) -> list[Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def _where(self, kind: str) -> tuple[slice | Tensor, int] | None:
+        """(the flat positions of the groups with this correction — a slice when contiguous, so the
+        uniform case works on views exactly as a single group does —, their count), None if none."""
+        pos, out = 0, []
+        for group in self.param_groups:
+            size = sum(p.numel() for p in group["params"])
+            if group["correction"] == kind:
+                out.append(torch.arange(pos, pos + size))
+            pos += size
+        if not out:
+            return None
+        idx = torch.cat(out)
+        if len(idx) == 0:
+            return None
+        if int(idx[-1] - idx[0]) + 1 == len(idx):
+            return slice(int(idx[0]), int(idx[-1]) + 1), len(idx)
+        return idx, len(idx)
 
     def _state(self, n: int, like: Tensor) -> dict:
         st = self.state["flat"]
         if not st:
-            zeta_shape = (n, n) if self.correction == "full" else (n,)
-            st.update(t=0, mu=like.new_zeros(n), eta=like.new_zeros(n), zeta=like.new_zeros(zeta_shape))
+            st.update(t=0, mu=like.new_zeros(n), eta=like.new_zeros(n))
+            if self._index["full"] is not None:
+                k = self._index["full"][1]
+                st["zeta"] = like.new_zeros((k, k))
+            if self._index["diag"] is not None:
+                st["zeta_diag"] = like.new_zeros(self._index["diag"][1])
             if self.adaptive:
                 st["v"] = like.new_zeros(n)
         return st
+
+    def _terms(self, out, params, n: int) -> tuple[Tensor, Tensor]:
+        if out is None or not hasattr(out, "a"):
+            raise ValueError("corrected momentum needs a closure returning the per-example terms a, b")
+        a, b = out.a, out.b
+        if a.shape != b.shape or a.shape[1] != n:
+            raise ValueError(f"a, b must be (m, {n}), got {tuple(a.shape)}, {tuple(b.shape)}")
+        cols = getattr(out, "params", None)
+        if cols is not None and (len(cols) != len(params) or any(p is not q for p, q in zip(cols, params))):
+            raise ValueError(
+                "the per-example terms' columns follow the model's parameters in order: list the "
+                "optimizer's parameters (param groups) in that order, e.g. with `layer_groups`"
+            )
+        return a, b
 
     @torch.no_grad()
     def step(self, closure: Callable | None = None):
@@ -171,24 +252,28 @@ class CorrectedMomentum(_Flat):
         g = self._flat_grad(params)
         st = self._state(g.numel(), g)
         st["t"] += 1
-        if self.correction != "none":
-            if out is None or not hasattr(out, "a"):
-                raise ValueError("corrected momentum needs a closure returning the per-example terms a, b")
-            a, b = out.a, out.b
-            if a.shape != b.shape or a.shape[1] != g.numel():
-                raise ValueError(f"a, b must be (m, {g.numel()}), got {tuple(a.shape)}, {tuple(b.shape)}")
+        full, diag = self._index["full"], self._index["diag"]
+        if full is not None or diag is not None:
+            a, b = self._terms(out, params, g.numel())
             # in place: ζ is n × n, and a fresh n² tensor per step (allocation + page faults) cost more
             # than the arithmetic (issue 23's benchmark)
             mu_hat_prev = st["mu"] - st["eta"]  # μ̂_{t−1}
-            if self.correction == "full":  # η_t = βη + αβ ζ_{t−1}ᵀ μ̂_{t−1}, before ζ and μ (§S3.7)
-                st["eta"].mul_(beta).addmv_(st["zeta"].T, mu_hat_prev, alpha=alpha * beta)
+            eta = st["eta"]
+            if full is not None:  # η_t = βη + αβ ζ_{t−1}ᵀ μ̂_{t−1}, before ζ and μ (§S3.7)
+                at = full[0]
+                e = eta[at].mul_(beta).addmv_(st["zeta"].T, mu_hat_prev[at], alpha=alpha * beta)
+                if not isinstance(at, slice):  # an index gathers a copy: write it back
+                    eta.index_copy_(0, at, e)
                 # ζ_t = βζ + (1−β) mean_i a_i b_iᵀ (the mean of per-example outer products)
-                st["zeta"].mul_(beta).addmm_(a.T, b, alpha=(1 - beta) / len(a))
-            else:
-                st["eta"].mul_(beta).addcmul_(st["zeta"], mu_hat_prev, value=alpha * beta)
-                st["zeta"].mul_(beta).add_((a * b).mean(0), alpha=1 - beta)
+                st["zeta"].mul_(beta).addmm_(a[:, at].T, b[:, at], alpha=(1 - beta) / len(a))
+            if diag is not None:
+                at = diag[0]
+                e = eta[at].mul_(beta).addcmul_(st["zeta_diag"], mu_hat_prev[at], value=alpha * beta)
+                if not isinstance(at, slice):
+                    eta.index_copy_(0, at, e)
+                st["zeta_diag"].mul_(beta).add_((a[:, at] * b[:, at]).mean(0), alpha=1 - beta)
         st["mu"].mul_(beta).add_(g, alpha=1 - beta)
-        mu_hat = st["mu"] - st["eta"]
+        mu_hat = st["mu"] - st["eta"]  # η = 0 on the "none" groups: plain dampened momentum there
         if self.adaptive:
             b2, t = group["beta2"], st["t"]
             st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)

@@ -1,13 +1,14 @@
 """The report of `corrected-momentum`: a pure function of its results (`replab report RUN_ID` rebuilds it).
 
-`replay`, `online` and `sine` are reported here (μ̂ against μ by the shared rule); `rbf` in
-`_corrected_momentum_rbf.py`. Results written before the `setting` option existed are `replay`.
+`replay`, `online` and `sine` are reported here (μ̂ against μ by the shared rule), `per-layer` too (the
+bottom layers' correction against the top layers'); `rbf` in `_corrected_momentum_rbf.py`. Results written before the `setting` option existed are `replay`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.bootstrapping._corrected_momentum_tasks import DEFAULTS
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table
 
@@ -19,6 +20,9 @@ LABELS = {
     "oracle": "μ* (oracle)",
     "adam": "Adam",
     "adaptive_diag": "μ̂_diag/√(∇²+ε)",
+    "bottom": "μ̂ on the bottom layers",
+    "top": "μ̂ on the top layers",
+    "ends": "μ̂ on both ends",
 }
 PAPER = {
     "replay": "Fig 4.3 (Mountain Car replay, 5k steps): μ* < μ̂ < μ̂_diag < μ in MSE, all pairs p < 0.001",
@@ -26,11 +30,14 @@ PAPER = {
     "(p < 0.001), μ* vs μ̂ not significant (p > 0.1)",
     "sine": "Fig 4.1 (sine regression, 10 seeds): μ vs μ̂ not significant (p ≈ 0.1); μ* vs μ significant "
     "(p ≈ 0.001) but small",
+    "per-layer": "Fig 4.15 (Mountain Car, 6-layer MLP): correcting the bottom layers is much better than the "
+    "top; all layers best; both ends no better than bottom only (no p-values given)",
 }
 HEADLINE = {
     "replay": "corrected momentum μ̂ beats plain momentum μ",
     "online": "online TD (m = 1, in-order transitions): μ̂ beats μ",
     "sine": "supervised control: μ̂ beats μ (the thesis expects this not to hold)",
+    "per-layer": "correcting the bottom layers beats correcting the top layers",
 }
 CLAIM = {  # the setting's own claim (replay's is the experiment's)
     "online": "Online TD (m = 1, transitions in order): μ̂ and μ* reach a much lower MSE to V^π than μ and "
@@ -40,6 +47,10 @@ CLAIM = {  # the setting's own claim (replay's is the experiment's)
     "settings): the thesis expects it NOT to hold — in supervised regression correcting momentum gives no "
     "benefit, μ vs μ̂ not significant (Fig 4.1, sine mixture, p ≈ 0.1), while the oracle μ* differs from μ "
     "significantly but by a small amount. 'did not hold' agrees with the thesis; 'held' contradicts it.",
+    "per-layer": "Restricting the full correction to some layers: correcting the bottom layers (near the "
+    "input) is much better than correcting the top layers (near V), and correcting all layers is best; "
+    "'both ends' is no better than the bottom only (thesis Fig 4.15, TD(0) on Mountain Car with a 6-layer "
+    "MLP), consistent with μ̂ acting on interference in the input space.",
     "rbf": "μ̂ helps only where there is value drift: with sparse RBF features all methods are virtually "
     "identical, and widening the kernel (σ²) increases drift and the gap between μ̂ and μ (thesis Figs "
     "4.11–4.13).",
@@ -48,7 +59,23 @@ TITLE = {
     "replay": "Staleness-corrected momentum for TD policy evaluation (Mountain Car, replay)",
     "online": "Staleness-corrected momentum for online TD policy evaluation (Mountain Car, m = 1)",
     "sine": "Corrected momentum in supervised regression (the sine control)",
+    "per-layer": "Per-layer corrected momentum: bottom vs top layers (Mountain Car, 6-layer MLP)",
 }
+PAIRS = {  # (a, b, key): "a beats b"; the first is the setting's headline
+    "per-layer": (
+        ("bottom", "top", "claim"),
+        ("corrected", "bottom", "all_vs_bottom"),
+        ("ends", "bottom", "ends_vs_bottom"),
+        ("bottom", "momentum", "bottom_vs_none"),
+        ("corrected", "momentum", "all_vs_none"),
+    ),
+}
+"""Other settings: μ̂ vs μ (headline), μ̂ vs μ̂_diag, μ* vs μ."""
+DEFAULT_PAIRS = (
+    ("corrected", "momentum", "claim"),
+    ("corrected", "corrected_diag", "full_vs_diag"),
+    ("oracle", "momentum", "oracle"),
+)
 
 
 def finals(res: dict, key, seeds: int, cap: float | None = None) -> dict[int, float]:
@@ -97,8 +124,10 @@ def report(results: dict) -> Report:
     """The report of the replay, online and sine settings (rbf: `_corrected_momentum_rbf.rbf_report`)."""
     cfg, res = results["config"], results["results"]
     setting = cfg.get("setting", "replay")
-    methods, seeds, m = list(cfg["methods"]), int(cfg["seeds"]), float(cfg["min_effect"])
+    methods, seeds = list(cfg["methods"]), int(cfg["seeds"])
+    m = float(cfg["min_effect_layers"] if setting == "per-layer" else cfg["min_effect"])
     floor, td = float(results["constant_mse"]), setting != "sine"
+    depth = cfg.get("depth") or DEFAULTS[setting]["depth"]  # None only in hand-made results
     rep = Report(title=TITLE[setting], claim=CLAIM.get(setting, ""))
     rows = []
     for meth in methods:
@@ -114,11 +143,11 @@ def report(results: dict) -> Report:
     rep.summary["constant_mse"] = floor
     what = (
         f"{cfg['steps']} regression steps on minibatches of {cfg['batch']} of the {cfg.get('sine_points')} "
-        f"sine points, MLP 1 → {'→'.join([str(cfg['hidden'])] * cfg['depth'])} → 1, MSE on all the points"
+        f"sine points, MLP 1 → {'→'.join([str(cfg['hidden'])] * depth)} → 1, MSE on all the points"
         if not td
         else f"{cfg['steps']} TD(0) updates of minibatches of {cfg['batch']} "
         + ("transitions in order along trajectories" if setting == "online" else "fresh transitions")
-        + f", γ = {cfg['gamma']}, MLP 2 → {'→'.join([str(cfg['hidden'])] * cfg['depth'])} → 1, MSE on "
+        + f", γ = {cfg['gamma']}, MLP 2 → {'→'.join([str(cfg['hidden'])] * depth)} → 1, MSE on "
         f"{cfg['n_eval']} uniform states; drift: mean (V_θi(s′_i) − V_θt(s′_i))² over the last 2/(1−β) "
         "minibatches, averaged over training"
     )
@@ -137,40 +166,52 @@ def report(results: dict) -> Report:
         )
     )
     expect = " The thesis expects it not to hold here." if setting == "sine" else ""
+    (ha, hb, _), *others = PAIRS.get(setting, DEFAULT_PAIRS)
+    if setting == "per-layer":
+        k, rest = cfg.get("corrected_layers"), cfg.get("layer_rest")
+        expect += (
+            f" Per-layer: the full μ̂ on the bottom {k} Linear layers (next to the input), the top {k}, or "
+            f"the bottom {(k + 1) // 2} and top {k // 2} (both ends), the other layers "
+            + ("plain dampened momentum" if rest == "none" else "μ̂_diag")
+            + "; 'μ̂ (corrected, full ζ)' corrects every layer, 'μ' none. The thesis expects 'μ̂ on both "
+            "ends beats μ̂ on the bottom layers' not to hold."
+        )
     rep.sections.append(
         (
             "The rule",
-            f"Headline: μ̂'s final MSE over μ's, ratio of the means over seeds paired by seed (both start "
-            f"from the same network and see the same data), must be at most 1 − {m:g} with the 95% CI "
-            "(bootstrap) below it and the sign-flip test at p ≤ 0.05, over at least 5 seeds, after μ̂ beats "
-            f"the best constant predictor. Ties never win. A unit that diverged or ended above the best "
+            f"Headline: {LABELS[ha]}'s final MSE over {LABELS[hb]}'s, ratio of the means over seeds paired "
+            f"by seed (both start from the same network and see the same data), must be at most 1 − {m:g} "
+            "with the 95% CI (bootstrap) below it and the sign-flip test at p ≤ 0.05, over at least 5 seeds, "
+            f"after {LABELS[ha]} beats the best constant predictor. Ties never win. A unit that diverged or ended above the best "
             f"constant predictor counts as its MSE (a cap: two failed methods tie).{expect} A 5-seed run is decided once over all "
             f"seeds by `replab ledger`. The thesis: {PAPER[setting]}.",
         )
     )
     fin = {meth: finals(res, lambda s, meth=meth: f"{meth}/{s}", seeds, cap=floor) for meth in methods}
     head = HEADLINE[setting]
-    if "corrected" in methods and "momentum" in methods:
+    if ha in methods and hb in methods:
         d = compare(
-            fin["corrected"],
-            fin["momentum"],
+            fin[ha],
+            fin[hb],
             floor,
             min_effect=m,
             name=head,
             key="claim",
-            a="corrected",
-            b="momentum",
+            a=ha,
+            b=hb,
             paper=PAPER[setting],
         )
         if d is None:
             rep.checks.append(Check(head, None, "no seed with both methods finished"))
         else:
             rep.checks.append(d.check(headline=True))
-            rep.checks.append(d.floor.check("μ̂ beats the best constant predictor", headline=False))
+            rep.checks.append(
+                d.floor.check(f"{LABELS[ha]} beats the best constant predictor", headline=False)
+            )
             rep.summary.update(d.summary())
     else:
-        rep.checks.append(Check(head, None, "needs the corrected and momentum methods"))
-    for a, b, key in (("corrected", "corrected_diag", "full_vs_diag"), ("oracle", "momentum", "oracle")):
+        rep.checks.append(Check(head, None, f"needs the {ha} and {hb} methods"))
+    for a, b, key in others:
         if a in methods and b in methods:
             name = f"{LABELS[a]} beats {LABELS[b]}"
             d = compare(fin[a], fin[b], floor, min_effect=m, name=name, key=key, a=a, b=b)
@@ -206,7 +247,11 @@ def _figure(res, methods, seeds, floor, setting) -> Figure:
     ax.set_ylabel("MSE" + (" to V^π" if setting != "sine" else ""))
     ax.legend(fontsize=8)
     ax.set_title(
-        {"sine": "Sine regression", "online": "Mountain Car online TD(0)"}.get(setting, "Mountain Car TD(0)")
+        {
+            "sine": "Sine regression",
+            "online": "Mountain Car online TD(0)",
+            "per-layer": "Mountain Car TD(0), per-layer μ̂ (Fig 4.15)",
+        }.get(setting, "Mountain Car TD(0)")
     )
     return Figure("mse", fig, "MSE vs updates (mean over seeds; shaded: min–max).")
 

@@ -7,6 +7,8 @@
 - `rbf` (Figs 4.11–4.13): `replay` with a linear value on a grid of Gaussian RBFs of the (normalised)
   state, one run per kernel width σ².
 - `sine` (Fig 4.1, the supervised control): regression of the sine mixture (eq. 4.37) on 10k fixed points.
+- `per-layer` (Fig 4.15): `replay` with the deeper MLP of thesis §4.3.3.11 (6 layers, n_h 16, α 0.1,
+  n_mb 16, β 0.9); the methods correct some of its layers only.
 
 Each setting's defaults (`DEFAULTS`) are the spec's reduced plan where it gives them, else the thesis's.
 """
@@ -26,7 +28,7 @@ from replab.envs import mountain_car_eval as mc
 from replab.nn.init import uniform_fan_in_
 from replab.optim import regression_terms, td_terms
 
-SETTINGS = ("replay", "online", "rbf", "sine")
+SETTINGS = ("replay", "online", "rbf", "sine", "per-layer")
 DEFAULTS: dict[str, dict[str, Any]] = {
     # §S3.6 main experiment: 5000 steps, minibatch 16, α ∈ {0.1, 0.05}, β = 0.9
     "replay": dict(
@@ -34,6 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         batch=16,
         lr=0.1,
         beta=0.9,
+        depth=3,
         methods=("sgd", "momentum", "corrected", "corrected_diag", "adam"),
     ),
     # §S3.6 online variant: m = 1, 20k steps, α ∈ {0.001, 0.005} (thesis §4.3.3.4: β ∈ {0.9, 0.99})
@@ -42,14 +45,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         batch=1,
         lr=0.005,
         beta=0.9,
+        depth=3,
         methods=("momentum", "corrected", "corrected_diag", "oracle"),
     ),
     # thesis §4.3.3.5 (value drift, RBF): α = 0.1, n_mb = 16, β = 0.99; steps as Fig 4.3
-    "rbf": dict(steps=5000, batch=16, lr=0.1, beta=0.99, methods=("momentum", "corrected")),
+    "rbf": dict(steps=5000, batch=16, lr=0.1, beta=0.99, depth=3, methods=("momentum", "corrected")),
     # §S3.6 supervised control: 5000 steps, n_mb = 16. α: the thesis's 0.01 (§4.3.3.1) with [REF-CODE]'s
     # undampened momentum on (f − y)² is the same update as dampened momentum α = 2 · 0.01/(1 − β) = 0.2
     # on ½(f − y)² [DERIVED]
-    "sine": dict(steps=5000, batch=16, lr=0.2, beta=0.9, methods=("momentum", "corrected", "oracle")),
+    "sine": dict(
+        steps=5000, batch=16, lr=0.2, beta=0.9, depth=3, methods=("momentum", "corrected", "oracle")
+    ),
+    # thesis §4.3.3.11 (MC depth / per-layer, Fig 4.15): 6 layers of width 16, α = 0.1, n_mb = 16, β = 0.9;
+    # steps as Fig 4.3. momentum corrects no layer, corrected every layer
+    "per-layer": dict(
+        steps=5000,
+        batch=16,
+        lr=0.1,
+        beta=0.9,
+        depth=5,
+        methods=("momentum", "bottom", "top", "ends", "corrected"),
+    ),
 }
 
 

@@ -6,8 +6,9 @@ TD(0) without a target network. Optimizers (`replab.optim`): SGD, (1−β)-dampe
 (`replab.envs.mountain_car_eval.true_values`) on a fixed set of uniform states is measured along training,
 with the value drift of recent bootstrap targets (Fig 4.11). `setting` (`_corrected_momentum_tasks.py`):
 `replay` (Fig 4.3, fresh i.i.d. transitions, the default), `online` (Fig 4.4, m = 1, in order along
-trajectories), `rbf` (Figs 4.12–4.13, a linear value on RBFs of width σ² ∈ `rbf_sigma2`) and `sine` (the
-supervised control, Fig 4.1). Every method of a seed starts from the same network and sees the same data
+trajectories), `rbf` (Figs 4.12–4.13, a linear value on RBFs of width σ² ∈ `rbf_sigma2`), `sine` (the
+supervised control, Fig 4.1) and `per-layer` (Fig 4.15: replay with the 6-layer MLP of thesis §4.3.3.11,
+the full correction restricted to the bottom, top or both ends' layers, `replab.optim.layer_groups`). Every method of a seed starts from the same network and sees the same data
 (paired by seed); finished units are checkpointed. MinAtar features are not built (an expert policy and
 exact values for MinAtar are not cheap).
 """
@@ -28,23 +29,38 @@ from replab.experiments.bootstrapping import _corrected_momentum_tasks as T
 from replab.experiments.bootstrapping._corrected_momentum_rbf import rbf_report
 from replab.experiments.bootstrapping._corrected_momentum_report import report as setting_report
 from replab.optim import CorrectedMomentum, OracleMomentum
+from replab.optim.corrected_momentum import layer_groups
 from replab.probe.health import HealthConfig, health_monitor
 
-METHODS = ("sgd", "momentum", "corrected", "corrected_diag", "oracle", "adam", "adaptive_diag")
-CORRECTED = ("corrected", "corrected_diag", "adaptive_diag")
+LAYER_METHODS = ("bottom", "top", "ends")
+"""Per-layer correction (Fig 4.15): the full μ̂ on the bottom `corrected_layers` Linear layers, the top
+ones, or ⌈k/2⌉ bottom and ⌊k/2⌋ top layers ("both ends"); the other layers use `layer_rest`."""
+METHODS = (
+    "sgd",
+    "momentum",
+    "corrected",
+    "corrected_diag",
+    "oracle",
+    "adam",
+    "adaptive_diag",
+    *LAYER_METHODS,
+)
+CORRECTED = ("corrected", "corrected_diag", "adaptive_diag", *LAYER_METHODS)
 
 
 @dataclass
 class Config(HealthConfig):
     setting: str = "replay"
     """replay (Fig 4.3), online (Fig 4.4), rbf (the drift sweep, Figs 4.12–4.13) or sine (the supervised
-    control); steps, batch, lr, beta and methods left at None take the setting's values (`DEFAULTS` in
-    `_corrected_momentum_tasks.py`: §S3.6, else the thesis's §4.3.3)."""
+    control) or per-layer (Fig 4.15, replay with a 6-layer MLP); steps, batch, lr, beta, depth and methods
+    left at None take the setting's values (`DEFAULTS` in `_corrected_momentum_tasks.py`: §S3.6, else the
+    thesis's §4.3.3)."""
     methods: tuple[str, ...] | None = None
     """Optimizers, from sgd, momentum (μ, dampened), corrected (μ̂, full ζ), corrected_diag (μ̂_diag), oracle
-    (μ*), adam, adaptive_diag (μ̂_diag/√(∇² + ε), the thesis's Atari variant). None: replay sgd, momentum,
-    corrected, corrected_diag, adam; online those four momenta with the oracle; rbf momentum, corrected;
-    sine momentum, corrected, oracle."""
+    (μ*), adam, adaptive_diag (μ̂_diag/√(∇² + ε), the thesis's Atari variant), bottom, top, ends (the full μ̂
+    on some layers only, Fig 4.15). None: replay sgd, momentum, corrected, corrected_diag, adam; online those
+    four momenta with the oracle; rbf momentum, corrected; sine momentum, corrected, oracle; per-layer
+    momentum (no layer corrected), bottom, top, ends, corrected (every layer)."""
     seeds: int = 5
     """Seeds; all methods of a seed share the initial network and the data."""
     steps: int | None = None
@@ -59,8 +75,16 @@ class Config(HealthConfig):
     """Learning rate of adam and adaptive_diag (PyTorch's default; the spec gives none for Mountain Car)."""
     hidden: int = 16
     """Width of the MLP's hidden layers (§S3.6: 16)."""
-    depth: int = 3
-    """Hidden layers of the MLP (§S3.6: 3, i.e. 4 linear layers)."""
+    depth: int | None = None
+    """Hidden layers of the MLP (None: 3, i.e. 4 linear layers, §S3.6; per-layer 5, i.e. 6 linear layers,
+    thesis §4.3.3.11 "MLP with 6 layers")."""
+    corrected_layers: int = 3
+    """k, the Linear layers `bottom` and `top` correct (Fig 4.15 varies it; 3 of the 6 layers is our choice:
+    bottom 3 = 592 and top 3 = 561 of the 1153 parameters, nearly equal shares); `ends` corrects ⌈k/2⌉
+    bottom and ⌊k/2⌋ top layers (the thesis does not say how many; our choice, the same k layers)."""
+    layer_rest: str = "none"
+    """What the layers outside the corrected set use: none (plain dampened momentum) or diag (μ̂_diag); Fig
+    4.15 shows both ("either corrected with the diagonal correction or use normal momentum")."""
     gamma: float = 0.95
     """Discount of the learner and of the ground truth (§S3.7: they must match)."""
     n_eval: int = 2000
@@ -84,6 +108,12 @@ class Config(HealthConfig):
     setting): the relative gap 1 − MSE(μ̂)/MSE(μ) at the widest σ² minus the gap at the narrowest, paired by
     seed, must exceed 0.05 (Fig 4.12: "the larger the kernel, the more value drift μ̂ is able to
     correct"), after the gap at the widest σ² is above 0."""
+    min_effect_layers: float = 0.1
+    """Registered minimum effect of the `per-layer` claim (registered 2026-12-06 before any run of the
+    per-layer setting): correcting the bottom k layers beats correcting the top k, bottom's final MSE over
+    top's (ratio of means over seeds, paired by seed) at most 1 − 0.1, after bottom beats the best constant
+    predictor (Fig 4.15: bottom "much better" than top; the thesis gives no size). Its non-headline pairs
+    (all over bottom, both ends over bottom, bottom over none) use it too."""
     probe_every: int = 250
     """Updates between two measurements of the health monitor (the value network's last hidden layer on
     the first `probe_batch` evaluation inputs; for rbf the RBF features)."""
@@ -126,6 +156,22 @@ class Config(HealthConfig):
             raise ValueError(f"min_effect must be in [0, 1) (a ratio), got {self.min_effect}")
         if not self.min_gap_growth >= 0:
             raise ValueError(f"min_gap_growth must be >= 0, got {self.min_gap_growth}")
+        if not 0 <= self.min_effect_layers < 1:
+            raise ValueError(f"min_effect_layers must be in [0, 1) (a ratio), got {self.min_effect_layers}")
+        if self.layer_rest not in ("none", "diag"):
+            raise ValueError(f"layer_rest must be 'none' or 'diag', got {self.layer_rest!r}")
+        d = T.DEFAULTS[self.setting]  # the resolved values (not `resolved()`: it builds a Config)
+        depth = self.depth if self.depth is not None else d["depth"]
+        if set(self.methods if self.methods is not None else d["methods"]) & set(LAYER_METHODS):
+            if self.setting == "rbf":
+                raise ValueError(
+                    "bottom/top/ends correct layers of an MLP: not for --setting rbf (one layer)"
+                )
+            if not 1 <= self.corrected_layers <= depth:
+                raise ValueError(
+                    f"corrected_layers must be in [1, {depth}] (a strict subset of the {depth + 1} "
+                    f"layers), got {self.corrected_layers}"
+                )
 
     def resolved(self) -> Config:
         """This config with the setting's values in place of None (what a run uses and records)."""
@@ -142,7 +188,18 @@ PAPER = Config(methods=METHODS, seeds=10)
 
 def value_net(cfg: Config, seed: int, d_in: int = 2) -> nn.Sequential:
     """The MLP d_in → hidden × depth → 1 with LeakyReLU (§S3.3), PyTorch's default initialisation from `seed`."""
-    return T.mlp(d_in, cfg.hidden, cfg.depth, seed)
+    return T.mlp(d_in, cfg.hidden, cfg.resolved().depth, seed)
+
+
+def corrected_layer_set(method: str, k: int, n_layers: int) -> set[int]:
+    """The Linear layers (0 = next to the input) a per-layer method corrects (Fig 4.15)."""
+    if method == "bottom":
+        return set(range(k))
+    if method == "top":
+        return set(range(n_layers - k, n_layers))
+    if method == "ends":
+        return set(range((k + 1) // 2)) | set(range(n_layers - k // 2, n_layers))
+    raise ValueError(f"not a per-layer method: {method!r}, choose from {LAYER_METHODS}")
 
 
 def model(cfg: Config, seed: int, sigma2: float | None) -> tuple[nn.Module, str]:
@@ -153,7 +210,13 @@ def model(cfg: Config, seed: int, sigma2: float | None) -> tuple[nn.Module, str]
     return value_net(cfg, seed, d_in=1 if cfg.setting == "sine" else 2), str(2 * cfg.depth - 1)
 
 
-def _optimizer(cfg: Config, method: str, params):
+def _optimizer(cfg: Config, method: str, net: nn.Module):
+    params = net.parameters()
+    if method in LAYER_METHODS:  # one param group per Linear layer, in the model's order
+        linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        chosen = corrected_layer_set(method, cfg.corrected_layers, len(linears))
+        groups = layer_groups(linears, chosen, rest=cfg.layer_rest)
+        return CorrectedMomentum(groups, cfg.lr, cfg.beta)
     if method == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr)
     if method == "adam":
@@ -168,7 +231,7 @@ def _optimizer(cfg: Config, method: str, params):
 def train_unit(cfg: Config, run, method: str, seed: int, task: T.Task, bar, sigma2=None) -> dict:
     """One (method, seed[, σ²]): `cfg.steps` updates; MSE (and drift) every `eval_every` updates."""
     net, layer = model(cfg, seeding.derive_seed(run.seed, f"init/{seed}"), sigma2)
-    opt = _optimizer(cfg, method, net.parameters())
+    opt = _optimizer(cfg, method, net)
     stream = task.batches(run.rng(f"{'online' if cfg.setting == 'online' else 'transitions'}/{seed}"))
     arm = f"{method}/s{seed}" + (f"/rbf{sigma2:g}" if sigma2 is not None else "")
     monitor = health_monitor(cfg, net, task.eval_x, run.log, arm=arm, layers=[layer])
@@ -262,6 +325,8 @@ def run(cfg: Config, run) -> dict:
         if cfg.setting == "rbf"
         else ("sine_points",)
         if cfg.setting == "sine"
+        else ("corrected_layers", "layer_rest", "min_effect_layers")
+        if cfg.setting == "per-layer"
         else ()
     )
     return {
@@ -293,8 +358,9 @@ EXPERIMENT = Experiment(
         "min_effect (0.1) by the shared rule (paired by seed, 95% CI and sign-flip test, >= 5 seeds), after "
         "μ̂ beats the best constant predictor (MSE = Var V^π). rbf: the relative gap 1 − MSE(μ̂)/MSE(μ) grows "
         "from the narrowest to the widest σ² by > min_gap_growth (0.05). sine (the supervised control): the "
-        "same μ̂-vs-μ rule, which the thesis expects not to hold. Non-headline: μ̂ beats μ̂_diag, the oracle "
-        "beats μ."
+        "same μ̂-vs-μ rule, which the thesis expects not to hold. per-layer: the bottom k layers' correction "
+        "over the top k's (ratio of means) < 1 − min_effect_layers (0.1), by the same rule. Non-headline: μ̂ "
+        "beats μ̂_diag, the oracle beats μ."
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

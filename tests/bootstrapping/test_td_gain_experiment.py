@@ -33,7 +33,7 @@ def test_arms():
 def test_targets_lambda_endpoints_on_a_real_buffer():
     cfg = dataclasses.replace(tg.SMOKE, epsilon=0.3, transitions=800, tail=0)
     data = tg._data(cfg, 0, 0)
-    frozen = tg._net(cfg.width, 0)
+    frozen = tg._net(cfg, 0)
     with torch.no_grad():
         q2 = frozen(data["s2"]).double()
     logged = q2.gather(1, data["a2"][:, None]).squeeze(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.bootstrapping._td_gain_tasks import TASKS
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table
 
@@ -60,7 +61,8 @@ def _fmt(values) -> str:
 def report(results: dict) -> Report:
     cfg, res = results["config"], results["results"]
     arms = [a for a in cfg["arms"] if any(k.startswith(f"{a}/") for k in res)]
-    rep = Report(title="TD loss gain vs temporal offset: regression, Q-learning, TD(λ) on a CartPole expert")
+    label = TASKS[cfg.get("task", "cartpole")].label  # results before the `task` field are CartPole's
+    rep = Report(title=f"TD loss gain vs temporal offset: regression, Q-learning, TD(λ) on {label}")
     near, kmax = int(cfg["near"]), int(cfg["max_offset"])
     rows = []
     for arm in arms:
@@ -89,7 +91,7 @@ def report(results: dict) -> Report:
         (
             "Gain and gradient cosine by objective",
             f"{cfg['steps']} Adam updates (lr {cfg['lr']}, batch {cfg['batch']}) on {cfg['transitions']} "
-            f"transitions of the ε = {cfg['epsilon']} heuristic expert, γ = {cfg['gamma']}, θ̄ copied every "
+            f"transitions of {label} (ε = {cfg['epsilon']}), γ = {cfg['gamma']}, θ̄ copied every "
             f"{cfg['target_every']} (`ql` bootstraps with {cfg['ql_bootstrap']}, TD(λ) with "
             f"{cfg['lambda_bootstrap']}). Every {cfg['gain_every']} updates, {cfg['gain_positions']} update "
             f"samples, one SGD step of {cfg['probe_lr']:g} each; gain = L_before − L_after of the "

@@ -1,10 +1,12 @@
 """TD loss gain vs temporal offset: regression, Q-learning and TD(λ) on a CartPole expert buffer (seed004
-§S2.6b, the reduced plan of the thesis's Atari Figs 3.7–3.9 and 3.12–3.13).
+§S2.6b, the reduced plan of the thesis's Atari Figs 3.7–3.9 and 3.12–3.13), or a MinAtar one (`task`).
 
 Data: 50k transitions of a heuristic CartPole expert (push right iff θ + 0.5·θ̇ > 0, ε = 5%), with
 trajectory indices (`replab.envs.cartpole_expert`; the thesis: a Rainbow expert's 500k-transition buffer
 D*). Model: MLP 4 → 64 → 64 → 2 LeakyReLU(0.01), Adam 1e-4, minibatch 32 (§S2.3: lr 1e-4, batch 32, γ =
-0.99; no L2, which the reduced plan omits). Objectives, all regressions of Q_θ(s_t, a_t) to a target y:
+0.99; no L2, which the reduced plan omits). `task="minatar"` swaps in a heuristic MinAtar Breakout expert
+(`replab.envs.minatar_expert`, ε = 5%) and MinAtar's conv Q-network (`_td_gain_tasks.py`); the rest is
+the same code. Objectives, all regressions of Q_θ(s_t, a_t) to a target y:
 
 - `mc`: the discounted return G^{D*}(s_t) (L_MC of §3.2.2.4);
 - `ql`: Q-learning policy evaluation ("Batch Q", eq. 3.17), y = r + γ max_a Q_θ̄(s′, a), θ̄ frozen and
@@ -37,10 +39,9 @@ import torch
 from torch import nn
 
 from replab import seeding
-from replab.envs.cartpole_expert import collect
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping._td_gain_report import report
-from replab.nn.init import uniform_fan_in_
+from replab.experiments.bootstrapping._td_gain_tasks import TASKS
 from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.interference import mean_td_interference
 from replab.probe.sign_variance import sign_variance, td_errors
@@ -54,6 +55,10 @@ GAIN_LOSSES = ("ql", "own")
 
 @dataclass
 class Config(HealthConfig):
+    task: str = "cartpole"
+    """The expert buffer and Q-network (`_td_gain_tasks.py`): 'cartpole' (§S2.6b's reduction) or 'minatar'
+    (MinAtar Breakout, a heuristic ε-expert and MinAtar's conv net: the thesis's Atari setting, §S2.3, in
+    miniature)."""
     objectives: tuple[str, ...] = OBJECTIVES
     """`mc` (regression to returns), `ql` (Q-learning policy evaluation), `lambda` (TD(λ), one arm per λ)."""
     lambdas: tuple[float, ...] = (0.0, 0.5, 0.9, 1.0)
@@ -69,7 +74,9 @@ class Config(HealthConfig):
     tail: int = 700
     """Steps the expert's rollout continues past the 500-step limit for the Monte-Carlo returns (ours)."""
     width: int = 64
-    """Hidden width of the two hidden layers (§S2.6b: 64)."""
+    """Hidden width of the CartPole MLP's two hidden layers (§S2.6b: 64)."""
+    minatar_net: tuple[int, int] = (16, 128)
+    """(conv channels, hidden units) of the `minatar` task's Q-network (Young & Tian 2019: 16 and 128)."""
     lr: float = 1e-4
     """Adam step size (§S2.3, §S2.6b: 1e-4)."""
     batch: int = 32
@@ -110,6 +117,11 @@ class Config(HealthConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {tuple(TASKS)}, got {self.task!r}")
+        self.minatar_net = tuple(int(x) for x in self.minatar_net)
+        if len(self.minatar_net) != 2 or min(self.minatar_net) < 1:
+            raise ValueError(f"minatar_net must be two sizes >= 1 (channels, hidden), got {self.minatar_net}")
         self.objectives = tuple(self.objectives)
         self.lambdas = tuple(float(x) for x in self.lambdas)
         for o in self.objectives:
@@ -177,18 +189,10 @@ PAPER = Config(transitions=500_000, steps=500_000, target_every=10_000, gain_eve
 every 1000 (the reference code's interval)."""
 
 
-def _net(width: int, seed: int) -> nn.Sequential:
-    """MLP 4 → width → width → 2, LeakyReLU(0.01); PyTorch's default Linear bounds drawn from a
-    per-seed generator (every arm of a seed starts from the same network)."""
-    g = torch.Generator().manual_seed(seed)
-    net = nn.Sequential(
-        nn.Linear(4, width),
-        nn.LeakyReLU(0.01),
-        nn.Linear(width, width),
-        nn.LeakyReLU(0.01),
-        nn.Linear(width, 2),
-    )
-    return uniform_fan_in_(net, g)
+def _net(cfg: Config, seed: int) -> nn.Module:
+    """The task's Q-network (`_td_gain_tasks.py`), drawn from a per-seed generator (every arm of a seed
+    starts from the same network)."""
+    return TASKS[cfg.task].net(cfg, seed)
 
 
 class MaxQ(nn.Module):
@@ -233,7 +237,8 @@ def targets(cfg: Config, arm: str, data: dict, frozen: nn.Module) -> torch.Tenso
 
 
 def _data(cfg: Config, run_seed: int, seed: int) -> dict:
-    d = collect(
+    task = TASKS[cfg.task]
+    d = task.collect(
         cfg.transitions,
         seeding.derive_seed(run_seed, f"data/{seed}"),
         epsilon=cfg.epsilon,
@@ -251,7 +256,7 @@ def _data(cfg: Config, run_seed: int, seed: int) -> dict:
         "last": torch.as_tensor(d["last"]),
         "traj": torch.as_tensor(d["traj"]),
     }
-    t["a_hot"] = nn.functional.one_hot(t["a"], 2).float()
+    t["a_hot"] = nn.functional.one_hot(t["a"], task.n_actions).float()
     t["disc"] = cfg.gamma * (1 - t["terminal"].float())
     return t
 
@@ -280,7 +285,7 @@ def _sign_variance(net: nn.Module, data: dict, rows: int | None = None) -> float
 
 
 def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
-    net = _net(cfg.width, seeding.derive_seed(run.seed, f"init/{seed}"))
+    net = _net(cfg, seeding.derive_seed(run.seed, f"init/{seed}"))
     frozen = copy.deepcopy(net).requires_grad_(False)
     y = targets(cfg, arm, data, frozen)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
@@ -288,7 +293,9 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     positions = seeding.rng(run.seed, f"positions/{seed}")
     n = len(y)
     probe_states = data["s"][seeding.rng(run.seed, f"health/{seed}").permutation(n)[: cfg.probe_batch]]
-    monitor = health_monitor(cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=["3"])
+    monitor = health_monitor(
+        cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=[TASKS[cfg.task].hidden]
+    )
     if cfg.probes != "none":  # the thesis's interference beside the health probes, 64 buffer transitions
         j = torch.as_tensor(seeding.rng(run.seed, f"health/{seed}").permutation(n)[:64])
         monitor.add_model_probe("function_interference", None, (data["s"][j], None))  # ρ̄, eq. 3.13
@@ -356,7 +363,7 @@ def run(cfg: Config, run) -> dict:
     units = [(arm, s) for s in range(cfg.seeds) for arm in cfg.arms()]
     done = sum(f"{a}/s{s}" in state["done"] for a, s in units)
     data, data_seed = None, None
-    with run.progress(len(units), "td-gain", completed=done) as bar:
+    with run.progress(len(units), f"td-gain ({cfg.task})", completed=done) as bar:
         for arm, s in units:
             key = f"{arm}/s{s}"
             if key in state["done"]:
@@ -367,7 +374,7 @@ def run(cfg: Config, run) -> dict:
             run.save_checkpoint(state)
             bar.advance(1, arm=arm, seed=s)
     fields = (
-        "objectives", "lambdas", "seeds", "transitions", "epsilon", "gamma", "width", "lr", "batch", "steps",
+        "task", "objectives", "lambdas", "seeds", "transitions", "epsilon", "gamma", "width", "minatar_net", "lr", "batch", "steps",
         "target_every", "ql_bootstrap", "lambda_bootstrap", "gain_every", "gain_positions", "max_offset", "near",
         "probe_lr", "gain_loss", "min_effect", "lambda_min_effect",
     )  # fmt: skip
@@ -387,7 +394,8 @@ EXPERIMENT = Experiment(
     check=(
         "Headline: mean gain over 1 ≤ |k| ≤ 10 of `mc` − `ql`, paired by seed, > min_effect (0) with the "
         "shared rule (95% CI and sign-flip test, >= 5 seeds), `mc`'s gain above the floor 0. Secondary: "
-        "λ = 0.9 above λ = 0 by lambda_min_effect (0). A CartPole heuristic expert, not Atari."
+        "λ = 0.9 above λ = 0 by lambda_min_effect (0). A CartPole heuristic expert (`--task minatar`: a "
+        "MinAtar Breakout one), not Atari's Rainbow."
     ),
     config=Config,
     presets={"smoke": SMOKE, "default": DEFAULT, "paper": PAPER},

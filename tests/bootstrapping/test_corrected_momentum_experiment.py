@@ -82,7 +82,7 @@ def test_setting_defaults_are_resolved_at_run_time():
     replay = cm.DEFAULT.resolved()
     assert (replay.steps, replay.batch, replay.lr, replay.beta) == (5000, 16, 0.1, 0.9)
     with pytest.raises(ValueError, match="setting must be one of"):
-        dataclasses.replace(cm.DEFAULT, setting="minatar")
+        dataclasses.replace(cm.DEFAULT, setting="atari")
     with pytest.raises(ValueError, match="rbf_sigma2 must be"):
         dataclasses.replace(cm.DEFAULT, rbf_sigma2=(0.0,))
 

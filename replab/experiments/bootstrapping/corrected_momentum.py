@@ -8,9 +8,10 @@ with the value drift of recent bootstrap targets (Fig 4.11). `setting` (`_correc
 `replay` (Fig 4.3, fresh i.i.d. transitions, the default), `online` (Fig 4.4, m = 1, in order along
 trajectories), `rbf` (Figs 4.12–4.13, a linear value on RBFs of width σ² ∈ `rbf_sigma2`), `sine` (the
 supervised control, Fig 4.1) and `per-layer` (Fig 4.15: replay with the 6-layer MLP of thesis §4.3.3.11,
-the full correction restricted to the bottom, top or both ends' layers, `replab.optim.layer_groups`). Every method of a seed starts from the same network and sees the same data
-(paired by seed); finished units are checkpointed. MinAtar features are not built (an expert policy and
-exact values for MinAtar are not cheap).
+the full correction restricted to the bottom, top or both ends' layers, `replab.optim.layer_groups`) and
+`minatar` (Fig 4.16 scaled to MinAtar: TD(0) on a Breakout ε-expert's buffer with the thesis's small conv
+model, MSE to the sampled returns of held-out episodes; `_corrected_momentum_minatar.py`). Every method of a seed starts from the same network and sees the same data
+(paired by seed); finished units are checkpointed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from replab import seeding
 from replab.experiments import Experiment
+from replab.experiments.bootstrapping import _corrected_momentum_minatar as MA
 from replab.experiments.bootstrapping import _corrected_momentum_tasks as T
 from replab.experiments.bootstrapping._corrected_momentum_rbf import rbf_report
 from replab.experiments.bootstrapping._corrected_momentum_report import report as setting_report
@@ -43,41 +45,48 @@ METHODS = (
     "oracle",
     "adam",
     "adaptive_diag",
+    "adaptive_full",
     *LAYER_METHODS,
 )
-CORRECTED = ("corrected", "corrected_diag", "adaptive_diag", *LAYER_METHODS)
+CORRECTED = ("corrected", "corrected_diag", "adaptive_diag", "adaptive_full", *LAYER_METHODS)
 
 
 @dataclass
 class Config(HealthConfig):
     setting: str = "replay"
     """replay (Fig 4.3), online (Fig 4.4), rbf (the drift sweep, Figs 4.12–4.13) or sine (the supervised
-    control) or per-layer (Fig 4.15, replay with a 6-layer MLP); steps, batch, lr, beta, depth and methods
-    left at None take the setting's values (`DEFAULTS` in `_corrected_momentum_tasks.py`: §S3.6, else the
+    control), per-layer (Fig 4.15, replay with a 6-layer MLP) or minatar (Fig 4.16, a MinAtar Breakout
+    expert's buffer, small conv net); steps, batch, lr, beta, depth, gamma and methods left at None take the
+    setting's values (`DEFAULTS` in `_corrected_momentum_tasks.py`: §S3.6, else the
     thesis's §4.3.3)."""
     methods: tuple[str, ...] | None = None
     """Optimizers, from sgd, momentum (μ, dampened), corrected (μ̂, full ζ), corrected_diag (μ̂_diag), oracle
-    (μ*), adam, adaptive_diag (μ̂_diag/√(∇² + ε), the thesis's Atari variant), bottom, top, ends (the full μ̂
+    (μ*), adam, adaptive_diag (μ̂_diag/√(∇² + ε), the thesis's Atari variant), adaptive_full (μ̂/√(∇² + ε):
+    the full ζ with Adam's denominator, the thesis's small-model Atari method), bottom, top, ends (the full μ̂
     on some layers only, Fig 4.15). None: replay sgd, momentum, corrected, corrected_diag, adam; online those
     four momenta with the oracle; rbf momentum, corrected; sine momentum, corrected, oracle; per-layer
-    momentum (no layer corrected), bottom, top, ends, corrected (every layer)."""
+    momentum (no layer corrected), bottom, top, ends, corrected (every layer); minatar momentum, corrected,
+    corrected_diag, adam."""
     seeds: int = 5
     """Seeds; all methods of a seed share the initial network and the data."""
     steps: int | None = None
-    """Updates per (method, seed) (None: replay, rbf, sine 5000; online 20000)."""
+    """Updates per (method, seed) (None: replay, rbf, sine, per-layer 5000; online 20000; minatar 2000)."""
     batch: int | None = None
-    """Transitions (examples) per minibatch (None: 16; online 1, the number of cars driven side by side)."""
+    """Transitions (examples) per minibatch (None: 16; online 1, the number of cars driven side by side;
+    minatar 32, thesis §4.3.3.8)."""
     lr: float | None = None
-    """α of sgd and the momenta (dampened; None: replay 0.1, online 0.005, rbf 0.1, sine 0.2 [DERIVED])."""
+    """α of sgd and the momenta (dampened; None: replay 0.1, online 0.005, rbf 0.1, sine 0.2 [DERIVED],
+    per-layer 0.1, minatar 0.1)."""
     beta: float | None = None
     """Momentum β (None: 0.9; rbf 0.99, thesis §4.3.3.5); also Adam's β₁ and adaptive_diag's β."""
     adam_lr: float = 1e-3
     """Learning rate of adam and adaptive_diag (PyTorch's default; the spec gives none for Mountain Car)."""
     hidden: int = 16
-    """Width of the MLP's hidden layers (§S3.6: 16)."""
+    """Width of the MLP's hidden layers (§S3.6: 16); minatar: the conv model's channels n_h (§4.3.3.8: 16)."""
     depth: int | None = None
     """Hidden layers of the MLP (None: 3, i.e. 4 linear layers, §S3.6; per-layer 5, i.e. 6 linear layers,
-    thesis §4.3.3.11 "MLP with 6 layers")."""
+    thesis §4.3.3.11 "MLP with 6 layers"); minatar: the stride-2 convolutions before the head (None: 2,
+    10 → 5 → 3; the thesis's 4 take 84 → 6)."""
     corrected_layers: int = 3
     """k, the Linear layers `bottom` and `top` correct (Fig 4.15 varies it; 3 of the 6 layers is our choice:
     bottom 3 = 592 and top 3 = 561 of the 1153 parameters, nearly equal shares); `ends` corrects ⌈k/2⌉
@@ -85,10 +94,15 @@ class Config(HealthConfig):
     layer_rest: str = "none"
     """What the layers outside the corrected set use: none (plain dampened momentum) or diag (μ̂_diag); Fig
     4.15 shows both ("either corrected with the diagonal correction or use normal momentum")."""
-    gamma: float = 0.95
-    """Discount of the learner and of the ground truth (§S3.7: they must match)."""
+    gamma: float | None = None
+    """Discount of the learner and of the ground truth (§S3.7: they must match; None: 0.95 on Mountain Car,
+    [REF-CODE]; minatar 0.99, the thesis's Atari γ)."""
     n_eval: int = 2000
-    """Uniform states on which the MSE to V^π is measured (§S3.6: 2000)."""
+    """Uniform states on which the MSE to V^π is measured (§S3.6: 2000); minatar: held-out states (steps of
+    other episodes of the same expert) on which the MSE to their sampled returns is measured."""
+    minatar_buffer: int = 20000
+    """Transitions of the MinAtar Breakout ε-expert's training buffer (minatar; our size: 2000 updates of 32
+    draw each about 3 times; the thesis's Atari buffer is not sized in the text)."""
     eval_every: int = 250
     """Updates between two MSE (and value-drift) measurements."""
     rbf_sigma2: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
@@ -114,6 +128,12 @@ class Config(HealthConfig):
     top's (ratio of means over seeds, paired by seed) at most 1 − 0.1, after bottom beats the best constant
     predictor (Fig 4.15: bottom "much better" than top; the thesis gives no size). Its non-headline pairs
     (all over bottom, both ends over bottom, bottom over none) use it too."""
+    min_effect_minatar: float = 0.1
+    """Registered minimum effect of the `minatar` claim (registered 2026-12-06 before any run of the minatar
+    setting): μ̂'s (full ζ) final MSE to the held-out sampled returns over μ's, ratio of means over seeds
+    paired by seed, at most 1 − 0.1, after μ̂ beats the best constant predictor (Var G); the non-headline
+    pairs (μ̂ over Adam — Fig 4.16's comparison —, μ̂ over μ̂_diag, μ̂/√(∇²+ε) over Adam) use it too. The
+    thesis reports p < 0.01 against Adam (Fig 4.16), no size."""
     probe_every: int = 250
     """Updates between two measurements of the health monitor (the value network's last hidden layer on
     the first `probe_batch` evaluation inputs; for rbf the RBF features)."""
@@ -147,7 +167,7 @@ class Config(HealthConfig):
                 raise ValueError(f"{name} must be in (0, 10], got {getattr(self, name)}")
         if self.beta is not None and not 0 <= self.beta < 1:
             raise ValueError(f"beta must be in [0, 1), got {self.beta}")
-        if not 0 < self.gamma < 1:
+        if self.gamma is not None and not 0 < self.gamma < 1:
             raise ValueError(f"gamma must be in (0, 1), got {self.gamma}")
         self.rbf_sigma2 = tuple(float(v) for v in self.rbf_sigma2)
         if not self.rbf_sigma2 or min(self.rbf_sigma2) <= 0:
@@ -156,6 +176,10 @@ class Config(HealthConfig):
             raise ValueError(f"min_effect must be in [0, 1) (a ratio), got {self.min_effect}")
         if not self.min_gap_growth >= 0:
             raise ValueError(f"min_gap_growth must be >= 0, got {self.min_gap_growth}")
+        if self.minatar_buffer < 1:
+            raise ValueError(f"minatar_buffer must be >= 1 transitions, got {self.minatar_buffer}")
+        if not 0 <= self.min_effect_minatar < 1:
+            raise ValueError(f"min_effect_minatar must be in [0, 1) (a ratio), got {self.min_effect_minatar}")
         if not 0 <= self.min_effect_layers < 1:
             raise ValueError(f"min_effect_layers must be in [0, 1) (a ratio), got {self.min_effect_layers}")
         if self.layer_rest not in ("none", "diag"):
@@ -163,9 +187,9 @@ class Config(HealthConfig):
         d = T.DEFAULTS[self.setting]  # the resolved values (not `resolved()`: it builds a Config)
         depth = self.depth if self.depth is not None else d["depth"]
         if set(self.methods if self.methods is not None else d["methods"]) & set(LAYER_METHODS):
-            if self.setting == "rbf":
+            if self.setting in ("rbf", "minatar"):
                 raise ValueError(
-                    "bottom/top/ends correct layers of an MLP: not for --setting rbf (one layer)"
+                    f"bottom/top/ends correct layers of an MLP: not for --setting {self.setting}"
                 )
             if not 1 <= self.corrected_layers <= depth:
                 raise ValueError(
@@ -207,6 +231,8 @@ def model(cfg: Config, seed: int, sigma2: float | None) -> tuple[nn.Module, str]
     if cfg.setting == "rbf":  # linear on fixed RBF features (thesis §4.3.3.5)
         net = nn.Sequential(T.RBFGrid(cfg.rbf_grid, sigma2), nn.Linear(cfg.rbf_grid**2, 1))
         return T.init_uniform(net, seed), "0"
+    if cfg.setting == "minatar":  # the thesis's small conv model, scaled to 10 × 10 (§4.3.3.8)
+        return MA.conv_value_net(MA.CHANNELS, cfg.hidden, cfg.depth, seed), str(2 * cfg.depth - 1)
     return value_net(cfg, seed, d_in=1 if cfg.setting == "sine" else 2), str(2 * cfg.depth - 1)
 
 
@@ -223,9 +249,10 @@ def _optimizer(cfg: Config, method: str, net: nn.Module):
         return torch.optim.Adam(params, lr=cfg.adam_lr, betas=(cfg.beta, 0.999))
     if method == "oracle":
         return OracleMomentum(params, cfg.lr, cfg.beta)
-    correction = {"momentum": "none", "corrected": "full"}.get(method, "diag")
-    lr = cfg.adam_lr if method == "adaptive_diag" else cfg.lr
-    return CorrectedMomentum(params, lr, cfg.beta, correction=correction, adaptive=method == "adaptive_diag")
+    correction = {"momentum": "none", "corrected": "full", "adaptive_full": "full"}.get(method, "diag")
+    adaptive = method in ("adaptive_diag", "adaptive_full")
+    lr = cfg.adam_lr if adaptive else cfg.lr
+    return CorrectedMomentum(params, lr, cfg.beta, correction=correction, adaptive=adaptive)
 
 
 def train_unit(cfg: Config, run, method: str, seed: int, task: T.Task, bar, sigma2=None) -> dict:
@@ -290,11 +317,12 @@ def run(cfg: Config, run) -> dict:
     task = T.make_task(
         cfg.setting,
         run.rng("evaluation"),
-        run.rng("sine-data"),
+        run.rng("minatar-buffer" if cfg.setting == "minatar" else "sine-data"),
         n_eval=cfg.n_eval,
         batch=cfg.batch,
         gamma=cfg.gamma,
         sine_points=cfg.sine_points,
+        minatar_buffer=cfg.minatar_buffer,
     )
     widths = cfg.rbf_sigma2 if cfg.setting == "rbf" else (None,)
     units = [(m, s, w) for s in range(cfg.seeds) for w in widths for m in cfg.methods]
@@ -327,6 +355,8 @@ def run(cfg: Config, run) -> dict:
         if cfg.setting == "sine"
         else ("corrected_layers", "layer_rest", "min_effect_layers")
         if cfg.setting == "per-layer"
+        else ("minatar_buffer", "min_effect_minatar")
+        if cfg.setting == "minatar"
         else ()
     )
     return {
@@ -359,7 +389,8 @@ EXPERIMENT = Experiment(
         "μ̂ beats the best constant predictor (MSE = Var V^π). rbf: the relative gap 1 − MSE(μ̂)/MSE(μ) grows "
         "from the narrowest to the widest σ² by > min_gap_growth (0.05). sine (the supervised control): the "
         "same μ̂-vs-μ rule, which the thesis expects not to hold. per-layer: the bottom k layers' correction "
-        "over the top k's (ratio of means) < 1 − min_effect_layers (0.1), by the same rule. Non-headline: μ̂ "
+        "over the top k's (ratio of means) < 1 − min_effect_layers (0.1), by the same rule. minatar: μ̂ over μ "
+        "on the MSE to held-out sampled returns < 1 − min_effect_minatar (0.1), by the same rule. Non-headline: μ̂ "
         "beats μ̂_diag, the oracle beats μ."
     ),
     config=Config,

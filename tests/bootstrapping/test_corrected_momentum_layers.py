@@ -148,6 +148,8 @@ def test_per_layer_setting_defaults_and_validation():
     assert r.methods == ("momentum", "bottom", "top", "ends", "corrected")
     assert sum(p.numel() for p in cm.value_net(r, 0).parameters()) == 1153
     assert cm.DEFAULT.resolved().depth == 3  # the other settings keep the 609-parameter MLP
+    original = ("sgd", "momentum", "corrected", "corrected_diag", "oracle", "adam", "adaptive_diag")
+    assert cm.SMOKE.methods == cm.PAPER.methods == original  # the presets' arms are unchanged
     with pytest.raises(ValueError, match=r"corrected_layers must be in \[1, 5\]"):
         dataclasses.replace(cm.DEFAULT, setting="per-layer", corrected_layers=6)
     with pytest.raises(ValueError, match="not for --setting rbf"):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from replab import seeding
+from replab.envs._expert_buffer import check
+from replab.envs._expert_buffer import collect as collect_buffer
 
 HORIZON = 500
 """CartPole-v1's `max_episode_steps`."""
@@ -48,57 +50,20 @@ def collect(
     and the ε and random-action draws)."""
     from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-    if n < 1:
-        raise ValueError(f"n must be >= 1 transitions, got {n}")
-    if not 0 <= epsilon <= 1:
-        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma}")
-    if horizon < 1 or tail < 0:
-        raise ValueError(f"horizon must be >= 1 and tail >= 0, got {horizon} and {tail}")
+    check(n, epsilon, gamma, horizon, tail)
     env = CartPoleEnv()
-    rng = seeding.rng(seed, "cartpole-expert")
-    cols: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "next_obs", "next_action")}
-    cols |= {k: [] for k in ("terminal", "last", "traj", "pos", "returns")}
-    episode = 0
-    while len(cols["obs"]) < n:
-        obs, _ = env.reset(seed=int(rng.integers(2**31)))
-        steps: list[tuple] = []  # (obs, action, reward, next_obs, terminated)
-        action = _act(obs, rng, epsilon)
-        for _ in range(horizon + tail):
-            nxt, reward, terminated, _, _ = env.step(int(action))
-            steps.append((obs, action, float(reward), nxt, terminated))
-            obs = nxt
-            if terminated:
-                break
-            action = _act(obs, rng, epsilon)
-        rewards = np.array([s[2] for s in steps])
-        ret = np.zeros(len(steps))
-        acc = 0.0
-        for t in range(len(steps) - 1, -1, -1):
-            acc = rewards[t] + gamma * acc
-            ret[t] = acc
-        kept = min(len(steps), horizon, n - len(cols["obs"]))
-        for t in range(kept):
-            o, a, r, o2, term = steps[t]
-            cols["obs"].append(o)
-            cols["action"].append(a)
-            cols["reward"].append(r)
-            cols["next_obs"].append(o2)
-            cols["next_action"].append(steps[t + 1][1] if t + 1 < len(steps) else (0 if term else action))
-            cols["terminal"].append(term)
-            cols["last"].append(t == kept - 1)
-            cols["traj"].append(episode)
-            cols["pos"].append(t)
-            cols["returns"].append(ret[t])
-        episode += 1
-    env.close()
-    out = {k: np.asarray(v) for k, v in cols.items()}
-    for k in ("obs", "next_obs", "reward", "returns"):
-        out[k] = out[k].astype(np.float32)
-    for k in ("action", "next_action", "traj", "pos"):
-        out[k] = out[k].astype(np.int64)
-    return out
+    try:
+        return collect_buffer(
+            env,
+            seeding.rng(seed, "cartpole-expert"),
+            lambda obs, rng: _act(obs, rng, epsilon),
+            n,
+            gamma=gamma,
+            horizon=horizon,
+            tail=tail,
+        )
+    finally:
+        env.close()
 
 
 def _act(obs: np.ndarray, rng: np.random.Generator, epsilon: float) -> int:

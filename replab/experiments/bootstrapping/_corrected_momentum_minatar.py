@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from replab.envs.minatar_expert import collect
+from replab.nn.init import uniform_fan_in_
 
 SIDE, CHANNELS = 10, 4
 """MinAtar's state is SIDE × SIDE × C (Young & Tian 2019); Breakout has 4 channels (paddle, ball, trail,
@@ -55,14 +56,7 @@ def conv_value_net(channels: int, hidden: int, depth: int, seed: int) -> nn.Sequ
         layers += [nn.Conv2d(width, hidden, 3, 2, 1), nn.LeakyReLU()]
         width = hidden
     net = nn.Sequential(*layers, nn.Conv2d(width, 1, conv_sizes(depth)[-1]), nn.Flatten())
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                bound = 1 / (m.in_channels * m.kernel_size[0] * m.kernel_size[1]) ** 0.5
-                m.weight.uniform_(-bound, bound, generator=g)
-                m.bias.uniform_(-bound, bound, generator=g)
-    return net
+    return uniform_fan_in_(net, torch.Generator().manual_seed(seed))
 
 
 def expert_data(n_buffer: int, n_eval: int, rng_data: np.random.Generator, rng_eval: np.random.Generator,

@@ -65,7 +65,8 @@ def cartpole_net(cfg, seed: int) -> nn.Sequential:
 def minatar_net(cfg, seed: int, in_channels: int = 4, n_actions: int = 3) -> nn.Sequential:
     """Conv(in → c, 3×3, stride 1, no padding) → LeakyReLU → FC c·8·8 → h → LeakyReLU → FC h → n_actions,
     (c, h) = cfg.minatar_net (MinAtar's DQN: 16, 128). PyTorch's default bounds U(±1/√fan_in) for every
-    weight and bias (Conv2d's kaiming_uniform(a=√5) is that bound too), drawn from a per-seed generator."""
+    weight and bias (Conv2d's kaiming_uniform(a=√5) is that bound too), drawn from a per-seed generator
+    (`uniform_fan_in_`)."""
     c, h = cfg.minatar_net
     g = torch.Generator().manual_seed(seed)
     net = nn.Sequential(
@@ -76,12 +77,7 @@ def minatar_net(cfg, seed: int, in_channels: int = 4, n_actions: int = 3) -> nn.
         nn.LeakyReLU(0.01),
         nn.Linear(h, n_actions),
     )
-    conv = net[0]
-    bound = 1 / (in_channels * 9) ** 0.5
-    with torch.no_grad():
-        conv.weight.uniform_(-bound, bound, generator=g)
-        conv.bias.uniform_(-bound, bound, generator=g)
-    return uniform_fan_in_(net, g)
+    return uniform_fan_in_(net, g)  # the conv first, then the Linears (module order)
 
 
 TASKS = {

@@ -164,7 +164,8 @@ class Task:
         """The endless stream of minibatches of one seed (the same for every method of the seed)."""
         m, f32 = self.batch, torch.float32
         if self.setting == "minatar":
-            yield from MA.buffer_batches(self.data, m, rng)
+            yield from MA.buffer_batches(self.data, m, rng)  # endless: the code below is never reached
+            return
         if self.setting == "sine":
             x, y = self.data
             while True:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from replab import seeding
+from replab.errors import require_extra
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping import _corrected_momentum_minatar as MA
 from replab.experiments.bootstrapping import _corrected_momentum_tasks as T
@@ -196,6 +197,13 @@ class Config(HealthConfig):
                     f"corrected_layers must be in [1, {depth}] (a strict subset of the {depth + 1} "
                     f"layers), got {self.corrected_layers}"
                 )
+            if "ends" in (self.methods or d["methods"]) and self.corrected_layers < 2:
+                raise ValueError(
+                    f"corrected_layers must be >= 2 when 'ends' is among the methods (at k = 1 'ends' "
+                    f"corrects the bottom layer only, the arm 'bottom'), got {self.corrected_layers}"
+                )
+        if self.setting == "minatar":  # before a run's store row exists, not mid-run
+            require_extra("minatar", "minatar")
 
     def resolved(self) -> Config:
         """This config with the setting's values in place of None (what a run uses and records)."""
@@ -203,9 +211,9 @@ class Config(HealthConfig):
         return dataclasses.replace(self, **{k: d[k] for k in d if getattr(self, k) is None})
 
 
-PRESET_METHODS = METHODS[:7]
-"""sgd … adaptive_diag: the methods SMOKE and PAPER run (the per-layer arms and adaptive_full, added later,
-are the per-layer and minatar settings' own, or `--methods`)."""
+PRESET_METHODS = ("sgd", "momentum", "corrected", "corrected_diag", "oracle", "adam", "adaptive_diag")
+"""The methods SMOKE and PAPER run (the per-layer arms and adaptive_full, added later, are the per-layer and
+minatar settings' own, or `--methods`)."""
 SMOKE = Config(
     methods=PRESET_METHODS, seeds=2, steps=24, n_eval=200, eval_every=8, probe_every=8, probe_batch=64
 )

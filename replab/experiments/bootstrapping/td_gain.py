@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from replab import seeding
+from replab.errors import require_extra
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping._td_gain_report import report
 from replab.experiments.bootstrapping._td_gain_tasks import TASKS
@@ -119,6 +120,8 @@ class Config(HealthConfig):
         super().__post_init__()
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {tuple(TASKS)}, got {self.task!r}")
+        if self.task == "minatar":  # before a run's store row exists, not mid-run
+            require_extra("minatar", "minatar")
         self.minatar_net = tuple(int(x) for x in self.minatar_net)
         if len(self.minatar_net) != 2 or min(self.minatar_net) < 1:
             raise ValueError(f"minatar_net must be two sizes >= 1 (channels, hidden), got {self.minatar_net}")

@@ -1,6 +1,8 @@
 """Staleness-corrected momentum for TD learning (seed004 §S3; Bengio, Precup, Pineau 2021) and its baselines.
 
-Three optimizers of one flat parameter vector θ (the parameters of one param group, in order):
+Three optimizers of one flat parameter vector θ (`OracleMomentum`: the parameters of its one param group, in
+order; `CorrectedMomentum` and its subclass `DampenedMomentum`: those of all their param groups, concatenated
+in order):
 
 - `DampenedMomentum` (§S3.2 eq. 4.2–4.3): μ_t = βμ_{t−1} + (1−β)g_t, θ_t = θ_{t−1} − αμ_t, with μ_0 = 0,
   so the first buffer is (1−β)g (the reference code's "FixedSGD", not PyTorch's SGD, which starts at g).
@@ -130,7 +132,8 @@ def regression_terms(model: nn.Module, x: Tensor, y: Tensor, *, set_grad: bool =
 
 
 class _Flat(torch.optim.Optimizer):
-    """One param group seen as one flat vector."""
+    """The parameters seen as one flat vector: one param group's (`CorrectedMomentum` overrides
+    `_flat_params` to concatenate all its groups)."""
 
     def _flat_params(self) -> list[Tensor]:
         if len(self.param_groups) != 1:
@@ -189,7 +192,7 @@ class CorrectedMomentum(_Flat):
                         f"param group {i}: {k} = {group[k]} differs from group 0's {first[k]}; the "
                         f"corrected step has one {k} (§S3.2): give every group the same"
                     )
-        self.correction, self.adaptive = correction, adaptive
+        self.adaptive = adaptive  # each group's correction is group["correction"] (the argument: the default)
         self._index = {kind: self._where(kind) for kind in ("full", "diag")}
 
     def _flat_params(self) -> list[Tensor]:

@@ -54,7 +54,7 @@ def test_td_terms_through_the_conv_model_match_per_example_autograd():
 
 
 def test_buffer_stream_draws_rows_of_the_expert_buffer():
-    buf, ex, ey = MA.expert_data(300, 50, np.random.default_rng(0), np.random.default_rng(1), 0.99)
+    buf, ex, ey, _ = MA.expert_data(300, 50, np.random.default_rng(0), np.random.default_rng(1), 0.99)
     assert ex.shape == (50, 4, 10, 10) and ey.shape == (50,)
     np.testing.assert_allclose(buf["discount"], 0.99 * (1 - buf["terminal"]), rtol=1e-7)
     s, r, s2, disc = next(MA.buffer_batches(buf, 8, np.random.default_rng(2)))
@@ -63,6 +63,56 @@ def test_buffer_stream_draws_rows_of_the_expert_buffer():
         j = int(np.flatnonzero((buf["obs"] == s[k].numpy()).all((1, 2, 3)) & (buf["reward"] == r[k].item())
                                & (buf["next_obs"] == s2[k].numpy()).all((1, 2, 3)))[0])  # fmt: skip
         assert buf["discount"][j] == pytest.approx(disc[k].item())
+
+
+def test_eval_set_description_counts_episodes_and_states_seen_in_training(monkeypatch):
+    """`eval_set` against a brute-force count on hand-made buffers: 3 of 4 evaluation states occur among the
+    training states (one of them twice), from 2 episodes."""
+    s = np.zeros((6, 4, 10, 10), np.float32)
+    for i in range(6):
+        s[i, 0, 9, i] = 1  # six distinct states (the paddle's column)
+    bufs = {
+        7: dict(obs=s[:4], traj=np.array([0, 0, 1, 1]), terminal=np.zeros(4, bool)),
+        8: dict(obs=s[[1, 2, 5, 1]], traj=np.array([0, 0, 0, 1]), returns=np.arange(4, dtype=np.float32)),
+    }
+    monkeypatch.setattr(MA, "collect", lambda n, seed, gamma: dict(bufs[seed]))
+    rng_data, rng_eval = np.random.default_rng(0), np.random.default_rng(1)
+    seeds = (int(np.random.default_rng(0).integers(2**31)), int(np.random.default_rng(1).integers(2**31)))
+    bufs = {seeds[0]: bufs[7], seeds[1]: bufs[8]}
+    _, ex, ey, info = MA.expert_data(4, 4, rng_data, rng_eval, 0.99)
+    brute = np.mean([any((e.numpy() == t).all() for t in s[:4]) for e in ex])
+    assert brute == 0.75 and info == {"episodes": 2, "in_training_buffer": 0.75}
+    assert ey.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_expert_data_draws_the_evaluation_collection_from_another_stream(monkeypatch, tmp_path):
+    """A run's two collections (training buffer, evaluation states) take their seeds from the run's two
+    named streams ('minatar-buffer', 'evaluation'), so they are different episodes."""
+    from replab.launch import start_run
+    from replab.track.store import Store
+
+    calls, real = [], MA.collect
+    monkeypatch.setattr(
+        MA, "collect", lambda n, seed, gamma: calls.append((n, seed)) or real(n, seed, gamma=gamma)
+    )
+    cfg = dataclasses.replace(
+        cm.SMOKE, setting="minatar", methods=("momentum",), seeds=1, steps=2, eval_every=2, probe_every=2,
+        n_eval=40, minatar_buffer=120, hidden=2,
+    )  # fmt: skip
+    run_id, _ = start_run(
+        "corrected-momentum", cfg, preset="smoke", store=Store(tmp_path / "r.db"), quiet=True
+    )
+    (n_train, seed_train), (n_eval, seed_eval) = calls
+    assert (n_train, n_eval) == (120, 40) and seed_train != seed_eval
+    from replab import seeding
+
+    seed = Store(tmp_path / "r.db").get_run(run_id).seed  # the seeds are the first draws of the named streams
+    assert seed_train == int(seeding.rng(seed, "minatar-buffer").integers(2**31))
+    assert seed_eval == int(seeding.rng(seed, "evaluation").integers(2**31))
+    info = json.loads((tmp_path / run_id / "results.json").read_text())["eval_set"]
+    assert 1 <= info["episodes"] <= 40 and 0 <= info["in_training_buffer"] <= 1
+    report = (tmp_path / run_id / "report.md").read_text()
+    assert f"from {info['episodes']} episode(s)" in report
 
 
 def test_minatar_setting_defaults_and_validation():

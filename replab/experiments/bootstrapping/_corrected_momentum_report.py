@@ -1,8 +1,9 @@
 """The report of `corrected-momentum`: a pure function of its results (`replab report RUN_ID` rebuilds it).
 
 `replay`, `online` and `sine` are reported here (μ̂ against μ by the shared rule), `per-layer` too (the
-bottom layers' correction against the top layers') and `minatar` (μ̂ against μ on the MSE to held-out
-sampled returns); `rbf` in `_corrected_momentum_rbf.py`. Results written before the `setting` option existed are `replay`.
+bottom layers' correction against the top layers') and `minatar` (μ̂ against μ on the MSE to the sampled
+returns of states of other episodes of the same expert); `rbf` in `_corrected_momentum_rbf.py`. Results
+written before the `setting` option existed are `replay`.
 """
 
 from __future__ import annotations
@@ -181,9 +182,11 @@ def report(results: dict) -> Report:
             f"drawn from a buffer of {cfg.get('minatar_buffer')} steps of a MinAtar Breakout ε-expert "
             f"(ε = 0.05), γ = {cfg['gamma']}, the small conv model ({depth} stride-2 3×3 convolutions of "
             f"{cfg['hidden']} channels and a head over the remaining map, one output V(s)); MSE to the "
-            f"sampled discounted returns of {cfg['n_eval']} held-out states (other episodes of the same "
-            "expert: a sample of V^π, so it includes the return's variance); drift as in the Mountain Car "
-            "settings"
+            f"sampled discounted returns of {cfg['n_eval']} states of other episodes of the same expert (a "
+            "sample of V^π, so it includes the return's variance; most of these states also occur in the "
+            "training buffer — Breakout's states repeat — but their returns are independent samples"
+            + _eval_set(results.get("eval_set"))
+            + "); drift as in the Mountain Car settings"
         )
     rep.sections.append(
         (
@@ -303,4 +306,14 @@ def _drift_figure(res, methods, seeds) -> Figure:
     ax.set_title("Value drift (thesis Fig 4.11)")
     return Figure(
         "drift", fig, "Mean (V_θi(s′_i) − V_θt(s′_i))² over the last 2/(1−β) minibatches (mean over seeds)."
+    )
+
+
+def _eval_set(info: dict | None) -> str:
+    """The recorded description of minatar's evaluation states (absent from results of older runs)."""
+    if not info:
+        return ""
+    return (
+        f": here from {info['episodes']} episode(s), {100 * info['in_training_buffer']:.0f}% of them present "
+        "byte for byte in the training buffer"
     )

@@ -10,7 +10,8 @@
 - `per-layer` (Fig 4.15): `replay` with the deeper MLP of thesis §4.3.3.11 (6 layers, n_h 16, α 0.1,
   n_mb 16, β 0.9); the methods correct some of its layers only.
 - `minatar` (Fig 4.16, scaled): TD(0) on a MinAtar Breakout ε-expert's buffer with a small conv net, MSE to
-  the sampled returns of held-out episodes (`_corrected_momentum_minatar.py`).
+  the sampled returns of states of other episodes of the same expert (most also occur in the training
+  buffer: Breakout's states repeat; their returns are independent samples; `_corrected_momentum_minatar.py`).
 
 Each setting's defaults (`DEFAULTS`) are the spec's reduced plan where it gives them, else the thesis's.
 """
@@ -151,6 +152,9 @@ class Task:
     gamma: float
     data: tuple[np.ndarray, np.ndarray] | dict | None = None
     """sine: the fixed points (x, y); minatar: the training buffer"""
+    eval_set: dict | None = None
+    """minatar: how many episodes the evaluation states come from and the fraction of them that also occur
+    in the training buffer (`_corrected_momentum_minatar.expert_data`)"""
 
     @property
     def td(self) -> bool:  # every setting but sine
@@ -227,11 +231,11 @@ def make_task(
 ) -> Task:
     """The evaluation set (Mountain Car: `n_eval` uniform states with their exact V^π; sine: the 10k
     fixed training points, on which the regression's MSE is measured; minatar: `minatar_buffer` training
-    transitions of the ε-expert and `n_eval` held-out states with their sampled returns) and the stream's
-    parameters."""
+    transitions of the ε-expert and `n_eval` states of other episodes of the same expert, with their sampled
+    returns) and the stream's parameters."""
     if setting == "minatar":
-        buf, ex, ey = MA.expert_data(minatar_buffer, n_eval, rng_data, rng_eval, gamma)
-        return Task(setting, ex, ey, float(ey.var(unbiased=False)), batch, gamma, data=buf)
+        buf, ex, ey, info = MA.expert_data(minatar_buffer, n_eval, rng_data, rng_eval, gamma)
+        return Task(setting, ex, ey, float(ey.var(unbiased=False)), batch, gamma, data=buf, eval_set=info)
     if setting == "sine":
         x = rng_data.uniform(-1, 1, sine_points)
         y = sine_target(x)

@@ -10,8 +10,10 @@ trajectories), `rbf` (Figs 4.12–4.13, a linear value on RBFs of width σ² ∈
 supervised control, Fig 4.1) and `per-layer` (Fig 4.15: replay with the 6-layer MLP of thesis §4.3.3.11,
 the full correction restricted to the bottom, top or both ends' layers, `replab.optim.layer_groups`) and
 `minatar` (Fig 4.16 scaled to MinAtar: TD(0) on a Breakout ε-expert's buffer with the thesis's small conv
-model, MSE to the sampled returns of held-out episodes; `_corrected_momentum_minatar.py`). Every method of a seed starts from the same network and sees the same data
-(paired by seed); finished units are checkpointed.
+model, MSE to the sampled returns of states of other episodes of the same expert: most also occur in the
+training buffer, Breakout's states repeat, but their returns are independent samples;
+`_corrected_momentum_minatar.py`). Every method of a seed starts from the same network and sees the same
+data (paired by seed); finished units are checkpointed.
 """
 
 from __future__ import annotations
@@ -99,8 +101,9 @@ class Config(HealthConfig):
     """Discount of the learner and of the ground truth (§S3.7: they must match; None: 0.95 on Mountain Car,
     [REF-CODE]; minatar 0.99, the thesis's Atari γ)."""
     n_eval: int = 2000
-    """Uniform states on which the MSE to V^π is measured (§S3.6: 2000); minatar: held-out states (steps of
-    other episodes of the same expert) on which the MSE to their sampled returns is measured."""
+    """Uniform states on which the MSE to V^π is measured (§S3.6: 2000); minatar: states of other
+    episodes of the same expert (most also occur in the training buffer: Breakout's states repeat; their
+    returns are independent samples) on which the MSE to their sampled returns is measured."""
     minatar_buffer: int = 20000
     """Transitions of the MinAtar Breakout ε-expert's training buffer (minatar; our size: 2000 updates of 32
     draw each about 3 times; the thesis's Atari buffer is not sized in the text)."""
@@ -131,7 +134,7 @@ class Config(HealthConfig):
     (all over bottom, both ends over bottom, bottom over none) use it too."""
     min_effect_minatar: float = 0.1
     """Registered minimum effect of the `minatar` claim (registered 2026-12-06 before any run of the minatar
-    setting): μ̂'s (full ζ) final MSE to the held-out sampled returns over μ's, ratio of means over seeds
+    setting): μ̂'s (full ζ) final MSE to the evaluation states' sampled returns over μ's, ratio of means over seeds
     paired by seed, at most 1 − 0.1, after μ̂ beats the best constant predictor (Var G); the non-headline
     pairs (μ̂ over Adam — Fig 4.16's comparison —, μ̂ over μ̂_diag, μ̂/√(∇²+ε) over Adam) use it too. The
     thesis reports p < 0.01 against Adam (Fig 4.16), no size."""
@@ -373,11 +376,14 @@ def run(cfg: Config, run) -> dict:
         if cfg.setting == "minatar"
         else ()
     )
-    return {
+    out = {
         "config": {k: getattr(cfg, k) for k in (*fields, *extra, "n_eval", "min_effect", "min_gap_growth")},
         "constant_mse": task.floor,
         "results": state["done"],
     }
+    if task.eval_set is not None:  # minatar: a description of the evaluation states, not a metric
+        out["eval_set"] = task.eval_set
+    return out
 
 
 def report(results: dict):
@@ -404,7 +410,7 @@ EXPERIMENT = Experiment(
         "from the narrowest to the widest σ² by > min_gap_growth (0.05). sine (the supervised control): the "
         "same μ̂-vs-μ rule, which the thesis expects not to hold. per-layer: the bottom k layers' correction "
         "over the top k's (ratio of means) < 1 − min_effect_layers (0.1), by the same rule. minatar: μ̂ over μ "
-        "on the MSE to held-out sampled returns < 1 − min_effect_minatar (0.1), by the same rule. Non-headline: μ̂ "
+        "on the MSE to the sampled returns of other episodes' states < 1 − min_effect_minatar (0.1), by the same rule. Non-headline: μ̂ "
         "beats μ̂_diag, the oracle beats μ."
     ),
     config=Config,

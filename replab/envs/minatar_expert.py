@@ -8,7 +8,8 @@ The heuristic reads only the observation (MinAtar Breakout's channels, Young & T
 `minatar/environments/breakout.py`: 0 paddle, 1 ball, 2 trail = the ball's previous cell, 3 bricks). The
 ball moves one cell along a diagonal per step and reflects off the side walls; the target is the column at
 which it would reach the paddle's row (9) if it were falling from its current cell (`landing_column`, its
-horizontal direction read from the trail, `ball_dx`): exact while it falls, and while it rises it keeps the
+horizontal direction read from the trail, `ball_dx`): exact while it falls below the bricks (rows 1–3,
+which can still reflect a falling ball inside them), and while it rises it keeps the
 paddle ahead of a ball that a brick will send down on the same diagonal (our choice: greedy, it scored 24.2
 mean over 20 sticky-action episodes against 15.0 for chasing the ball's column; 15.3 with ε = 5%; uniform
 random actions 0.25). The paddle moves one cell toward the target, else stays. Actions are MinAtar's minimal set for Breakout

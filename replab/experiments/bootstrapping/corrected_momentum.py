@@ -224,7 +224,8 @@ DEFAULT = Config()
 PAPER = Config(methods=PRESET_METHODS, seeds=10)
 """Fig 4.3's scale: 10 seeds, 5k steps, minibatch 16, the four momenta plus SGD, Adam and the Adam-like μ̂
 (with `--setting online` the thesis used 50 seeds: `--seeds 50`; per-layer and minatar: pass `--methods`,
-e.g. minatar's 20 seeds of Fig 4.16 with `--methods momentum corrected corrected_diag adam adaptive_full`)."""
+e.g. for minatar at Fig 4.16's 20 seeds `--setting minatar --seeds 20 --methods momentum corrected
+corrected_diag adam adaptive_full`: PAPER's `seeds` is 10)."""
 
 
 def value_net(cfg: Config, seed: int, d_in: int = 2) -> nn.Sequential:

@@ -17,8 +17,8 @@ the same code. Objectives, all regressions of Q_θ(s_t, a_t) to a target y:
 The bootstrap action: eq. 3.17 (seed text §3.2.2.4) takes max_a for Q-learning (`ql_bootstrap="max"`);
 eq. 3.18 writes V(S_{t+n}) and says "the return depends implicitly on the trajectory and the actions
 followed from S_t", i.e. the evaluation of the data's policy, so TD(λ) bootstraps with the logged next
-action Q_θ̄(s′, a′) (`lambda_bootstrap="logged"`; λ = 1 is then the `mc` regression up to the 500-step
-cut, and λ = 0 differs from `ql` only by max vs logged). Both are flags.
+action Q_θ̄(s′, a′) (`lambda_bootstrap="logged"`; λ = 1 is then the `mc` regression up to the cut at the
+stored horizon — CartPole's 500-step limit, MinAtar's 1000 stored steps — and λ = 0 differs from `ql` only by max vs logged). Both are flags.
 
 Probe (§S2.2, §S2.6b): every `gain_every` updates, `gain_positions` buffer positions; for each, one SGD
 step of size `probe_lr` on that sample's own loss (a functional copy), and gain(k) = L_before − L_after at
@@ -73,7 +73,8 @@ class Config(HealthConfig):
     gamma: float = 0.99
     """Discount (§S2.3: 0.99)."""
     tail: int = 700
-    """Steps the expert's rollout continues past the 500-step limit for the Monte-Carlo returns (ours)."""
+    """Steps the expert's rollout continues past the stored horizon (CartPole's 500-step limit; MinAtar: 1000
+    stored steps) for the Monte-Carlo returns (ours)."""
     width: int = 64
     """Hidden width of the CartPole MLP's two hidden layers (§S2.6b: 64)."""
     minatar_net: tuple[int, int] = (16, 128)

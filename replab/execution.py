@@ -82,16 +82,21 @@ def describe_execution(store: Store, run_id: str) -> dict[str, str]:
     return out
 
 
+def started_with(folder: Path) -> dict | None:
+    """{device, amp, compile} of the run whose folder is `folder` (None before its execution record exists)."""
+    path = folder / "execution.json"
+    if not path.exists():
+        return None
+    e = json.loads(path.read_text())
+    return {"device": e["device"], "amp": "autocast" in e["precision"], "compile": e.get("compile", False)}
+
+
 def same_execution(folder: Path, run_id: str, device: str, amp: bool, compile: bool) -> None:
     """A resumed run continues on the device, precision and compilation it started with: half a run in
     bfloat16 and half in float32 would be reported as neither."""
-    path = folder / "execution.json"
-    if not path.exists():
-        return
-    e = json.loads(path.read_text())
-    was = {"device": e["device"], "amp": "autocast" in e["precision"], "compile": e.get("compile", False)}
+    was = started_with(folder)
     now = {"device": device, "amp": amp, "compile": compile}
-    if was != now:
+    if was is not None and was != now:
         flags = f"--device {was['device']}" + " --amp" * was["amp"] + " --compile" * was["compile"]
         raise ReplabError(
             f"run {run_id} started with {flags} and would resume with --device {device}"

@@ -8,14 +8,16 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import tyro
 
 from replab import experiments, launch, seeding
+from replab import sweep_adopt as adopt
 from replab.cli_parse import check_preset, open_store, parse_args, parse_overrides
 from replab.errors import ReplabError
 from replab.sweep_grid import GridPoint, expand
-from replab.sweep_trial import Trial, interrupted
+from replab.sweep_trial import Trial
 
 
 @dataclass
@@ -115,29 +117,40 @@ def cmd_sweep(args: list[str]) -> int:
     flags = ["--stop-on-nonfinite", str(a.stop_on_nonfinite)] if a.stop_on_nonfinite else []
     flags += ["--amp"] if a.amp else []
     flags += ["--compile"] if a.compile else []
-    # a killed local sweep's trials continue from their checkpoints in the scratch folders (sweep_trial.py)
-    left = interrupted(store.root / ".sweep", a.name, a.preset) if a.resume and a.backend == "local" else {}
-    left = {k: v for k, v in left.items() if not store.has_run(v[0])}  # never a run the store already holds
+    # a killed local sweep's trials continue from their checkpoints in the scratch folders (sweep_adopt.py)
+    scratch = store.root / ".sweep"
+    execution = {"device": a.device, "amp": a.amp, "compile": a.compile}
+    local = a.backend == "local"
+    left, notes = (
+        adopt.interrupted(scratch, a.name, a.preset, execution, store.has_run)
+        if a.resume and local
+        else ({}, [])
+    )
     skipped, todo = [], []
     for p, cfg in points:
         key = (p.seed, json.dumps(cfg, sort_keys=True))
         if a.resume and key in done:
             skipped.append(done[key])
         else:
-            todo.append((p, key in done, left.get(key)))
+            todo.append((p, key in done, left.pop(key, None)))  # pop: two equal grid points are two trials
+    for unused in left.values():
+        unused.lock.close()
     if skipped:
         print(f"--resume: {len(skipped)} of {len(points)} trials already finished in the store, skipped")
     elif any(again for _, again, _ in todo):
         n = sum(again for _, again, _ in todo)
         print(f"replab: note: {n} trials already finished in the store run again ('--resume' skips them)")
-    for p, _, (rid, frac) in [t for t in todo if t[2]]:
+    for note in notes:
+        print(f"replab: note: {note}")
+    for p, _, run in [t for t in todo if t[2]]:
         where = f"seed {p.seed}" + (f", {p.label}" if p.label else "")
-        print(f"--resume: {rid} ({where}) continues from its checkpoint at {100 * frac:.0f}%")
+        done_at = f"it had reported {100 * run.done:.0f}%"
+        print(f"--resume: {run.run_id} ({where}) continues from its last checkpoint ({done_at})")
     backend = _backend(a, len(todo), gpus, store)
     threads = _threads(a, backend)
     trials = [
         Trial(
-            run[0] if run else launch.new_run_id(a.name, p.seed),
+            run.run_id if run else launch.new_run_id(a.name, p.seed),
             a.name,
             a.preset,
             p.seed,
@@ -149,7 +162,20 @@ def cmd_sweep(args: list[str]) -> int:
         )
         for p, _, run in todo
     ]
-    status = run_sweep(trials, store, backend, retries=a.retries, quiet=a.quiet) if trials else {}
+    # this driver holds each of its trials (an adopted one already is) until it ends
+    held = [
+        run.lock if run else adopt.claim(scratch, t.run_id) if local else None
+        for (_, _, run), t in zip(todo, trials)
+    ]
+    try:
+        status = run_sweep(trials, store, backend, retries=a.retries, quiet=a.quiet) if trials else {}
+    finally:
+        for lock in held:
+            if lock is not None:
+                lock.close()
+                path = Path(lock.name)
+                if not (path.parent / path.stem).exists():  # the trial's folder is gone: so is its lock
+                    path.unlink(missing_ok=True)
     if not trials:
         backend.close()
     for rid, s in status.items():

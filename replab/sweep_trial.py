@@ -7,13 +7,12 @@ driver is the only writer of the real store (`sweep_merge.py`), so a worker that
 nothing there. Its scratch folder stays: a retry on the same machine continues the run from its last
 checkpoint (`replab run --resume`, which replaces the steps logged after it instead of adding them); a
 retry elsewhere, or of a run killed before its first checkpoint, starts afresh. The folder is removed once
-the run has finished or failed (its payload then holds everything). A later `replab sweep --resume` finds the
-folders that a killed sweep left (`interrupted`) and gives their trials the same run ids, so they continue too.
+the run has finished or failed (its payload then holds everything). A later `replab sweep --resume` adopts
+the folders that a killed sweep left (`sweep_adopt.py`): their trials keep their run ids and continue too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replab.track import lifeline
-from replab.track.store import _alive
 
 SKIP_FILES = ("checkpoint.pt",)
 """Files of a finished run not carried to the store (a finished run is never resumed)."""
@@ -141,39 +139,6 @@ def scratch_status(db: Path, run_id: str) -> str | None:
     except sqlite3.Error:
         return None
     return row[0] if row else None
-
-
-def interrupted(scratch_root: Path, experiment: str, preset: str) -> dict[tuple[int, str], tuple[str, float]]:
-    """{(seed, config as canonical JSON): (run id, fraction done)} of the runs of `experiment` at `preset` that
-    a killed sweep left in `scratch_root` with a checkpoint and no live process: the run a new trial of the
-    same seed and config continues. Of two such runs of one trial, the one further along."""
-    import socket
-
-    found: dict[tuple[int, str], tuple[str, float]] = {}
-    for db in sorted(Path(scratch_root).glob("*/replab.db")):
-        run_id = db.parent.name
-        if not (db.parent / run_id / "checkpoint.pt").exists():
-            continue
-        try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
-            try:
-                row = conn.execute(
-                    "SELECT experiment, preset, seed, config, status, progress, pid, host FROM runs WHERE id=?",
-                    (run_id,),
-                ).fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            continue
-        if row is None or (row[0], row[1]) != (experiment, preset) or row[4] not in ("running", "killed"):
-            continue
-        if row[4] == "running" and (row[7] != socket.gethostname() or row[6] is None or _alive(row[6])):
-            continue  # a run still going (in another sweep), or one whose death this host cannot tell
-        key = (row[2], json.dumps(json.loads(row[3]), sort_keys=True))
-        done = float(row[5] or 0.0)
-        if key not in found or done > found[key][1]:
-            found[key] = (run_id, done)
-    return found
 
 
 def scratch_progress(db: Path, run_id: str) -> float | None:

@@ -180,3 +180,23 @@ def test_minatar_report_decides_with_the_shared_rule():
     assert next(c for c in tie.checks if "beats Adam" in c.name).verdict == "did not hold"
     stuck = cm.report(_results(good, base, base, floor=2.0))  # nothing beat the best constant predictor
     assert next(c for c in stuck.checks if c.headline).verdict == "inconclusive"
+
+
+def test_fig_4_16s_pair_is_decided_without_the_headline_methods():
+    """A run of the Adam-like arms only (`--methods adaptive_diag adaptive_full adam`): the headline needs μ̂
+    and μ and says so; μ̂_diag/√(∇²+ε) over Adam — Fig 4.16's comparison — is decided by the shared rule."""
+    good, base = [3.0, 3.2, 3.1, 2.9, 3.3], [4.0, 4.4, 4.1, 4.2, 4.5]
+    res = _results(good, base, base)
+    res["results"] = {
+        f"{m}/{s}": _unit(v[s])
+        for m, v in (("adaptive_diag", good), ("adaptive_full", base), ("adam", base))
+        for s in range(5)
+    }
+    res["config"]["methods"] = ["adaptive_diag", "adaptive_full", "adam"]
+    rep = cm.report(res)
+    head = next(c for c in rep.checks if "MinAtar" in c.name)
+    assert head.held is None and "needs the corrected and momentum methods" in head.measured
+    diag = next(c for c in rep.checks if c.name == "μ̂_diag/√(∇²+ε) beats Adam")
+    assert diag.verdict == "held" and not diag.headline
+    full = next(c for c in rep.checks if c.name == "μ̂/√(∇²+ε) (full ζ) beats Adam")
+    assert full.verdict == "did not hold"  # a tie is not a win

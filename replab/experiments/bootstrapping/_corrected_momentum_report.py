@@ -86,6 +86,7 @@ PAIRS = {  # (a, b, key): "a beats b"; the first is the setting's headline
         ("corrected", "adam", "vs_adam"),
         ("corrected", "corrected_diag", "full_vs_diag"),
         ("adaptive_full", "adam", "adaptive_vs_adam"),
+        ("adaptive_diag", "adam", "adaptive_diag_vs_adam"),  # Fig 4.16's own pair (registered 2026-12-06)
         ("oracle", "momentum", "oracle"),
     ),
 }

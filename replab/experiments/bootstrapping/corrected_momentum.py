@@ -136,8 +136,9 @@ class Config(HealthConfig):
     """Registered minimum effect of the `minatar` claim (registered 2026-12-06 before any run of the minatar
     setting): μ̂'s (full ζ) final MSE to the evaluation states' sampled returns over μ's, ratio of means over seeds
     paired by seed, at most 1 − 0.1, after μ̂ beats the best constant predictor (Var G); the non-headline
-    pairs (μ̂ over Adam — Fig 4.16's comparison —, μ̂ over μ̂_diag, μ̂/√(∇²+ε) over Adam) use it too. The
-    thesis reports p < 0.01 against Adam (Fig 4.16), no size."""
+    pairs (μ̂ over Adam, μ̂ over μ̂_diag, μ̂/√(∇²+ε) over Adam, and — registered 2026-12-06 after the first
+    5-seed minatar run, which did not include it, and before any run of it — μ̂_diag/√(∇²+ε) over Adam, Fig
+    4.16's own comparison) use it too. The thesis reports p < 0.01 against Adam (Fig 4.16), no size."""
     probe_every: int = 250
     """Updates between two measurements of the health monitor (the value network's last hidden layer on
     the first `probe_batch` evaluation inputs; for rbf the RBF features)."""

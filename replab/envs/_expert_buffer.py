@@ -18,7 +18,7 @@ FIELDS = ("obs", "action", "reward", "next_obs", "next_action", "terminal", "las
 
 
 def check(n: int, epsilon: float, gamma: float, horizon: int, tail: int) -> None:
-    """One-line errors for the arguments of an expert's `collect`."""
+    """One-line errors for the arguments of `collect`."""
     if n < 1:
         raise ValueError(f"n must be >= 1 transitions, got {n}")
     if not 0 <= epsilon <= 1:
@@ -30,37 +30,54 @@ def check(n: int, epsilon: float, gamma: float, horizon: int, tail: int) -> None
 
 
 def collect(
-    env,
+    make_env: Callable,
     rng: np.random.Generator,
-    act: Callable[[np.ndarray, np.random.Generator], int],
+    expert_action: Callable[[np.ndarray], int],
+    n_actions: int,
     n: int,
     *,
+    epsilon: float,
     gamma: float,
     horizon: int,
     tail: int,
 ) -> dict[str, np.ndarray]:
-    """`n` transitions of the policy `act(obs, rng) -> action` on `env`, whole episodes until `n` are stored
-    (the last one cut at `n`); each episode's reset seed is drawn from `rng`, then its actions.
+    """`n` transitions of the ε-expert on the env `make_env()` makes (and this closes), whole episodes until
+    `n` are stored (the last one cut at `n`): with probability ε a uniform action of the `n_actions`, else
+    `expert_action(obs)` (§S2.3, §S2.6b); each episode's reset seed is drawn from `rng`, then its ε and
+    random-action draws.
 
     Returns numpy arrays, one row per transition t: `obs` and `next_obs` float32, `action`, `reward`
     float32, `next_action` (the action logged at next_obs: the behaviour's, from the continued rollout when
     the stored trajectory ends without terminating; 0 after a terminal), `terminal` (the episode ended at
     this step: no bootstrap), `last` (the last stored step of its trajectory), `traj` (trajectory id), `pos`
     (index within its trajectory), `returns` float32 (Σ_j γ^j r_{t+j} over the rollout, continued `tail`
-    steps beyond `horizon` when it had not terminated). The caller closes `env`."""
+    steps beyond `horizon` when it had not terminated)."""
+    check(n, epsilon, gamma, horizon, tail)
+
+    def act(obs: np.ndarray) -> int:
+        return int(rng.integers(n_actions)) if rng.random() < epsilon else int(expert_action(obs))
+
+    env = make_env()
+    try:
+        return _rollouts(env, rng, act, n, gamma, horizon, tail)
+    finally:
+        env.close()
+
+
+def _rollouts(env, rng, act, n: int, gamma: float, horizon: int, tail: int) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in FIELDS}
     episode = 0
     while len(cols["obs"]) < n:
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         steps: list[tuple] = []  # (obs, action, reward, next_obs, terminated)
-        action = act(obs, rng)
+        action = act(obs)
         for _ in range(horizon + tail):
             nxt, reward, terminated, _, _ = env.step(int(action))
             steps.append((obs, action, float(reward), nxt, terminated))
             obs = nxt
             if terminated:
                 break
-            action = act(obs, rng)
+            action = act(obs)
         ret = discounted_returns(np.array([s[2] for s in steps]), gamma)
         kept = min(len(steps), horizon, n - len(cols["obs"]))
         for t in range(kept):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from replab import seeding
-from replab.envs._expert_buffer import check
 from replab.envs._expert_buffer import collect as collect_buffer
 
 HORIZON = 500
@@ -50,23 +49,7 @@ def collect(
     and the ε and random-action draws)."""
     from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-    check(n, epsilon, gamma, horizon, tail)
-    env = CartPoleEnv()
-    try:
-        return collect_buffer(
-            env,
-            seeding.rng(seed, "cartpole-expert"),
-            lambda obs, rng: _act(obs, rng, epsilon),
-            n,
-            gamma=gamma,
-            horizon=horizon,
-            tail=tail,
-        )
-    finally:
-        env.close()
-
-
-def _act(obs: np.ndarray, rng: np.random.Generator, epsilon: float) -> int:
-    if rng.random() < epsilon:
-        return int(rng.integers(2))
-    return int(expert_action(obs))
+    rng = seeding.rng(seed, "cartpole-expert")
+    return collect_buffer(
+        CartPoleEnv, rng, expert_action, 2, n, epsilon=epsilon, gamma=gamma, horizon=horizon, tail=tail
+    )

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from replab import seeding
-from replab.envs._expert_buffer import check
 from replab.envs._expert_buffer import collect as collect_buffer
 
 HORIZON = 1000
@@ -102,27 +101,10 @@ def collect(
     trajectory), `traj` (trajectory id), `pos` (index within its trajectory), `returns` (Σ_j γ^j r_{t+j} over
     the rollout, continued `tail` steps beyond `horizon` when it had not terminated). Everything is drawn
     from `seed` (the env's reset seeds, hence MinAtar's ball start and sticky actions, and the ε draws)."""
-    check(n, epsilon, gamma, horizon, tail)
-    env = make_env()
-    try:
-        return collect_buffer(
-            env,
-            seeding.rng(seed, "minatar-expert"),
-            lambda obs, rng: act(obs, rng, epsilon),
-            n,
-            gamma=gamma,
-            horizon=horizon,
-            tail=tail,
-        )
-    finally:
-        env.close()
-
-
-def act(obs: np.ndarray, rng: np.random.Generator, epsilon: float, n_actions: int = 3) -> int:
-    """The ε-expert's action: uniform over the `n_actions` minimal actions with probability ε (§S2.3)."""
-    if rng.random() < epsilon:
-        return int(rng.integers(n_actions))
-    return expert_action(obs)
+    rng = seeding.rng(seed, "minatar-expert")
+    return collect_buffer(
+        make_env, rng, expert_action, 3, n, epsilon=epsilon, gamma=gamma, horizon=horizon, tail=tail
+    )
 
 
 def episode_score(policy, seed: int, max_steps: int = 2000) -> float:

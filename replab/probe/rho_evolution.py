@@ -20,6 +20,14 @@ Our derivation note: §S2.2's copy of eq. 3.25 writes the middle term as 2 δ_A�
 δ_A δ_B g_AB gives a factor 1 (dδ_B/dα = −δ_B g_BB), the same factor eq. 3.26 has at γ = 0, and the sum of
 the three terms with factor 1 equals the autodiff form eq. 3.40 (tested, float64). We use 1.
 
+Momentum SGD (eq. 3.27–3.30), μ_t = (1 − β)∇J_B + βμ_{t−1}: ρ_μ;AB = ∇_θ′J_A · ((1 − β)∇J_B + βμ_{t−1})
+(eq. 3.29) and the thesis's ρ′_μ = −(1 − β)ρ′_AB − β ∇J_Bᵀ H_A μ_{t−1} (eq. 3.30) → `rho_prime_momentum`.
+Our derivation note: eq. 3.30 is the derivative of eq. 3.29 (∇J_B taken at θ′ as in ρ′_AB) along the
+gradient step θ′ = θ − α∇J_B, not along the momentum step of eq. 3.28, θ′ = θ − α u_B with
+u_B = (1 − β)∇J_B + βμ_{t−1}. Along u_B the derivative is
+−(1 − β)² ρ′-terms − 2β(1 − β) ∇J_Bᵀ H_A μ − β(1 − β) ∇J_Aᵀ H_B μ − β² μᵀ H_A μ; both are returned (eq. 3.30 as
+written by default, the momentum-step form beside it) and both are tested against finite differences.
+
 Hessian-vector products are forward-over-reverse / forward-over-forward `torch.func` transforms: no
 Hessian is formed. Cost: N² forward-over-forward passes of one example for N examples (Fig 3.17 uses
 N = 32, i.e. 1024 pairs). Matrices are (N, N) float64 indexed [A, B] (A where interference is measured,
@@ -85,6 +93,87 @@ def rho_prime_autodiff(
         m, w = _hessian_pairs(phi, params, (x, y), g)
     gf = _flat(g, x.shape[0])
     return {"rho": gf @ gf.T, "rho_prime": -(m + gf @ w.T)}
+
+
+def _as_flat(momentum, params: dict) -> dict[str, Tensor]:
+    """μ as a dict shaped like `params`, from a flat (P,) tensor or one tensor per trainable parameter."""
+    total = sum(v.numel() for v in params.values())
+    if isinstance(momentum, Tensor):
+        if momentum.dim() != 1 or momentum.numel() != total:
+            raise ValueError(
+                f"momentum must be a flat tensor of {total} entries (the trainable parameters, in the order "
+                f"of model.parameters()), got shape {tuple(momentum.shape)}"
+            )
+        parts, i = {}, 0
+        for k, v in params.items():
+            parts[k] = momentum[i : i + v.numel()].reshape(v.shape)
+            i += v.numel()
+        return {k: t.to(params[k].dtype) for k, t in parts.items()}
+    tensors = list(momentum)
+    shapes = [tuple(v.shape) for v in params.values()]
+    if [tuple(t.shape) for t in tensors] != shapes:
+        raise ValueError(
+            f"momentum must hold one tensor per trainable parameter with shapes {shapes} (e.g. the "
+            f"optimizer's momentum buffers), got {[tuple(t.shape) for t in tensors]}"
+        )
+    return {k: t.detach().to(v.dtype) for (k, v), t in zip(params.items(), tensors)}
+
+
+def rho_prime_momentum(
+    model: nn.Module,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    y: Tensor,
+    momentum,
+    beta: float,
+    *,
+    train_mode: bool = False,
+) -> dict[str, Tensor]:
+    """Interference and its evolution under momentum SGD (eq. 3.27–3.30) between every pair (A, B) of N
+    examples, for any per-example loss `loss_fn(output (1, ...), target (1, ...))`.
+
+    `momentum`: μ_{t−1}, a flat (P,) tensor or one tensor per trainable parameter (e.g.
+    `[opt.state[p]["momentum_buffer"] for p in net.parameters()]`); `beta` ∈ [0, 1).
+
+    Returns (N, N) float64 [A, B]: `rho_mu` (eq. 3.29 at α = 0), `rho_prime_mu` (eq. 3.30 as written),
+    `rho_prime_mu_step` (the derivative of eq. 3.29 along the momentum step θ′ = θ − α u_B of eq. 3.28),
+    and `rho_prime` (eq. 3.23, plain SGD, for comparison: eq. 3.30's first term over 1 − β)."""
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1) (the momentum factor of eq. 3.27), got {beta}")
+    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise ValueError(
+            f"x and y must hold the same number (>= 1) of examples, got {x.shape[0]}, {y.shape[0]}"
+        )
+    n = x.shape[0]
+    with preserved(model, train_mode):
+        params, call = _functional(model)
+        mu = _as_flat(momentum, params)
+
+        def phi(p, xi, yi):
+            return loss_fn(call(p, xi).unsqueeze(0), yi.unsqueeze(0))
+
+        g = vmap(grad(phi), in_dims=(None, 0, 0))(params, x, y)
+        t1, w = _hessian_pairs(phi, params, (x, y), g)  # t1[A, B] = g_Bᵀ H_A g_B, w_B = H_B g_B
+
+        def hvp_mu(xi, yi):
+            return jvp(grad(lambda q: phi(q, xi, yi)), (params,), (mu,))[1]
+
+        h_mu = _flat(vmap(hvp_mu)(x, y), n)  # row A: H_A μ
+    gf, mf = _flat(g, n), torch.cat([v.reshape(-1) for v in mu.values()]).to(torch.float64)
+    t2 = gf @ w.T  # g_Aᵀ H_B g_B
+    t3 = h_mu @ gf.T  # g_Bᵀ H_A μ
+    t4 = (h_mu @ mf)[:, None].expand(n, n)  # μᵀ H_A μ
+    t5 = gf @ h_mu.T  # g_Aᵀ H_B μ
+    b = float(beta)
+    return {
+        "rho_mu": (1 - b) * gf @ gf.T + b * (gf @ mf)[:, None].expand(n, n),
+        "rho_prime": -(t1 + t2),
+        "rho_prime_mu": -(1 - b) * (t1 + t2) - b * t3,
+        "rho_prime_mu_step": -((1 - b) ** 2) * (t1 + t2)
+        - 2 * b * (1 - b) * t3
+        - b * (1 - b) * t5
+        - b**2 * t4,
+    }
 
 
 def rho_prime_terms(

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from replab.envs import cartpole_expert, minatar_expert
 from replab.nn.init import uniform_fan_in_
 
 
@@ -34,6 +35,11 @@ class Task:
     collect: Callable[..., dict[str, np.ndarray]]
     net: Callable[[object, int], nn.Module]
     """net(cfg, seed) -> the Q-network, drawn from a per-seed generator (every arm of a seed shares it)."""
+    make_env: Callable[[], object] | None = None
+    """The env the expert plays, for the `control` arm's own agent (gymnasium API, reset(seed=) / step)."""
+    horizon: int = 0
+    """Stored steps per episode of the expert buffer (CartPole-v1's limit; MinAtar: 1000); the `control`
+    arm cuts its episodes there too (a bootstrap state, not a terminal)."""
 
 
 def _cartpole_collect(n, seed, **kw):
@@ -46,6 +52,18 @@ def _minatar_collect(n, seed, **kw):
     from replab.envs.minatar_expert import collect
 
     return collect(n, seed, **kw)
+
+
+def _cartpole_env():
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    return CartPoleEnv()
+
+
+def _minatar_env():
+    from replab.envs.minatar_expert import make_env
+
+    return make_env()
 
 
 def cartpole_net(cfg, seed: int) -> nn.Sequential:
@@ -81,6 +99,22 @@ def minatar_net(cfg, seed: int, in_channels: int = 4, n_actions: int = 3) -> nn.
 
 
 TASKS = {
-    "cartpole": Task("a CartPole heuristic expert", 2, "3", _cartpole_collect, cartpole_net),
-    "minatar": Task("a MinAtar Breakout heuristic expert", 3, "4", _minatar_collect, minatar_net),
+    "cartpole": Task(
+        "a CartPole heuristic expert",
+        2,
+        "3",
+        _cartpole_collect,
+        cartpole_net,
+        _cartpole_env,
+        cartpole_expert.HORIZON,
+    ),
+    "minatar": Task(
+        "a MinAtar Breakout heuristic expert",
+        3,
+        "4",
+        _minatar_collect,
+        minatar_net,
+        _minatar_env,
+        minatar_expert.HORIZON,
+    ),
 }

@@ -12,7 +12,10 @@ the same code. Objectives, all regressions of Q_θ(s_t, a_t) to a target y:
 - `ql`: Q-learning policy evaluation ("Batch Q", eq. 3.17), y = r + γ max_a Q_θ̄(s′, a), θ̄ frozen and
   copied every `target_every` updates (§S2.6b: 1k; the thesis: 10k);
 - `lambda`: forward-view TD(λ) (eq. 3.18–3.19) for each λ in `lambdas`, the λ-returns of the whole buffer
-  recomputed from θ̄ whenever it is copied (the thesis's appendix: "cheaply recompute all λ-targets").
+  recomputed from θ̄ whenever it is copied (the thesis's appendix: "cheaply recompute all λ-targets");
+- `control` (opt-in, not in the default `objectives`): Q-learning *control* (Fig 3.8's full lines), an
+  ε-greedy agent learning from scratch on its own replay with trajectory indices, probed the same way
+  (`_td_gain_control.py`).
 
 The bootstrap action: eq. 3.17 (seed text §3.2.2.4) takes max_a for Q-learning (`ql_bootstrap="max"`);
 eq. 3.18 writes V(S_{t+n}) and says "the return depends implicitly on the trajectory and the actions
@@ -41,17 +44,28 @@ from torch import nn
 from replab import seeding
 from replab.errors import require_extra
 from replab.experiments import Experiment
+from replab.experiments.bootstrapping._td_gain_control import train_control
+from replab.experiments.bootstrapping._td_gain_parts import (
+    GAIN_LOSSES,
+    SERIES_ROWS,
+    GainRecord,
+    MaxQ,  # noqa: F401 (re-exported: the module's public parts stay importable from here)
+    _sign_variance,
+    _td_errors,
+    health,
+    own_loss,  # noqa: F401
+    ql_loss,  # noqa: F401
+)
 from replab.experiments.bootstrapping._td_gain_report import report
 from replab.experiments.bootstrapping._td_gain_tasks import TASKS
-from replab.probe.health import HealthConfig, health_monitor
-from replab.probe.interference import mean_td_interference
-from replab.probe.sign_variance import sign_variance, td_errors
-from replab.probe.td_gain import offset_gain
+from replab.probe.health import HealthConfig
+from replab.probe.sign_variance import sign_variance
 from replab.probe.td_lambda import lambda_returns
 
 OBJECTIVES = ("mc", "ql", "lambda")
+"""The default objectives (DEFAULT's stored config); `CHOICES` adds the opt-in `control` arm."""
+CHOICES = OBJECTIVES + ("control",)
 BOOTSTRAPS = ("max", "logged")
-GAIN_LOSSES = ("ql", "own")
 
 
 @dataclass
@@ -61,7 +75,8 @@ class Config(HealthConfig):
     (MinAtar Breakout, a heuristic ε-expert and MinAtar's conv net: the thesis's Atari setting, §S2.3, in
     miniature)."""
     objectives: tuple[str, ...] = OBJECTIVES
-    """`mc` (regression to returns), `ql` (Q-learning policy evaluation), `lambda` (TD(λ), one arm per λ)."""
+    """`mc` (regression to returns), `ql` (Q-learning policy evaluation), `lambda` (TD(λ), one arm per λ);
+    opt-in: `control` (Q-learning control on its own ε-greedy replay, `_td_gain_control.py`)."""
     lambdas: tuple[float, ...] = (0.0, 0.5, 0.9, 1.0)
     """λ values of the `lambda` objective (§S2.6b)."""
     seeds: int = 5
@@ -129,8 +144,8 @@ class Config(HealthConfig):
         self.objectives = tuple(self.objectives)
         self.lambdas = tuple(float(x) for x in self.lambdas)
         for o in self.objectives:
-            if o not in OBJECTIVES:
-                raise ValueError(f"objectives: unknown objective '{o}', choose from {OBJECTIVES}")
+            if o not in CHOICES:
+                raise ValueError(f"objectives: unknown objective '{o}', choose from {CHOICES}")
         if not self.objectives:
             raise ValueError("objectives must not be empty")
         if "lambda" in self.objectives and not self.lambdas:
@@ -199,29 +214,6 @@ def _net(cfg: Config, seed: int) -> nn.Module:
     return TASKS[cfg.task].net(cfg, seed)
 
 
-class MaxQ(nn.Module):
-    """V(s) = max_a Q(s, a) of a Q-network, a scalar value network for `mean_td_interference` (δ_iδ_j
-    ∇V(s_i)ᵀ∇V(s_j) with δ = V(s) − (r + γV(s′)), §S2.2's sign-variance form, `target="frozen"`)."""
-
-    def __init__(self, q: nn.Module):
-        super().__init__()
-        self.q = q
-
-    def forward(self, x):
-        return self.q(x).max(-1, keepdim=True).values
-
-
-def own_loss(f, row):
-    """(Q_θ(s, a) − y)², y the objective's fixed target (eq. 3.19 / L_MC)."""
-    return ((f(row["s"]) * row["a_hot"]).sum() - row["y"]).pow(2)
-
-
-def ql_loss(f, row):
-    """The pointwise Q-learning loss of eq. 3.17 with the network itself as target (the gain's yardstick)."""
-    target = row["r"] + row["disc"] * f(row["s2"]).max()
-    return ((f(row["s"]) * row["a_hot"]).sum() - target).pow(2)
-
-
 def _bootstrap(q_next: torch.Tensor, a_next: torch.Tensor, kind: str) -> torch.Tensor:
     return q_next.max(1).values if kind == "max" else q_next.gather(1, a_next[:, None]).squeeze(1)
 
@@ -265,29 +257,6 @@ def _data(cfg: Config, run_seed: int, seed: int) -> dict:
     return t
 
 
-def _nan_to_none(xs) -> list:
-    return [None if not np.isfinite(x) else float(x) for x in xs]
-
-
-def _td_errors(net: nn.Module, data: dict, rows: int | None = None) -> np.ndarray:
-    """δ = Q(s, a) − (r + γ max_a′ Q(s′, a′)) of the live network (eq. 3.17's error) on the first `rows`
-    buffer rows (all by default)."""
-    d = {k: data[k][:rows] for k in ("s", "a_hot", "s2", "r", "disc")}
-    with torch.no_grad():
-        q_sa = (net(d["s"]) * d["a_hot"]).sum(1)
-        q2 = net(d["s2"]).max(1).values
-    return td_errors(q_sa.numpy(), d["r"].numpy(), q2.numpy(), d["disc"].numpy())
-
-
-SERIES_ROWS = 5000
-"""Buffer rows (≈ 10 whole trajectories) of the sign variance measured at each probe; the final one uses all."""
-
-
-def _sign_variance(net: nn.Module, data: dict, rows: int | None = None) -> float:
-    """Sign variance of the TD errors in windows of 5 along the stored trajectories (§S2.2, Fig 3.15)."""
-    return sign_variance(_td_errors(net, data, rows), data["traj"][:rows].numpy())
-
-
 def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     net = _net(cfg, seeding.derive_seed(run.seed, f"init/{seed}"))
     frozen = copy.deepcopy(net).requires_grad_(False)
@@ -296,23 +265,8 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
     batches = seeding.rng(run.seed, f"batches/{seed}")  # the same stream for every arm of the seed
     positions = seeding.rng(run.seed, f"positions/{seed}")
     n = len(y)
-    probe_states = data["s"][seeding.rng(run.seed, f"health/{seed}").permutation(n)[: cfg.probe_batch]]
-    monitor = health_monitor(
-        cfg, net, probe_states, run.log, arm=f"{arm}/s{seed}", layers=[TASKS[cfg.task].hidden]
-    )
-    if cfg.probes != "none":  # the thesis's interference beside the health probes, 64 buffer transitions
-        j = torch.as_tensor(seeding.rng(run.seed, f"health/{seed}").permutation(n)[:64])
-        monitor.add_model_probe("function_interference", None, (data["s"][j], None))  # ρ̄, eq. 3.13
-        tr = (data["s"][j], data["r"][j], data["s2"][j], data["disc"][j])
-        monitor.add("td_interference", lambda m: mean_td_interference(MaxQ(m), None, *tr, target="frozen"))
-    offsets = torch.arange(-cfg.max_offset, cfg.max_offset + 1)
-    measures = {"ql": ql_loss, "own": own_loss}
-    k = len(offsets)
-    names = [f"{a}:{b}" for a in ("gain", "first_order") for b in GAIN_LOSSES] + ["cosine"]
-    sums = {name: np.zeros(k) for name in names}
-    counts = np.zeros(k)
-    near = (offsets.abs() >= 1) & (offsets.abs() <= cfg.near)
-    series = []
+    monitor = health(cfg, run, net, arm, seed, data)
+    record = GainRecord(cfg)
     for t in range(1, cfg.steps + 1):
         i = torch.as_tensor(batches.integers(0, n, cfg.batch))
         pred = (net(data["s"][i]) * data["a_hot"][i]).sum(1)
@@ -326,17 +280,8 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
         if t % cfg.gain_every == 0:
             centres = torch.as_tensor(positions.integers(0, n, cfg.gain_positions))
             rows = {key: data[key] for key in ("s", "s2", "a_hot", "r", "disc")} | {"y": y}
-            out = offset_gain(
-                net, own_loss, measures, rows, centres, offsets, lr=cfg.probe_lr, traj=data["traj"]
-            )
-            ok = out["cosine"].isfinite()
-            for name in sums:
-                sums[name] += torch.where(ok, out[name], 0.0).sum(0).numpy()
-            counts += ok.sum(0).numpy()
-            g = out[f"gain:{cfg.gain_loss}"].nanmean(0)
-            near_gain, zero = float(g[near].nanmean()), float(g[cfg.max_offset])
-            cos = float(out["cosine"].nanmean(0)[near].nanmean())
-            series.append([t, near_gain, zero, cos, _sign_variance(net, data, SERIES_ROWS)])
+            sv = _sign_variance(net, data, SERIES_ROWS)
+            near_gain, cos = record.probe(net, rows, centres, data["traj"], t, sv)
             run.log({f"eval/gain_near/{arm}/s{seed}": near_gain, f"eval/cosine_near/{arm}/s{seed}": cos}, t)
         if t % max(1, cfg.steps // 20) == 0:
             run.log({f"loss/train/{arm}/s{seed}": float(loss.detach())}, t)
@@ -346,13 +291,8 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
         mse_mc = float((q_sa - data["returns"]).pow(2).mean())
     delta = _td_errors(net, data)
     sv = sign_variance(delta, data["traj"].numpy())
-    mean = {name: np.where(counts > 0, v / np.maximum(counts, 1), np.nan) for name, v in sums.items()}
-    # per offset, over probes and positions; keys gain_ql, gain_own, first_order_ql, first_order_own, cosine
-    curves = {name.replace(":", "_"): _nan_to_none(v) for name, v in mean.items()}
     result = {
-        **curves,
-        "count": counts.tolist(),
-        "series": series,
+        **record.result(),
         "mse_returns": mse_mc,
         "sign_variance": sv,
         "mean_abs_td": float(np.abs(delta).mean()),
@@ -374,7 +314,10 @@ def run(cfg: Config, run) -> dict:
                 continue
             if data_seed != s:
                 data, data_seed = _data(cfg, run.seed, s), s
-            state["done"][key] = train_unit(cfg, run, arm, s, data)
+            if arm == "control":
+                state["done"][key] = train_control(cfg, run, s, data)
+            else:
+                state["done"][key] = train_unit(cfg, run, arm, s, data)
             run.save_checkpoint(state)
             bar.advance(1, arm=arm, seed=s)
     fields = (

@@ -54,6 +54,10 @@ def check_config(cfg, tasks: tuple[str, ...]) -> None:
         raise ValueError(f"task: unknown task '{cfg.task}', choose from {tasks}")
     if cfg.task == "masked-digits" and "td_lambda" in cfg.methods:
         raise ValueError("methods: td_lambda runs on task='chain' only; drop it for masked-digits")
+    if cfg.task == "chain" and "reinforce" in cfg.methods:
+        raise ValueError(
+            "methods: reinforce runs on task='masked-digits' only; add --task masked-digits or drop it"
+        )
     for n in cfg.masked_n_train:
         if n < 10 or n % 10 or n > 1290:
             raise ValueError(f"masked_n_train values must be multiples of 10 in [10, 1290], got {n}")

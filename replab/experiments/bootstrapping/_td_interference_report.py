@@ -14,7 +14,7 @@ PAPER = "Fig 3.4: SL r(log ρ̄, gap) > 0 and DDQN r < 0 at sufficient data; reg
 PAPER_RHO = "Fig 3.17: r₁, r₂ mostly positive in regression; in TD a much larger negative share, above all r₂"
 LABELS = {
     "chain": {"regression": "regression", "td": "TD(0)", "td_lambda": "TD(λ)"},
-    "masked-digits": {"regression": "SL (cross-entropy)", "td": "DDQN"},
+    "masked-digits": {"regression": "SL (cross-entropy)", "td": "DDQN", "reinforce": "REINFORCE"},
 }
 
 
@@ -142,6 +142,13 @@ def _gap_section(cfg, res, methods, task) -> str:
             f"{cfg['gamma']}, EMA τ = {cfg['tau']}. Accuracy: greedy episodes ending on the right class (DDQN), "
             "argmax on the full image (SL); gap = train − test accuracy; ρ̄: f = max over the 14 Q outputs "
             f"(DDQN), {cfg.get('sl_output', 'max_logit')} (SL)"
+            + (
+                "; REINFORCE (eq. 3.15, no baseline; descriptive, no claim) for as many env steps, one update per "
+                f">= {cfg['masked_batch']} steps of finished episodes, greedy accuracy and ρ̄ (f = max of its 14 "
+                "logits) as DDQN's"
+                if "reinforce" in methods
+                else ""
+            )
         )
         cols = ["method", "n_T", "train acc", "test acc", "gap", "ρ̄", "r"]
     return (

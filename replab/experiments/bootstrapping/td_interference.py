@@ -36,6 +36,7 @@ from torch import nn
 from replab import seeding
 from replab.experiments import Experiment
 from replab.experiments.bootstrapping import _masked_digits_arms as masked
+from replab.experiments.bootstrapping._masked_digits_reinforce import train_reinforce
 from replab.experiments.bootstrapping._td_interference_report import report
 from replab.probe.health import HealthConfig, health_monitor
 from replab.probe.interference import function_interference_matrix, mean_pairwise
@@ -43,6 +44,8 @@ from replab.probe.rho_evolution import rho_prime_terms
 from replab.probe.td_lambda import lambda_returns
 
 METHODS = ("regression", "td", "td_lambda")
+MASKED_ONLY = ("reinforce",)
+"""Methods accepted on `task="masked-digits"` only (not in METHODS, so the presets' configs stay as stored)."""
 TASKS = ("chain", "masked-digits")
 
 
@@ -53,7 +56,8 @@ class Config(HealthConfig):
     the `masked_*`, `env_steps`, ... fields below, and `widths`, `depths`, `gamma`, `tau`, `seeds`)."""
     methods: tuple[str, ...] = ("regression", "td")
     """`regression` (supervised, to V), `td` (TD(0), EMA target), `td_lambda` (forward-view TD(λ), chain
-    only). masked-digits: `regression` is the SL classification twin, `td` DDQN."""
+    only). masked-digits: `regression` is the SL classification twin, `td` DDQN, `reinforce` the thesis's
+    policy-gradient arm (eq. 3.15, `_masked_digits_reinforce.py`; masked-digits only)."""
     seeds: int = 5
     """Seeds (initialisation, training digits, minibatches, successors)."""
     n_train: tuple[int, ...] = (50, 200)
@@ -136,8 +140,8 @@ class Config(HealthConfig):
         self.methods, self.n_train = tuple(self.methods), tuple(int(n) for n in self.n_train)
         self.widths, self.depths = tuple(self.widths), tuple(self.depths)
         for m in self.methods:
-            if m not in METHODS:
-                raise ValueError(f"methods: unknown method '{m}', choose from {METHODS}")
+            if m not in METHODS + MASKED_ONLY:
+                raise ValueError(f"methods: unknown method '{m}', choose from {METHODS + MASKED_ONLY}")
         if not self.methods:
             raise ValueError("methods must not be empty")
         for n in self.n_train:
@@ -278,9 +282,8 @@ def run(cfg: Config, run) -> dict:
             if chain:
                 state["done"][key(*u)] = train_unit(cfg, run, *u)
             else:
-                state["done"][key(*u)] = (masked.train_sl if u[0] == "regression" else masked.train_ddqn)(
-                    cfg, run, *u[1:]
-                )
+                arms = {"regression": masked.train_sl, "td": masked.train_ddqn, "reinforce": train_reinforce}
+                state["done"][key(*u)] = arms[u[0]](cfg, run, *u[1:])
             run.save_checkpoint(state)
             bar.advance(1, method=u[0], seed=u[4])
     fields = ("methods", "seeds", "widths", "depths", "gamma", "tau", "lam", "rho_pairs", "rho_at")

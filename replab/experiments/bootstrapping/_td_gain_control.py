@@ -147,10 +147,12 @@ def train_control(
     eps_start: float = EPS_START,
     eps_decay: float = EPS_DECAY,
     warmup: float = WARMUP,
+    on_end=None,
 ) -> dict:
     """One seed of the control arm; `data` (the seed's expert buffer) only feeds the health Monitor's
     states, as for every arm. Returns the other arms' result keys plus `episodes` ([env step, return] of
-    every finished episode) and `schedule`."""
+    every finished episode) and `schedule`. `on_end(replay, net)`, if given, sees the final replay and
+    network (for tests and analysis)."""
     check_schedule(eps_start, eps_decay, warmup)
     task = TASKS[cfg.task]
     if task.make_env is None:
@@ -215,6 +217,8 @@ def train_control(
             monitor.step(t)
     finally:
         env.close()
+    if on_end is not None:
+        on_end(replay, net)
     return _final(cfg, run, seed, net, replay, record, episodes, (eps_start, decay_steps, n_warm))
 
 

@@ -141,6 +141,10 @@ def report(results: dict) -> Report:
     rep.figures.append(_figure(res, cfg, arms, _other(cfg)))
     rep.figures.append(_figure(res, cfg, arms, "cosine"))
     rep.figures.append(_training_figure(res, cfg, arms))
+    # the opt-in `control` arm beside `ql` (Fig 3.8), descriptive; imported here (it reads this module)
+    from replab.experiments.bootstrapping._td_gain_control_report import add_control
+
+    add_control(rep, res, cfg)
     return rep
 
 

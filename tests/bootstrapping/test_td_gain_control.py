@@ -157,3 +157,17 @@ def test_smoke_with_control_runs_and_reports(tmp_path):
     assert "## Control vs policy evaluation (Fig 3.8)" in report and "| control |" in report
     assert "control − ql, near gain (Q-learning loss), paired over 2 seed(s)" in report
     assert (folder / "control_episodes.png").stat().st_size > 0
+
+
+def test_control_on_minatar_breakout_chains_its_episodes():
+    """The same arm on `--task minatar` (MinAtar Breakout, the conv net): the replay's frames chain within
+    an episode and the probe measures on them."""
+    pytest.importorskip("minatar")
+    cfg = dataclasses.replace(TINY, task="minatar", steps=60, gain_every=30, gain_positions=4)
+    out, replay, _ = _train(cfg)
+    n = replay.size
+    assert tuple(replay.s.shape[1:]) == (4, 10, 10)
+    same = replay.traj[1:n] == replay.traj[: n - 1]
+    assert same.any()
+    assert torch.equal(replay.s2[: n - 1][same], replay.s[1:n][same])
+    assert out["count"][cfg.max_offset] == 2 * cfg.gain_positions

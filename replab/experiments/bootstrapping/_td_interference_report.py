@@ -79,7 +79,8 @@ def report(results: dict) -> Report:
                 "where the term is > 0. Targets held fixed (the regression target, or the EMA target network's "
                 "bootstrap: the frozen form, whose γ terms vanish). "
                 + (
-                    "The SL twin's cross-entropy has no r₁–r₃ split: its ρ′ is eq. 3.40 by autodiff. "
+                    "The SL twin's cross-entropy has no r₁–r₃ split: its ρ′ is eq. 3.40 by autodiff"
+                    + (" (REINFORCE's −G log π(a|s) likewise). " if "reinforce" in methods else ". ")
                     if task != "chain"
                     else ""
                 )

@@ -17,7 +17,8 @@ r₂, r₃ on `rho_pairs`² pairs of training states at `rho_at` of training, ev
 fixed (the regression target, or the EMA network's bootstrap: the frozen form, Fig 3.17's DDQN setting).
 
 `task="masked-digits"` runs §S2.6a instead (`_masked_digits_arms.py`): DDQN (`td`) and its supervised
-classification twin (`regression`) on the masked-digits MDP, gap = train − test accuracy. The chain stays
+classification twin (`regression`) on the masked-digits MDP, gap = train − test accuracy; on request also
+REINFORCE (`reinforce`, eq. 3.15, `_masked_digits_reinforce.py`; in no preset). The chain stays
 the default task, but DEFAULT changed from `Config()` to `Config(methods=METHODS)`: it now also runs TD(λ),
 so its config differs from the stored 5-seed run `tdi-default` (ledger, 2026-12-05; regression and TD(0)
 only) and a new DEFAULT run is a new ledger entry, not a replicate of that one. The regression and TD(0)
@@ -98,7 +99,7 @@ class Config(HealthConfig):
     masked_n_train: tuple[int, ...] = (20, 100, 300, 1000)
     """masked-digits: training seeds n_T (images of the first 1297, stratified; §S2.6a)."""
     env_steps: int = 15_000
-    """masked-digits: DDQN env steps per network (§S2.6a: 15k)."""
+    """masked-digits: DDQN env steps per network (§S2.6a: 15k); REINFORCE takes as many."""
     envs: int = 8
     """masked-digits: episodes run side by side (our choice; the env steps are counted over all of them)."""
     update_every: int = 2
@@ -108,9 +109,10 @@ class Config(HealthConfig):
     replay: int = 20_000
     """masked-digits: replay capacity (§S2.6a: 20k)."""
     masked_batch: int = 64
-    """masked-digits: minibatch of DDQN and the SL twin (§S2.6a: 64)."""
+    """masked-digits: minibatch of DDQN and the SL twin (§S2.6a: 64); REINFORCE updates once its finished
+    episodes hold this many steps."""
     masked_lr: float = 2.5e-4
-    """masked-digits: Adam step size of DDQN and the SL twin (§S2.6a: 2.5e-4)."""
+    """masked-digits: Adam step size of DDQN, the SL twin and REINFORCE (§S2.6a: 2.5e-4)."""
     eps_start: float = 0.95
     """masked-digits: initial ε (§S2.6a: 0.95)."""
     eps_end: float = 0.05

@@ -76,10 +76,11 @@ class _Run:
             self.logged[(k, step)] = float(v)
 
 
+@pytest.mark.slow  # a learning outcome: ≈ 9 s CPU, minutes of wall time on a loaded machine
 def test_tiny_reinforce_learns_above_chance():
     """10 training images (one per class), 10k env steps, Adam 2e-3 (an easy setting, not the preset's):
     the greedy training accuracy, mean of 3 seeds, is >= 0.3 (chance 0.1); the same networks at
-    initialisation score < 0.25. ≈ 3 s CPU."""
+    initialisation score < 0.25."""
     easy = dataclasses.replace(TINY, probes="none", env_steps=10_000, masked_lr=2e-3, masked_batch=64)
     runs = [(_Run(), seed) for seed in range(3)]
     outs = [pg.train_reinforce(easy, r, 10, 32, 0, seed) for r, seed in runs]
@@ -104,8 +105,28 @@ def test_reinforce_only_on_masked_digits():
     with pytest.raises(ValueError, match=r"unknown method 'pg', choose from .*'reinforce'"):
         dataclasses.replace(TINY, methods=("pg",))
     assert "reinforce" not in tdi.DEFAULT.methods and "reinforce" not in tdi.PAPER.methods
+    with pytest.raises(
+        ValueError, match=r"reinforce: env_steps \(95\) must be >= masked_batch \+ 10 × envs = 96"
+    ):
+        dataclasses.replace(TINY, env_steps=95, learning_starts=0)
+    dataclasses.replace(
+        TINY, methods=("reinforce",), env_steps=96, learning_starts=96
+    )  # no DDQN: no warm-up check
+    short = dataclasses.replace(TINY, learning_starts=0)
+    short.env_steps = 8  # past the Config's check: train_reinforce's own guard
     with pytest.raises(ValueError, match="raise env_steps above masked_batch"):
-        pg.train_reinforce(dataclasses.replace(TINY, env_steps=8, learning_starts=0), _Run(), 20, 8, 0, 0)
+        pg.train_reinforce(short, _Run(), 20, 8, 0, 0)
+
+
+def test_reinforce_health_monitor_runs_on_ddqn_update_clock():
+    """The Monitor's probes fire at the same update clock as DDQN's (env steps past the warm-up / update_every),
+    not at REINFORCE's few updates: with 320 env steps, warm-up 160, 2 env steps per update, DDQN's clock ends
+    at 80, so probes due every 20 are logged at 20, 40, 60, 80."""
+    cfg = dataclasses.replace(TINY, probe_every=20)
+    r = _Run()
+    pg.train_reinforce(cfg, r, 20, 8, 0, 0)
+    steps = sorted({s for (k, s) in r.logged if k.startswith("probe/") and "reinforce/" in k})
+    assert steps == [20, 40, 60, 80]
 
 
 def test_tiny_run_with_reinforce_end_to_end(tmp_path):

@@ -43,6 +43,7 @@ from replab.probe.interference import function_interference_matrix, max_output, 
 from replab.probe.rho_evolution import positive_share, rho_prime_autodiff, rho_prime_terms
 
 N_OUT = CLASSES + len(MOVES)
+MAX_STEPS = 10  # MaskedDigits' episode limit (§S2.6a: at most 10 steps)
 
 
 def check_config(cfg, tasks: tuple[str, ...]) -> None:
@@ -68,8 +69,16 @@ def check_config(cfg, tasks: tuple[str, ...]) -> None:
         raise ValueError(f"envs ({cfg.envs}) must be a multiple of update_every ({cfg.update_every})")
     if cfg.learning_starts % cfg.envs:
         raise ValueError(f"learning_starts ({cfg.learning_starts}) must be a multiple of envs ({cfg.envs})")
-    if cfg.task == "masked-digits" and n_updates(cfg) < 1:
+    value_arms = {"td", "regression"} & set(cfg.methods)  # the SL twin takes DDQN's number of updates
+    if cfg.task == "masked-digits" and value_arms and n_updates(cfg) < 1:
         raise ValueError(f"env_steps ({cfg.env_steps}) must exceed learning_starts ({cfg.learning_starts})")
+    if cfg.task == "masked-digits" and "reinforce" in cfg.methods:
+        need = cfg.masked_batch + MAX_STEPS * cfg.envs  # finished episodes' steps >= masked_batch by then
+        if cfg.env_steps < need:
+            raise ValueError(
+                f"reinforce: env_steps ({cfg.env_steps}) must be >= masked_batch + 10 × envs = {need} so that "
+                "finished episodes fill at least one update; raise env_steps or lower masked_batch/envs"
+            )
     for name in ("lam", "rho_at", "eps_start", "eps_end", "eps_decay"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")

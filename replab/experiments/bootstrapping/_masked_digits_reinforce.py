@@ -8,8 +8,9 @@ Fig 3.4's right panel), beside DDQN (`td`) and its SL twin (`regression`) of `_m
   log softmax(class logits)[c] + log softmax(move logits)[m].
 - Update (eq. 3.15, ∇G = G(S_t) ∇log π(A_t|S_t), on trajectories sampled from π): the loss
   −G_t log π(a_t|s_t) averaged over the steps of the finished episodes gathered since the last update;
-  an update is taken as soon as they hold >= `masked_batch` steps (§S2.6a's minibatch 64; whole episodes,
-  so a batch holds 64–73 steps; our batching, UNSPECIFIED by the thesis). G_t = Σ_k γ^k r_{t+k} to the
+  an update is taken as soon as they hold >= `masked_batch` steps (§S2.6a's minibatch 64; whole episodes
+  of up to 10 steps finish `envs` at a time, so a batch holds `masked_batch` to `masked_batch` − 1 + 10 ×
+  `envs` steps; our batching, UNSPECIFIED by the thesis). G_t = Σ_k γ^k r_{t+k} to the
   episode's end (Monte-Carlo, γ = `gamma`); an episode cut at the env's 10 steps simply ends there (the
   thesis's episode ends after its step limit; REINFORCE has no value to bootstrap from). **No baseline**:
   eq. 3.15 has none, and none is subtracted (no flag: a new Config field would change the stored DEFAULT
@@ -22,9 +23,14 @@ Fig 3.4's right panel), beside DDQN (`td`) and its SL twin (`regression`) of `_m
   ρ̄ (eq. 3.13) with f = the max over the 14 outputs (here logits; DDQN's f, so the arms share one f) on
   `interference_batch` visited states (the steps of finished episodes, the last `replay` of them).
 - ρ′ (eq. 3.40, `rho_prime_autodiff`) on the per-example loss J = −G log π(a|s) at the first update after
-  `rho_at` of the env steps, on `rho_pairs` steps of that update's batch (drawn with replacement, as DDQN's
-  replay draw): no r₁–r₃ split exists for it (as for the SL twin's cross-entropy).
-- Every draw comes from its own stream `masked/reinforce/…`: the other arms' draws are untouched.
+  `rho_at` of the env steps, on `rho_pairs` distinct steps of that update's batch (with replacement only
+  when the batch is smaller): no r₁–r₃ split exists for it (as for the SL twin's cross-entropy).
+- Health Monitor: stepped on DDQN's update clock, (env steps − `learning_starts`) / `update_every`, so
+  its probes (every `probe_every`) fire at the same env steps as DDQN's; REINFORCE's own ≈ env_steps / 64
+  updates would fall below `probe_every` and never fire.
+- Draws: the initial network and the training split are DDQN's (`masked/init/…`, `masked/data/…`: the arms
+  start paired); every other draw comes from its own stream `masked/reinforce/…`, so the other arms' draws
+  are untouched.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ def train_reinforce(cfg, run, n: int, width: int, depth: int, seed: int) -> dict
     obs = env.reset(torch.as_tensor(rng.integers(0, n, cfg.envs))).flatten(1)
     traj = [[] for _ in range(cfg.envs)]  # per running episode: (s, c, m, r) per step
     batch: list[tuple] = []  # finished episodes' steps since the last update: (s, c, m, G)
-    rho_env_step, rho, u = cfg.rho_at * cfg.env_steps, {}, 0
+    rho_env_step, rho, u, ticked = cfg.rho_at * cfg.env_steps, {}, 0, 0
     for t in range(math.ceil(cfg.env_steps / cfg.envs)):
         with torch.no_grad():
             logits = net(obs)
@@ -112,6 +118,10 @@ def train_reinforce(cfg, run, n: int, width: int, depth: int, seed: int) -> dict
             reset_where(env, done, torch.as_tensor(rng.integers(0, n, int(done.sum()))))
             nxt = env.observation()
         obs = nxt.flatten(1)
+        clock = ((t + 1) * cfg.envs - cfg.learning_starts) // cfg.update_every  # DDQN's update count
+        for k in range(max(ticked, 0) + 1, clock + 1):
+            monitor.step(k)
+        ticked = max(ticked, clock)
         if len(batch) < cfg.masked_batch:
             continue
         s = torch.stack([b[0] for b in batch])
@@ -128,10 +138,12 @@ def train_reinforce(cfg, run, n: int, width: int, depth: int, seed: int) -> dict
         loss.backward()
         opt.step()
         batch, u = [], u + 1
-        monitor.step(u)
         if not rho and (t + 1) * cfg.envs >= rho_env_step:
+            r2 = seeding.rng(run.seed, f"masked/reinforce/rho/{arm}")
             j = torch.as_tensor(
-                seeding.rng(run.seed, f"masked/reinforce/rho/{arm}").integers(0, len(s), cfg.rho_pairs)
+                r2.permutation(len(s))[: cfg.rho_pairs]
+                if cfg.rho_pairs <= len(s)
+                else r2.integers(0, len(s), cfg.rho_pairs)
             )
             rho = rho_summary(rho_prime_autodiff(net, reinforce_loss, s[j], yb[j])) | {"at": u}
     if size < 2:

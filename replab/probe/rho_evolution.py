@@ -74,22 +74,28 @@ def _hessian_pairs(phi: Callable, params: dict, data: tuple, v: dict) -> tuple[T
     return m.T.to(torch.float64), _flat(w, n)
 
 
+def _loss_gradients(model: nn.Module, loss_fn: Callable, x: Tensor, y: Tensor):
+    """(params, phi, g): the per-example loss phi(p, x_i, y_i) = loss_fn(model(x_i), y_i) and its
+    per-example gradients g (a dict of (N, ...) tensors) by one vmap."""
+    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise ValueError(
+            f"x and y must hold the same number (>= 1) of examples, got {x.shape[0]}, {y.shape[0]}"
+        )
+    params, call = _functional(model)
+
+    def phi(p, xi, yi):
+        return loss_fn(call(p, xi).unsqueeze(0), yi.unsqueeze(0))
+
+    return params, phi, vmap(grad(phi), in_dims=(None, 0, 0))(params, x, y)
+
+
 def rho_prime_autodiff(
     model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor, *, train_mode=False
 ) -> dict[str, Tensor]:
     """Eq. 3.40 for any per-example loss `loss_fn(output (1, ...), target (1, ...))`: (N, N) float64
     `rho` = ∇J_Aᵀ∇J_B (eq. 3.6) and `rho_prime` = −∇_θ(∇J_Bᵀ∇J_A)ᵀ∇J_B (SGD step on B)."""
-    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
-        raise ValueError(
-            f"x and y must hold the same number (>= 1) of examples, got {x.shape[0]}, {y.shape[0]}"
-        )
     with preserved(model, train_mode):
-        params, call = _functional(model)
-
-        def phi(p, xi, yi):
-            return loss_fn(call(p, xi).unsqueeze(0), yi.unsqueeze(0))
-
-        g = vmap(grad(phi), in_dims=(None, 0, 0))(params, x, y)
+        params, phi, g = _loss_gradients(model, loss_fn, x, y)
         m, w = _hessian_pairs(phi, params, (x, y), g)
     gf = _flat(g, x.shape[0])
     return {"rho": gf @ gf.T, "rho_prime": -(m + gf @ w.T)}
@@ -108,7 +114,7 @@ def _as_flat(momentum, params: dict) -> dict[str, Tensor]:
         for k, v in params.items():
             parts[k] = momentum[i : i + v.numel()].reshape(v.shape)
             i += v.numel()
-        return {k: t.to(params[k].dtype) for k, t in parts.items()}
+        return {k: t.detach().to(params[k]) for k, t in parts.items()}
     tensors = list(momentum)
     shapes = [tuple(v.shape) for v in params.values()]
     if [tuple(t.shape) for t in tensors] != shapes:
@@ -116,7 +122,7 @@ def _as_flat(momentum, params: dict) -> dict[str, Tensor]:
             f"momentum must hold one tensor per trainable parameter with shapes {shapes} (e.g. the "
             f"optimizer's momentum buffers), got {[tuple(t.shape) for t in tensors]}"
         )
-    return {k: t.detach().to(v.dtype) for (k, v), t in zip(params.items(), tensors)}
+    return {k: t.detach().to(v) for (k, v), t in zip(params.items(), tensors)}
 
 
 def rho_prime_momentum(
@@ -132,27 +138,19 @@ def rho_prime_momentum(
     """Interference and its evolution under momentum SGD (eq. 3.27–3.30) between every pair (A, B) of N
     examples, for any per-example loss `loss_fn(output (1, ...), target (1, ...))`.
 
-    `momentum`: μ_{t−1}, a flat (P,) tensor or one tensor per trainable parameter (e.g.
-    `[opt.state[p]["momentum_buffer"] for p in net.parameters()]`); `beta` ∈ [0, 1).
+    `momentum`: μ_{t−1} of eq. 3.27 (the (1 − β)-weighted moving average of gradients), a flat (P,) tensor
+    or one tensor per trainable parameter; `beta` ∈ [0, 1). `torch.optim.SGD(momentum=β)` (dampening 0)
+    keeps b = βb + ∇J, which is μ / (1 − β) when μ starts at 0: pass `(1 − β) · b`.
 
     Returns (N, N) float64 [A, B]: `rho_mu` (eq. 3.29 at α = 0), `rho_prime_mu` (eq. 3.30 as written),
     `rho_prime_mu_step` (the derivative of eq. 3.29 along the momentum step θ′ = θ − α u_B of eq. 3.28),
     and `rho_prime` (eq. 3.23, plain SGD, for comparison: eq. 3.30's first term over 1 − β)."""
     if not 0 <= beta < 1:
         raise ValueError(f"beta must be in [0, 1) (the momentum factor of eq. 3.27), got {beta}")
-    if x.shape[0] != y.shape[0] or x.shape[0] < 1:
-        raise ValueError(
-            f"x and y must hold the same number (>= 1) of examples, got {x.shape[0]}, {y.shape[0]}"
-        )
     n = x.shape[0]
     with preserved(model, train_mode):
-        params, call = _functional(model)
+        params, phi, g = _loss_gradients(model, loss_fn, x, y)
         mu = _as_flat(momentum, params)
-
-        def phi(p, xi, yi):
-            return loss_fn(call(p, xi).unsqueeze(0), yi.unsqueeze(0))
-
-        g = vmap(grad(phi), in_dims=(None, 0, 0))(params, x, y)
         t1, w = _hessian_pairs(phi, params, (x, y), g)  # t1[A, B] = g_Bᵀ H_A g_B, w_B = H_B g_B
 
         def hvp_mu(xi, yi):

@@ -83,7 +83,10 @@ def act(net: nn.Module, obs: np.ndarray, eps: float, rng: np.random.Generator, n
 
 
 class Replay:
-    """The agent's transitions in order, with trajectory ids; the last `capacity` rows are its window."""
+    """The agent's transitions in order, with trajectory ids; the last `capacity` rows are its window.
+
+    Every row of the run is kept (s and s′ both): warm-up + `steps` rows, e.g. ≈ 1.7 GB for MinAtar's
+    4 × 10 × 10 frames at PAPER's 525k rows (CartPole's 4 floats: ≈ 17 MB); only the window is sampled."""
 
     def __init__(self, rows: int, obs_shape: tuple, n_actions: int, capacity: int, gamma: float):
         self.s = torch.zeros((rows, *obs_shape))
@@ -176,10 +179,10 @@ def train_control(
         for step in range(1, n_warm + cfg.steps + 1):
             t = step - n_warm  # the update index (≤ 0 during the warm-up)
             a = act(net, obs, epsilon_at(t, decay_steps, eps_start, cfg.epsilon), acting, task.n_actions)
-            nxt, r, terminated, _, _ = env.step(a)
+            nxt, r, terminated, truncated, _ = env.step(a)
             replay.add(obs, a, r, nxt, terminated, traj)
             pos, ret, obs = pos + 1, ret + float(r), nxt
-            if terminated or pos == task.horizon:  # a cut episode ends in a bootstrap state
+            if terminated or truncated or pos == task.horizon:  # a cut episode ends in a bootstrap state
                 episodes.append([step, ret])
                 obs, _ = env.reset(seed=int(env_seeds.integers(2**31)))
                 traj, pos, ret = traj + 1, 0, 0.0

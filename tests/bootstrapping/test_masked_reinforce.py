@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from _bootstrapping_helpers import MASKED_TINY, RecordingRun
 from torch import nn
 
 from replab import seeding
@@ -16,20 +17,7 @@ from replab.experiments.bootstrapping import _masked_digits_reinforce as pg
 from replab.experiments.bootstrapping import td_interference as tdi
 from replab.probe.rho_evolution import rho_prime_autodiff
 
-TINY = dataclasses.replace(
-    tdi.SMOKE,
-    task="masked-digits",
-    methods=("regression", "td", "reinforce"),
-    masked_n_train=(20,),
-    env_steps=320,
-    learning_starts=160,
-    envs=8,
-    replay=400,
-    masked_batch=16,
-    rho_pairs=4,
-    interference_batch=8,
-    probe_batch=32,
-)
+TINY = dataclasses.replace(MASKED_TINY, methods=("regression", "td", "reinforce"))
 
 
 def test_reinforce_gradient_is_minus_g_grad_log_pi():
@@ -67,22 +55,13 @@ def test_monte_carlo_returns():
     assert pg.mc_returns([-0.1] * 3, 0.5) == pytest.approx([-0.175, -0.15, -0.1], abs=1e-12)
 
 
-class _Run:
-    def __init__(self):
-        self.seed, self.logged = 0, {}
-
-    def log(self, metrics, step):
-        for k, v in metrics.items():
-            self.logged[(k, step)] = float(v)
-
-
 @pytest.mark.slow  # a learning outcome: ≈ 9 s CPU, minutes of wall time on a loaded machine
 def test_tiny_reinforce_learns_above_chance():
     """10 training images (one per class), 10k env steps, Adam 2e-3 (an easy setting, not the preset's):
     the greedy training accuracy, mean of 3 seeds, is >= 0.3 (chance 0.1); the same networks at
     initialisation score < 0.25."""
     easy = dataclasses.replace(TINY, probes="none", env_steps=10_000, masked_lr=2e-3, masked_batch=64)
-    runs = [(_Run(), seed) for seed in range(3)]
+    runs = [(RecordingRun(), seed) for seed in range(3)]
     outs = [pg.train_reinforce(easy, r, 10, 32, 0, seed) for r, seed in runs]
     for (r, seed), out in zip(runs, outs):
         assert math.isfinite(out["rho"]) and out["rho"] > 0 and 0 <= out["test_acc"] <= 1
@@ -115,7 +94,7 @@ def test_reinforce_only_on_masked_digits():
     short = dataclasses.replace(TINY, learning_starts=0)
     short.env_steps = 8  # past the Config's check: train_reinforce's own guard
     with pytest.raises(ValueError, match="raise env_steps above masked_batch"):
-        pg.train_reinforce(short, _Run(), 20, 8, 0, 0)
+        pg.train_reinforce(short, RecordingRun(), 20, 8, 0, 0)
 
 
 def test_reinforce_health_monitor_runs_on_ddqn_update_clock():
@@ -123,7 +102,7 @@ def test_reinforce_health_monitor_runs_on_ddqn_update_clock():
     not at REINFORCE's few updates: with 320 env steps, warm-up 160, 2 env steps per update, DDQN's clock ends
     at 80, so probes due every 20 are logged at 20, 40, 60, 80."""
     cfg = dataclasses.replace(TINY, probe_every=20)
-    r = _Run()
+    r = RecordingRun()
     pg.train_reinforce(cfg, r, 20, 8, 0, 0)
     steps = sorted({s for (k, s) in r.logged if k.startswith("probe/") and "reinforce/" in k})
     assert steps == [20, 40, 60, 80]

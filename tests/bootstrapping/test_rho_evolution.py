@@ -4,6 +4,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from _bootstrapping_helpers import float64_mlp
 from torch import nn
 from torch.func import functional_call
 
@@ -13,12 +14,7 @@ N, D, OUT = 5, 3, 2
 
 
 def _mlp(act=nn.Tanh):
-    g = torch.Generator().manual_seed(0)
-    net = nn.Sequential(nn.Linear(D, 6), act(), nn.Linear(6, 6), act(), nn.Linear(6, OUT)).double()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.7)
-    return net
+    return float64_mlp(D, OUT, act)
 
 
 def _data():

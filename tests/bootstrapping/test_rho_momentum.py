@@ -4,7 +4,7 @@ of eq. 3.29 along their own directions (float64), and their reduction to eq. 3.2
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _bootstrapping_helpers import float64_mlp
 from torch.func import functional_call
 
 from replab.probe.rho_evolution import rho_prime_autodiff, rho_prime_momentum
@@ -13,12 +13,7 @@ N, D, OUT = 5, 3, 4
 
 
 def _net():
-    g = torch.Generator().manual_seed(0)
-    net = nn.Sequential(nn.Linear(D, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, OUT)).double()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.7)
-    return net
+    return float64_mlp(D, OUT)
 
 
 def _data():

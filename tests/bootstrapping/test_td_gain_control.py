@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from _bootstrapping_helpers import RecordingRun
 
 from replab import seeding
 from replab.experiments.bootstrapping import _td_gain_control as ctl
@@ -20,21 +21,12 @@ TINY = dataclasses.replace(
 )
 
 
-class _Run:
-    """The two things the arms read of a run: its seed and its log (kept)."""
-
-    def __init__(self, seed=0):
-        self.seed, self.logged = seed, {}
-
-    def log(self, metrics, step):
-        for k, v in metrics.items():
-            self.logged[(k, step)] = float(v)
-
-
 def _train(cfg=TINY, **kw):
     kept = {}
     data = tg._data(cfg, 0, 0)
-    out = ctl.train_control(cfg, _Run(), 0, data, on_end=lambda r, n: kept.update(replay=r, net=n), **kw)
+    out = ctl.train_control(
+        cfg, RecordingRun(), 0, data, on_end=lambda r, n: kept.update(replay=r, net=n), **kw
+    )
     return out, kept["replay"], kept["net"]
 
 
@@ -174,7 +166,7 @@ def test_episode_returns_against_the_recursion():
 )
 def test_bad_schedule_values_fail_clearly(kw, match):
     with pytest.raises(ValueError, match=match):
-        ctl.train_control(TINY, _Run(), 0, {}, **kw)
+        ctl.train_control(TINY, RecordingRun(), 0, {}, **kw)
 
 
 def test_config_accepts_control_only_on_request():

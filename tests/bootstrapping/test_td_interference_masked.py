@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _bootstrapping_helpers import MASKED_TINY, RecordingRun
 from torch import nn
 
 from replab.envs.masked_digits import MaskedDigits, load_digits_split
@@ -15,20 +16,7 @@ from replab.experiments.bootstrapping import _masked_digits_arms as md
 from replab.experiments.bootstrapping import td_interference as tdi
 from replab.experiments.bootstrapping._td_interference_report import report
 
-TINY = dataclasses.replace(
-    tdi.SMOKE,
-    task="masked-digits",
-    methods=("regression", "td"),
-    masked_n_train=(20,),
-    env_steps=320,
-    learning_starts=160,
-    envs=8,
-    replay=400,
-    masked_batch=16,
-    rho_pairs=4,
-    interference_batch=8,
-    probe_batch=32,
-)
+TINY = MASKED_TINY
 
 
 def test_partial_reset_equals_fresh_episodes():
@@ -130,17 +118,6 @@ def test_n_updates_counts_the_loops_updates():
         assert md.n_updates(cfg) == len(loops) * (envs // every)
 
 
-class _Run:
-    """The two things the arms read of a run: its seed and its log (kept, to compare)."""
-
-    def __init__(self):
-        self.seed, self.logged = 0, {}
-
-    def log(self, metrics, step):
-        for k, v in metrics.items():
-            self.logged[(k, step)] = float(v)
-
-
 @pytest.mark.parametrize("arm", [md.train_ddqn, md.train_sl])
 def test_measurement_settings_leave_training_unchanged(arm):
     """ρ′'s `rho_pairs`/`rho_at` and the probes' `probe_batch`/`interference_batch` draw from their own
@@ -153,7 +130,7 @@ def test_measurement_settings_leave_training_unchanged(arm):
         ("rho", dataclasses.replace(base, rho_pairs=7, rho_at=0.5)),
         ("probe", dataclasses.replace(base, probe_batch=20)),
     ):
-        runs[name] = (_Run(), cfg)
+        runs[name] = (RecordingRun(), cfg)
         runs[name] = (runs[name][0], arm(cfg, runs[name][0], 20, 8, 0, 0))
     b = runs["base"][1]
     for name in ("rho", "probe"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.bootstrapping._td_interference_trends import pearson, trends_section
 from replab.track.claims import one_sample, paired
 from replab.track.report import Check, Figure, Report, markdown_table
 
@@ -21,16 +22,6 @@ LABELS = {
 def _units(res, method, n, seed, cfg):
     keys = [f"{method}/n{n}/h{w}L{d}/s{seed}" for w in cfg["widths"] for d in cfg["depths"]]
     return [res[k] for k in keys if k in res]
-
-
-def pearson(xs, ys) -> float:
-    """Pearson r over the finite pairs; nan with fewer than 3 or a constant coordinate."""
-    x, y = np.asarray(xs, float), np.asarray(ys, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(x) < 3 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
 
 
 def per_seed_r(res, cfg, method) -> dict[int, float]:
@@ -101,6 +92,9 @@ def report(results: dict) -> Report:
                 ),
             )
         )
+    trends = trends_section(cfg, res, methods, label)
+    if trends:
+        rep.sections.append(("Pooled over n_T (Fig 3.5) and the capacity trend (Fig 3.16)", trends))
     if task == "chain":
         _chain_claims(rep, cfg, res, methods)
     else:

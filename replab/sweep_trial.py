@@ -26,6 +26,13 @@ from pathlib import Path
 
 from replab.track import lifeline
 
+PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+"""The folder that holds this `replab` package: a trial's child imports the driver's own code from it."""
+REPLAB = (sys.executable, "-P", "-m", "replab")
+"""`replab` as a child process: `-P` keeps the working folder off `sys.path`, so a checkout in the folder
+the sweep was started from (e.g. a newer working tree than the driver's frozen copy) cannot shadow the
+driver's package; `trial_env` puts the driver's package first on PYTHONPATH."""
+
 SKIP_FILES = ("checkpoint.pt",)
 """Files of a finished run not carried to the store (a finished run is never resumed)."""
 
@@ -48,12 +55,12 @@ class Trial:
     threads: int = 1
     """torch threads of the run (REPLAB_THREADS): the CPUs the backend gives the trial"""
     entry: tuple[str, ...] = ()
-    """the program that is `replab` (default: `python -m replab` with the Python of the process that runs
-    the trial, a Ray node's own; tests name a script that registers a test-only experiment)"""
+    """the program that is `replab` (default `REPLAB`: `python -P -m replab` with the Python of the process
+    that runs the trial, a Ray node's own; tests name a script that registers a test-only experiment)"""
 
     def command(self, store: Path) -> list[str]:
         return [
-            *(self.entry or (sys.executable, "-m", "replab")),
+            *(self.entry or REPLAB),
             "run",
             self.experiment,
             "--seed",
@@ -72,7 +79,7 @@ class Trial:
         ]
 
     def resume_command(self, store: Path) -> list[str]:
-        replab = self.entry or (sys.executable, "-m", "replab")
+        replab = self.entry or REPLAB
         return [*replab, "run", "--resume", self.run_id, "--device", self.device, "--store", str(store)] + [
             "--quiet",
             *self.flags,
@@ -101,9 +108,7 @@ def execute_trial(
     if not resume:  # a fresh start: nothing of an earlier attempt may be in the way
         shutil.rmtree(work, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    threads = str(max(1, trial.threads))
-    env = lifeline.child_env(dict(os.environ, REPLAB_THREADS=threads, OMP_NUM_THREADS=threads))
-    env.pop("REPLAB_STORE", None)
+    env = trial_env(trial.threads)
     command = trial.resume_command(db) if resume else trial.command(db)
     with open(folder / "stdout.log", "a" if resume else "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -124,6 +129,17 @@ def execute_trial(
     if payload["run"] is not None and payload["run"]["status"] in ("finished", "failed"):
         shutil.rmtree(work, ignore_errors=True)
     return payload
+
+
+def trial_env(threads: int) -> dict[str, str]:
+    """The child's environment: `threads` torch/OpenMP threads, no REPLAB_STORE (it writes its scratch
+    store), the lifeline armed, and the driver's package first on PYTHONPATH (the run records and runs the
+    driver's code, whatever the folder it is started from holds)."""
+    n = str(max(1, threads))
+    env = lifeline.child_env(dict(os.environ, REPLAB_THREADS=n, OMP_NUM_THREADS=n))
+    env.pop("REPLAB_STORE", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def scratch_status(db: Path, run_id: str) -> str | None:

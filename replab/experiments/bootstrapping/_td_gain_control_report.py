@@ -5,9 +5,10 @@ decided by the shared rule (the headline stays `mc` > `ql`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from replab.experiments.bootstrapping._td_gain_report import _fmt, per_seed
 from replab.track.report import Figure, Report, markdown_table
 
 PAPER_CONTROL = "Fig 3.8: Q-learning control's gain (full lines) larger than policy evaluation's (dashed)"
@@ -22,8 +23,16 @@ def last_return(unit: dict) -> float:
     return float(np.mean([e[1] for e in ep[-LAST_EPISODES:]])) if ep else float("nan")
 
 
-def add_control(rep: Report, res: dict, cfg: dict) -> None:
-    """The section 'Control vs policy evaluation' and the agent's learning curve, when `control` ran."""
+def add_control(
+    rep: Report,
+    res: dict,
+    cfg: dict,
+    per_seed: Callable[..., dict[int, float]],
+    fmt: Callable[[list[float]], str],
+) -> None:
+    """The section 'Control vs policy evaluation' and the agent's learning curve, when `control` ran.
+    `per_seed(arm, name=None)` gives {seed: near-band value} of the td-gain report (`name` a curve, default
+    the gain in the configured loss); `fmt` formats a list of values as mean ± sd."""
     seeds = [s for s in range(int(cfg["seeds"])) if f"control/s{s}" in res]
     if not seeds:
         return
@@ -31,9 +40,9 @@ def add_control(rep: Report, res: dict, cfg: dict) -> None:
     sched = units[0]["schedule"]
     loss = "Q-learning" if cfg["gain_loss"] == "ql" else "own"
     other = "gain_own" if cfg["gain_loss"] == "ql" else "gain_ql"
-    c, q = per_seed(res, cfg, "control"), per_seed(res, cfg, "ql")
-    co, qo = per_seed(res, cfg, "control", name=other), per_seed(res, cfg, "ql", name=other)
-    cc, qc = per_seed(res, cfg, "control", name="cosine"), per_seed(res, cfg, "ql", name="cosine")
+    c, q = per_seed("control"), per_seed("ql")
+    co, qo = per_seed("control", name=other), per_seed("ql", name=other)
+    cc, qc = per_seed("control", name="cosine"), per_seed("ql", name="cosine")
     rows, diffs = [], []
     for s, u in zip(seeds, units):
         d = c[s] - q[s] if s in q else float("nan")
@@ -45,7 +54,7 @@ def add_control(rep: Report, res: dict, cfg: dict) -> None:
         )  # fmt: skip
     paired = [x for x in diffs if np.isfinite(x)]
     verdict = (
-        f"control − ql, near gain ({loss} loss), paired over {len(paired)} seed(s): {_fmt(paired)}; "
+        f"control − ql, near gain ({loss} loss), paired over {len(paired)} seed(s): {fmt(paired)}; "
         f"control > ql in {sum(x > 0 for x in paired)} of {len(paired)}."
         if paired
         else "No `ql` arm ran beside it: add `ql` to objectives for the pairing."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.bootstrapping._td_gain_control_report import add_control
 from replab.experiments.bootstrapping._td_gain_tasks import TASKS
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table
@@ -141,10 +142,8 @@ def report(results: dict) -> Report:
     rep.figures.append(_figure(res, cfg, arms, _other(cfg)))
     rep.figures.append(_figure(res, cfg, arms, "cosine"))
     rep.figures.append(_training_figure(res, cfg, arms))
-    # the opt-in `control` arm beside `ql` (Fig 3.8), descriptive; imported here (it reads this module)
-    from replab.experiments.bootstrapping._td_gain_control_report import add_control
-
-    add_control(rep, res, cfg)
+    # the opt-in `control` arm beside `ql` (Fig 3.8), descriptive
+    add_control(rep, res, cfg, lambda arm, name=None: per_seed(res, cfg, arm, name=name), _fmt)
     return rep
 
 

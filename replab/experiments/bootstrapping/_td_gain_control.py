@@ -43,11 +43,10 @@ from replab.experiments.bootstrapping._td_gain_parts import (
     SERIES_ROWS,
     GainRecord,
     _sign_variance,
-    _td_errors,
+    final_summary,
     health,
 )
 from replab.experiments.bootstrapping._td_gain_tasks import TASKS
-from replab.probe.sign_variance import sign_variance
 
 EPS_START = 1.0
 """[ASSUMP] ε during the warm-up and at the first update (DQN's 1.0)."""
@@ -109,7 +108,10 @@ class Replay:
 
     def rows(self, start: int | None = None) -> dict[str, torch.Tensor]:
         """The window's rows (views) from `start` (default: the window's first) in td_gain's field names."""
-        sl = slice(self.lo if start is None else max(self.lo, start), self.size)
+        return self.take(slice(self.lo if start is None else max(self.lo, start), self.size))
+
+    def take(self, sl) -> dict[str, torch.Tensor]:
+        """Rows `sl` (a slice or an index tensor) in td_gain's field names, with disc = γ(1 − terminal)."""
         a = self.a[sl]
         return {
             "s": self.s[sl],
@@ -189,8 +191,8 @@ def train_control(
             if t < 1:
                 continue
             i = torch.as_tensor(batches.integers(replay.lo, replay.size, cfg.batch))
-            batch = {k: v[i] for k, v in (("s", replay.s), ("s2", replay.s2), ("a", replay.a))}
-            y = ql_targets(frozen, {"r": replay.r[i], "s2": batch["s2"], "disc": _disc(replay, i)})
+            batch = replay.take(i)
+            y = ql_targets(frozen, batch)
             pred = net(batch["s"]).gather(1, batch["a"][:, None]).squeeze(1)
             loss = (pred - y).pow(2).mean()
             opt.zero_grad()
@@ -225,26 +227,13 @@ def train_control(
     return _final(cfg, run, seed, net, replay, record, episodes, (eps_start, decay_steps, n_warm))
 
 
-def _disc(replay: Replay, i: torch.Tensor) -> torch.Tensor:
-    return replay.gamma * (1 - replay.terminal[i].float())
-
-
 def _final(cfg, run, seed, net, replay, record, episodes, schedule) -> dict:
     rows = replay.rows()
     g, done = episode_returns(rows, cfg.gamma)
-    with torch.no_grad():
-        q_sa = (net(rows["s"]) * rows["a_hot"]).sum(1)
-    mse = float((q_sa[done] - g[done]).pow(2).mean()) if done.any() else float("nan")
-    delta = _td_errors(net, rows)
-    sv = sign_variance(delta, rows["traj"].numpy())
-    run.log({f"eval/sign_variance/control/s{seed}": sv, f"eval/mse_returns/control/s{seed}": mse}, cfg.steps)
     eps_start, decay_steps, n_warm = schedule
     return {
         **record.result(),
-        "mse_returns": mse,
-        "sign_variance": sv,
-        "mean_abs_td": float(np.abs(delta).mean()),
-        "mean_q": float(q_sa.mean()),
+        **final_summary(run, cfg, net, rows, g, done, "control", seed),
         "episodes": episodes,
         "schedule": {"eps_start": eps_start, "eps_final": cfg.epsilon, "decay_updates": decay_steps,
                      "warmup_env_steps": n_warm, "replay_rows": len(rows["r"])},

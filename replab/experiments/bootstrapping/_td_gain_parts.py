@@ -65,6 +65,19 @@ def _sign_variance(net: nn.Module, data: dict, rows: int | None = None) -> float
     return sign_variance(_td_errors(net, data, rows), data["traj"][:rows].numpy())
 
 
+def final_summary(run, cfg, net: nn.Module, rows: dict, returns, mask, arm: str, seed: int) -> dict:
+    """The end of a unit's training: MSE of Q(s, a) to the return G on the rows where `mask` (the rows whose
+    G is known), the sign variance and mean |δ| of the live network's TD errors, mean Q(s, a); logged."""
+    with torch.no_grad():
+        q_sa = (net(rows["s"]) * rows["a_hot"]).sum(1)
+    mse = float((q_sa[mask] - returns[mask]).pow(2).mean()) if mask.any() else float("nan")
+    delta = _td_errors(net, rows)
+    sv = sign_variance(delta, rows["traj"].numpy())
+    run.log({f"eval/sign_variance/{arm}/s{seed}": sv, f"eval/mse_returns/{arm}/s{seed}": mse}, cfg.steps)
+    return {"mse_returns": mse, "sign_variance": sv, "mean_abs_td": float(np.abs(delta).mean()),
+            "mean_q": float(q_sa.mean())}  # fmt: skip
+
+
 def health(cfg, run, net: nn.Module, arm: str, seed: int, data: dict):
     """The health Monitor of one unit: the task's last hidden layer on `probe_batch` expert-buffer states,
     plus ρ̄ (eq. 3.13) and the TD interference on 64 buffer transitions (every arm reads the same states)."""

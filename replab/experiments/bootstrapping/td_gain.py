@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -51,7 +50,7 @@ from replab.experiments.bootstrapping._td_gain_parts import (
     GainRecord,
     MaxQ,  # noqa: F401 (re-exported: the module's public parts stay importable from here)
     _sign_variance,
-    _td_errors,
+    final_summary,
     health,
     own_loss,  # noqa: F401
     ql_loss,  # noqa: F401
@@ -59,7 +58,6 @@ from replab.experiments.bootstrapping._td_gain_parts import (
 from replab.experiments.bootstrapping._td_gain_report import report
 from replab.experiments.bootstrapping._td_gain_tasks import TASKS
 from replab.probe.health import HealthConfig
-from replab.probe.sign_variance import sign_variance
 from replab.probe.td_lambda import lambda_returns
 
 OBJECTIVES = ("mc", "ql", "lambda")
@@ -286,20 +284,8 @@ def train_unit(cfg: Config, run, arm: str, seed: int, data: dict) -> dict:
         if t % max(1, cfg.steps // 20) == 0:
             run.log({f"loss/train/{arm}/s{seed}": float(loss.detach())}, t)
         monitor.step(t)
-    with torch.no_grad():
-        q_sa = (net(data["s"]) * data["a_hot"]).sum(1)
-        mse_mc = float((q_sa - data["returns"]).pow(2).mean())
-    delta = _td_errors(net, data)
-    sv = sign_variance(delta, data["traj"].numpy())
-    result = {
-        **record.result(),
-        "mse_returns": mse_mc,
-        "sign_variance": sv,
-        "mean_abs_td": float(np.abs(delta).mean()),
-        "mean_q": float(q_sa.mean()),
-    }
-    run.log({f"eval/sign_variance/{arm}/s{seed}": sv, f"eval/mse_returns/{arm}/s{seed}": mse_mc}, cfg.steps)
-    return result
+    every = torch.ones(n, dtype=torch.bool)  # the buffer's returns are known on every row
+    return {**record.result(), **final_summary(run, cfg, net, data, data["returns"], every, arm, seed)}
 
 
 def run(cfg: Config, run) -> dict:

@@ -60,8 +60,13 @@ def import_rin_pytorch():
             mod.transforms = mod.utils = types.SimpleNamespace()
             mod.Accelerator = mod.DistributedDataParallelKwargs = object
             sys.modules[name] = mod
-    import rin_pytorch
-
+    try:
+        import rin_pytorch
+    except ImportError:
+        raise SystemExit(
+            "rin-pytorch is not installed: pip install --no-deps --target build/rin-deps rin-pytorch einops "
+            "ema-pytorch beartype (its own pins would replace the CPU torch)"
+        ) from None
     return rin_pytorch
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import importlib
 import json
+import re
 
 import pytest
 
@@ -13,6 +14,12 @@ from replab.track.report import VERDICTS
 from replab.track.store import Store
 
 NAMES = sorted(experiments.all_experiments())
+FIGURES = {  # figures an issue asks of a report (issue 21: sample grids and attention maps in every report)
+    "rin-self-conditioning": {"samples", "attention"},
+    "rin-read-write": {"samples", "attention"},
+    "rin-adaptive-computation": {"samples", "attention"},
+    "rin-video-prediction": {"strips", "attention"},
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -40,6 +47,9 @@ def test_smoke_preset(name, tmp_path):
     # issue 20: a health Monitor on the main representation, and the panel in the report
     assert store.metrics(run_id, prefixes=("probe/",)), "every experiment attaches a health Monitor"
     assert "## Representation health" in report and (folder / "health.png").stat().st_size > 0
+    linked = set(re.findall(r"\]\(([\w.-]+)\.png\)", report))
+    assert all((folder / f"{f}.png").stat().st_size > 0 for f in linked), "the report links a missing figure"
+    assert FIGURES.get(name, set()) <= linked, f"missing figures {FIGURES[name] - linked}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -51,7 +51,7 @@ def sample(
     scale: float = 1.0,
     input_scale: float = 1.0,
     generator: torch.Generator | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     context: torch.Tensor | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
@@ -61,7 +61,9 @@ def sample(
     rate > 0); False calls the network with `prev_latents=None` (a rate-0 model; A.8: zeros ≠ None).
     `scale`: the x̂₀ clip range (1 for data in [−1, 1]). `input_scale` b: the chain runs on b·x0 and the
     network sees x_t / sqrt(b²γ + 1 − γ) (A.2.1); the result is divided by b. `on_step(step, t, x_t)` is
-    called after each network evaluation (e.g. to read `model.read_attention`).
+    called after each network evaluation (e.g. to read `model.read_attention`). `device`: where x_t is drawn
+    (None: the device of the model's parameters, the CPU for a model without any; `generator` must live
+    there too).
 
     `context` (n, k, C, H, W): conditional video prediction (seed003 A.2.6) for a video model
     (`model.data_shape` = (T, C, H, W)): the first k frames are the given clean frames, overwritten with
@@ -72,6 +74,8 @@ def sample(
         raise ValueError(f"unknown sampler '{sampler}', choose from {SAMPLERS}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if device is None:  # where the model lives (a CUDA model samples on CUDA without being told)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
     shape = (n, *model.data_shape)
     x_t = torch.randn(shape, generator=generator, device=device)
     k = 0

@@ -52,11 +52,6 @@ def make_schedule(name: str, *, start: float = -3.0, end: float = 3.0, tau: floa
     raise ValueError(f"unknown noise schedule '{name}', choose from {SCHEDULES}")
 
 
-def log_snr(gamma: torch.Tensor) -> torch.Tensor:
-    """log(γ / (1 − γ)), the signal-to-noise ratio in log space."""
-    return torch.log(gamma) - torch.log1p(-gamma)
-
-
 def noisy(x0: torch.Tensor, eps: torch.Tensor, gamma: torch.Tensor, input_scale: float = 1.0) -> torch.Tensor:
     """The network's input: sqrt(γ) b x0 + sqrt(1 − γ) ε, divided by its standard deviation
     sqrt(b²γ + 1 − γ) when b ≠ 1 (seed003 A.2.1, input scaling; b = 1 is the plain forward process).

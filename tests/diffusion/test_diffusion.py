@@ -86,6 +86,9 @@ def test_ddpm_step_mean_and_clipping():
     big = ddim_step(x_t, torch.full_like(x0, 50.0), gn, gx, scale=1.0)
     ref = ddim_step(x_t, torch.ones_like(x0), gn, gx, scale=1.0)
     torch.testing.assert_close(big, ref)
+    big = ddpm_step(x_t, torch.full_like(x0, 50.0), gn, gx, 1.0, torch.Generator().manual_seed(3))
+    ref = ddpm_step(x_t, torch.ones_like(x0), gn, gx, 1.0, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(big, ref)  # the same clip in the DDPM step
 
 
 def test_bootstrap_pass_gets_no_gradient():
@@ -220,6 +223,21 @@ def test_ema_tracks_with_warmup():
     torch.testing.assert_close(ema.model.weight, model.weight - 0.1, atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="decay"):
         EMA(model, decay=1.0)
+
+
+def test_ema_with_constant_decay_is_the_thesis_average():
+    """warmup=False (the thesis's constant β): after n updates toward a fixed target w the average is
+    w − βⁿ (w − w₀)."""
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.9, warmup=False)
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    for _ in range(5):
+        ema.update(model)
+    torch.testing.assert_close(
+        ema.model.weight, model.weight - 0.9**5 * (model.weight - start), atol=1e-6, rtol=0
+    )
 
 
 def test_latents_only_pass_gives_the_same_latents():

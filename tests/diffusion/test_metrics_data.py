@@ -8,6 +8,7 @@ import torch
 from replab.data.digits_pm1 import load_digits_pm1
 from replab.data.sprites import SHAPES, make_sprites, object_mask
 from replab.diffusion.metrics import (
+    accuracy,
     frechet_distance,
     frechet_distance_features,
     gaussian_stats,
@@ -61,6 +62,8 @@ def test_classifier_nn_distance_and_digits():
     clf = train_classifier(x[:1400], y[:1400], steps=300, generator=torch.Generator().manual_seed(0))
     acc = float((clf(x[1400:]).argmax(-1) == y[1400:]).float().mean())
     assert acc > 0.85  # A.7: ~97% at full training; 300 steps here
+    assert accuracy(clf, x[1400:], y[1400:]) == pytest.approx(acc, abs=1e-6)
+    assert accuracy(clf, x[1400:], (clf(x[1400:]).argmax(-1) + 1) % 10) == 0.0  # every label wrong
     assert clf.features(x[:5]).shape == (5, 64)
     assert nearest_neighbour_distance(x[:10], x) == 0.0  # training images are their own neighbours
     assert nearest_neighbour_distance(x[:10] + 0.1, x[:10]) == pytest.approx(0.1 * 8, rel=1e-6)

@@ -114,7 +114,7 @@ def test_loss_ignores_the_context_frames_and_sees_them_clean():
     [
         ("context_frames", 4, "context_frames must be in"),
         ("frames", 5, "divisible by patch_t"),
-        ("times", (0.1, 1.0), "times must be"),
+        ("times", (0.1, 1.0), "decreasing values"),
         ("min_effect", 1.0, "min_effect in"),
         ("dim_x", 16, "could not represent per-pixel noise"),
     ],

@@ -78,6 +78,10 @@ class RINConfig(HealthConfig):
         for name in ("heads", "steps", "batch", "sample_steps", "classifier_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.image_size < 8:
+            raise ValueError(
+                f"image_size must be >= 8 (digits are 8×8, sprites at least 8×8), got {self.image_size}"
+            )
         if self.n_samples < 10:
             raise ValueError(f"n_samples must be >= 10, got {self.n_samples}")
         if self.image_size % self.patch:
@@ -158,12 +162,15 @@ def train_rin(
     bar,
     shown: dict,
     context_frames=0,
+    monitor=None,
 ):
     """Train `model` on images x (N, C, H, W) in [−1, 1] with labels y (None: unconditional) by Algorithm 1
     at self-conditioning `rate` for `steps` steps; batches and noise from the run's `train/<key>` stream.
     Videos x (N, T, C, H, W) with `context_frames` k: the first k frames clean, the loss on the rest (A.2.6).
-    Logs
-    `loss/<key>/eps_mse` and `perf/<key>/seconds_per_step`; returns (EMA model, info)."""
+    `monitor`: a representation-health Monitor (`replab.probe`) stepped after every update with the step
+    count, e.g. one carrying interventions; None builds the latents' Monitor from the config
+    (`latent_monitor`). Logs `loss/<key>/eps_mse` and `perf/<key>/seconds_per_step`; returns (EMA model,
+    info)."""
     import time
 
     model.to(run.device)
@@ -173,7 +180,8 @@ def train_rin(
     ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup)
     gen = run.generator(f"train/{key}", run.device)
     x, y = x.to(run.device), None if y is None else y.to(run.device)
-    monitor = latent_monitor(cfg, run, key, model, x, y, rate, context_frames)
+    if monitor is None:
+        monitor = latent_monitor(cfg, run, key, model, x, y, rate, context_frames)
     net = run.compiled(model)  # `--compile`: the same parameters, a compiled forward (and backward)
     start, losses, diverged = time.process_time(), [], False
     for step in range(steps):
@@ -238,14 +246,25 @@ def latent_monitor(cfg: RINConfig, run, key: str, model: RIN, x, y, rate: float,
 
 
 def draw_samples(
-    cfg: RINConfig, run, key: str, model: RIN, labels, *, self_condition: bool, chunk: int = 500
+    cfg: RINConfig,
+    run,
+    key: str,
+    model: RIN,
+    labels,
+    *,
+    self_condition: bool,
+    chunk: int = 500,
+    bar=None,
+    shown: dict | None = None,
 ):
     """cfg.n_samples class-conditional samples for `labels` (n,), drawn in chunks from the `sample/<key>`
-    stream with the EMA model, with the latents carried over iff `self_condition` (A.8)."""
+    stream with the EMA model, with the latents carried over iff `self_condition` (A.8). With a progress
+    `bar`, its line shows the sampling (chunk and reverse step) beside `shown`."""
     gen = run.generator(f"sample/{key}", run.device)
     out = []
     for i in range(0, len(labels), chunk):
         lab = labels[i : i + chunk].to(run.device)
+        where = f"{i + len(lab)}/{len(labels)}"
         out.append(
             sample(
                 model,
@@ -258,17 +277,24 @@ def draw_samples(
                 input_scale=cfg.input_scale,
                 generator=gen,
                 device=run.device,
+                on_step=None
+                if bar is None
+                else _sampling_progress(bar, shown or {}, where, cfg.sample_steps),
             ).cpu()
         )
     return torch.cat(out)
 
 
+def _sampling_progress(bar, shown: dict, where: str, steps: int):
+    """An `on_step` showing the reverse step of the chunk `where` on the progress line, every 10 steps."""
+
+    def on_step(step, t, x_t):
+        if step % 10 == 0 or step == steps - 1:
+            bar.advance(0, **shown, sampling=f"{where} step {step + 1}/{steps}")
+
+    return on_step
+
+
 def unit_seed(run, name: str) -> None:
     """Seed torch's global generator for a model's initialisation (RIN draws with the global generator)."""
     torch.manual_seed(seeding.derive_seed(run.seed, name))
-
-
-def read_steps(steps: int, times) -> dict[int, float]:
-    """{sampling step: time} for each reverse-process time in `times`, at the step nearest to it (step s of
-    `steps` is at t = 1 − s/steps); two times on one step keep only the later one."""
-    return {min(range(steps), key=lambda s: abs((1 - s / steps) - t)): t for t in times}

@@ -77,8 +77,16 @@ def grid(samples: torch.Tensor) -> list:
 def digits_unit(cfg, run, key: str, ev: Evaluator, labels, *, rate: float, steps: int, bar, shown, **arch):
     """One model on the digits: initialised from the run's `init/<seed>` stream (so models of a seed
     start alike where their shapes agree), trained by Algorithm 1 at `rate`, sampled with its EMA weights
-    (latents carried over iff rate > 0: A.8) and scored. `arch`: `blocks`, `depth` overrides."""
+    (latents carried over iff rate > 0: A.8) and scored; the first ATTENTION_SAMPLES labels are sampled
+    again from their own stream with the read attention captured for the report's maps. `arch`: `blocks`,
+    `depth` overrides."""
     from replab.experiments.diffusion._config import draw_samples, train_rin, unit_seed
+    from replab.experiments.diffusion._reads import (
+        ATTENTION_SAMPLES,
+        ATTENTION_TIMES,
+        image_maps,
+        sample_with_reads,
+    )
 
     unit_seed(run, f"init/{key.split('/')[-1]}")
     model = cfg.model(1, 10, **arch)
@@ -86,7 +94,15 @@ def digits_unit(cfg, run, key: str, ev: Evaluator, labels, *, rate: float, steps
     ema, info = train_rin(
         cfg, run, key, model, data["x"], data["y"], rate=rate, steps=steps, bar=bar, shown=shown
     )
-    samples = draw_samples(cfg, run, key, ema, labels, self_condition=rate > 0)
+    samples = draw_samples(cfg, run, key, ema, labels, self_condition=rate > 0, bar=bar, shown=shown)
     metrics = ev(samples, labels)
     run.log({f"eval/{key}/{k}": v for k, v in metrics.items()}, info["steps"])
-    return {**info, **metrics, "grid": grid(samples)}
+    shown_samples, reads = sample_with_reads(
+        cfg, ema, ATTENTION_SAMPLES, run.generator(f"attention/{key}", run.device), ATTENTION_TIMES,
+        self_condition=rate > 0, y=labels[:ATTENTION_SAMPLES].to(run.device),
+    )  # fmt: skip
+    attention = {
+        "maps": image_maps(reads, cfg.image_size // cfg.patch, ATTENTION_SAMPLES),
+        "grid": np.round(shown_samples.numpy().astype(np.float64), 3).tolist(),
+    }
+    return {**info, **metrics, "grid": grid(samples), "attention": attention}

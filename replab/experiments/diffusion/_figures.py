@@ -46,12 +46,16 @@ def per_seed(name: str, metrics: dict[str, dict[str, dict]], caption: str) -> Fi
     return Figure(name, fig, caption)
 
 
-def attention_maps(name: str, rows: dict[str, list], images: list, times: list, caption: str) -> Figure:
-    """Read attention over the image per reverse step: {row title: [(H', W') maps per time]} beside the
-    final samples `images` (nested (R, C, H, W))."""
+def attention_maps(
+    name: str, rows: dict[str, list], images: list, columns: list[str], caption: str
+) -> Figure:
+    """Read-attention maps: {row title: [(H', W') map per column]} beside one image per row (`images`,
+    nested (R, C, H, W)); `columns` titles the map columns (e.g. the reverse times)."""
     plt = pyplot()
     titles = list(rows)
-    fig, axes = plt.subplots(len(titles), len(times) + 1, figsize=(1.5 * (len(times) + 1), 1.6 * len(titles)))
+    fig, axes = plt.subplots(
+        len(titles), len(columns) + 1, figsize=(1.5 * (len(columns) + 1), 1.6 * len(titles))
+    )
     axes = np.atleast_2d(axes)
     for r, title in enumerate(titles):
         img = np.clip((np.asarray(images[r], dtype=np.float64).transpose(1, 2, 0) + 1) / 2, 0, 1)
@@ -60,10 +64,35 @@ def attention_maps(name: str, rows: dict[str, list], images: list, times: list, 
         for k, m in enumerate(rows[title]):
             axes[r, k + 1].imshow(np.asarray(m), cmap="magma")
             if r == 0:
-                axes[r, k + 1].set_title(f"t = {times[k]:.2f}", fontsize=8)
+                axes[r, k + 1].set_title(columns[k], fontsize=8)
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
     axes[0, 0].set_title("sample", fontsize=8)
     fig.tight_layout()
     return Figure(name, fig, caption)
+
+
+def model_attention(units: dict[str, dict], per_model: int = 2) -> Figure | None:
+    """The digits reports' read-attention maps: {model title: a unit's results} -> rows of `per_model`
+    samples per model, columns the recorded reverse times (None when no unit recorded maps: results
+    stored before the maps existed)."""
+    rows, images, times = {}, [], None
+    for title, unit in units.items():
+        att = unit.get("attention")
+        if not att:
+            continue
+        times = times or list(att["maps"])
+        for i in range(min(per_model, len(att["grid"]))):
+            rows[f"{title} #{i}"] = [att["maps"][t][i] for t in times]
+            images.append(att["grid"][i])
+    if not rows:
+        return None
+    return attention_maps(
+        "attention",
+        rows,
+        images,
+        [f"t = {float(t):.2f}" for t in times],
+        "Read attention over the patches (blocks, heads and learned latents averaged) at each recorded "
+        "reverse time, beside the sample it drew (classes 0, 1, …); first seed.",
+    )

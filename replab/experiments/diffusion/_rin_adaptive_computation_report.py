@@ -94,7 +94,7 @@ def report(results: dict) -> Report:
                 "attention",
                 {f"sample {i}": row for i, row in enumerate(maps)},
                 first["grid"][: len(maps)],
-                times,
+                [f"t = {t:.2f}" for t in times],
                 "Read attention over the patches (blocks, heads and latents averaged) at each recorded reverse "
                 "time, beside the final sample; first seed.",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from replab.experiments.diffusion._figures import per_seed, sample_grids
+from replab.experiments.diffusion._figures import model_attention, per_seed, sample_grids
 from replab.track.claims import paired
 from replab.track.report import Check, Report, markdown_table
 
@@ -134,15 +134,18 @@ def report(results: dict) -> Report:
             "Gaussian floor; ties never win. Other layouts against the baseline the same way (not headline).",
         )
     )
-    grids = {}
+    grids, firsts = {}, {}
     for lay in layouts:
         key = next((k for k in sorted(res) if k.startswith(f"{lay}/")), None)
         if key is not None:
             grids[f"{lay} (seed {key.split('/')[1]})"] = res[key]["grid"]
+            firsts[lay] = res[key]
     if grids:
         rep.figures.append(
             sample_grids("samples", grids, "Class-conditional samples per layout, first seed.")
         )
+    if (maps := model_attention(firsts)) is not None:
+        rep.figures.append(maps)
     shown = {k: {lay: _by_seed(res, lay, k) for lay in layouts} for k in ("fd", "cond_acc")}
     rep.figures.append(
         per_seed("metrics", shown, "FD (lower is better) and conditional accuracy per layout.")

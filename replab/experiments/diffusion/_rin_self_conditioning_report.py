@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from replab.experiments.diffusion._figures import per_seed, sample_grids
+from replab.experiments.diffusion._figures import model_attention, per_seed, sample_grids
 from replab.track.claims import paired
 from replab.track.report import Check, Report, markdown_table
 
@@ -112,15 +112,18 @@ def report(results: dict) -> Report:
             "A 5-seed sweep of single-seed runs is decided once by `replab ledger`.",
         )
     )
-    grids = {}
+    grids, firsts = {}, {}
     for lab, shown in LABELS.items():
         key = next((k for k in sorted(res) if k.startswith(f"{lab}/")), None)
         if key is not None:
             grids[f"{shown} (seed {key.split('/')[1]})"] = res[key]["grid"]
+            firsts[shown] = res[key]
     if grids:
         rep.figures.append(
             sample_grids("samples", grids, "Class-conditional samples (columns: classes 0–9), first seed.")
         )
+    if (maps := model_attention(firsts)) is not None:
+        rep.figures.append(maps)
     shown_metrics = {
         metric: {LABELS[lab]: values[(lab, metric)] for lab in LABELS} for metric in ("fd", "cond_acc")
     }

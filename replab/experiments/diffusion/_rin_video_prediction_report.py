@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from replab.experiments.diffusion._figures import attention_maps
 from replab.track.claims import paired
 from replab.track.report import Check, Figure, Report, markdown_table, pyplot
 
@@ -113,6 +114,22 @@ def report(results: dict) -> Report:
         first = units[min(units)]
         rep.figures.append(strips(first["strips"], k))
         rep.figures.append(curves(units, k))
+        if "maps" in first:  # results stored before the maps existed have none
+            pt = results["config"]["patch_t"]
+            rep.figures.append(
+                attention_maps(
+                    "attention",
+                    {f"t = {float(t):.2f}": m for t, m in first["maps"].items()},
+                    [first["strips"]["pred"][0][0]] * len(first["maps"]),
+                    [
+                        f"frames {j * pt}–{j * pt + pt - 1}"
+                        for j in range(len(next(iter(first["maps"].values()))))
+                    ],
+                    "Read attention of the first held-out clip over its 3-D patches (blocks, heads and learned "
+                    f"latents averaged), one map per group of {pt} frames, early and late in sampling, beside the "
+                    "first predicted frame; first seed. Fig. 2.11: late reads should sit on the moving sprites.",
+                )
+            )
     return rep
 
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from replab.data.sprites import SHAPES, make_sprites, object_mask
-from replab.diffusion import sample
 from replab.experiments import Experiment
-from replab.experiments.diffusion._config import RINConfig, read_steps, train_rin, unit_seed
+from replab.experiments.diffusion._config import RINConfig, train_rin, unit_seed
+from replab.experiments.diffusion._reads import check_times, image_maps, sample_with_reads
 from replab.experiments.diffusion._rin_adaptive_computation_report import report
 
 
@@ -49,8 +49,6 @@ class Config(RINConfig):
 
     def __post_init__(self):
         self.times = tuple(float(t) for t in self.times)
-        if len(self.times) < 2 or any(not 0 < t <= 1 for t in self.times):
-            raise ValueError(f"times needs >= 2 values in (0, 1], got {self.times}")
         if self.n_train < 10:
             raise ValueError(f"n_train must be >= 10, got {self.n_train}")
         if not 0 <= self.rate <= 1 or not 0 < self.threshold < 1:
@@ -60,6 +58,7 @@ class Config(RINConfig):
         if self.min_effect < 0:
             raise ValueError(f"min_effect must be >= 0, got {self.min_effect}")
         super().__post_init__()
+        check_times(self.times, self.sample_steps)
 
 
 SMOKE = Config(
@@ -121,24 +120,9 @@ def sprite_like(images: torch.Tensor, threshold: float) -> float:
 def measure(cfg: Config, model, labels, generator) -> dict:
     """Sample with read attention captured; per block and recorded time, the mean attention-mass ratio
     over the samples whose object mask is neither empty nor everything (the others are counted)."""
-    steps = cfg.sample_steps
-    at = read_steps(steps, cfg.times)
-    reads: dict[float, torch.Tensor] = {}
-
-    def on_step(step, t, x_t):
-        if step in at:  # (blocks, B, tokens): heads and learned latents averaged
-            reads[at[step]] = torch.stack(
-                [w[:, :, : cfg.num_latents].mean((1, 2)) for w in model.read_attention]
-            )
-
-    model.capture_read = True
-    try:
-        x = sample(
-            model, len(labels), gamma=cfg.gamma(), steps=steps, sampler=cfg.sampler, y=labels,
-            self_condition=cfg.rate > 0, input_scale=cfg.input_scale, generator=generator, on_step=on_step,
-        )  # fmt: skip
-    finally:
-        model.capture_read = False
+    x, reads = sample_with_reads(
+        cfg, model, len(labels), generator, cfg.times, self_condition=cfg.rate > 0, y=labels
+    )
     obj = _patch_mask(object_mask(x, cfg.threshold), cfg.patch)
     frac = obj.float().mean(1)
     ok = (frac > 0) & (frac < 1)
@@ -147,8 +131,7 @@ def measure(cfg: Config, model, labels, generator) -> dict:
         mass = (w * obj[None].float()).sum(-1)  # (blocks, B)
         r = mass[:, ok] / frac[ok][None]
         ratios[str(t)] = r.mean(1).tolist() if ok.any() else [float("nan")] * len(w)
-    side = cfg.image_size // cfg.patch
-    maps = {str(t): w.mean(0)[:4].view(-1, side, side).numpy().round(4).tolist() for t, w in reads.items()}
+    maps = image_maps(reads, cfg.image_size // cfg.patch, 4)
     return {
         "ratios": ratios,
         "valid_samples": int(ok.sum()),

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from replab.data.sprite_videos import make_sprite_videos
-from replab.diffusion import sample
 from replab.experiments import Experiment
-from replab.experiments.diffusion._config import RINConfig, read_steps, train_rin, unit_seed
+from replab.experiments.diffusion._config import RINConfig, train_rin, unit_seed
+from replab.experiments.diffusion._reads import check_times, sample_with_reads
 from replab.experiments.diffusion._rin_video_prediction_report import report
 from replab.nn.rin import RIN, patchify_3d
 
@@ -93,19 +93,13 @@ class Config(RINConfig):
                 f"dim_x {self.dim_x} < the {values} values each token is read out to (3 · patch_t · patch²): the "
                 "readout could not represent per-pixel noise; raise dim_x or shrink the patch"
             )
-        if self.image_size < 8:
-            raise ValueError(f"image_size must be >= 8 (sprite videos), got {self.image_size}")
         if not 0 <= self.rate <= 1 or not 0 < self.motion_threshold < 1:
             raise ValueError(
                 f"need rate in [0, 1], motion_threshold in (0, 1); got {self.rate}, {self.motion_threshold}"
             )
-        if len(self.times) != 2 or not 0 < self.times[1] < self.times[0] <= 1:
-            raise ValueError(f"times must be (early, late) with 1 >= early > late > 0, got {self.times}")
-        if len(read_steps(self.sample_steps, self.times)) < 2:  # both times read at one sampling step
-            raise ValueError(
-                f"times {self.times} fall on the same of the {self.sample_steps} sampling steps; "
-                "raise sample_steps or move the times apart"
-            )
+        if len(self.times) != 2:
+            raise ValueError(f"times must be two values (early, late), got {self.times}")
+        check_times(self.times, self.sample_steps)
         if not 0 <= self.min_effect < 1 or self.attention_min_effect < 0:
             raise ValueError(
                 f"need min_effect in [0, 1) and attention_min_effect >= 0, got {self.min_effect}, "
@@ -186,24 +180,10 @@ def predict(cfg: Config, model: RIN, test: torch.Tensor, generator) -> dict:
     """Sample the future of every test clip from its context with read attention captured at the two
     `times`; per-frame MSE of the prediction, the copy-last-frame baseline and the mean-frame floor are
     computed by the caller."""
-    steps, k = cfg.sample_steps, cfg.context_frames
-    at = read_steps(steps, cfg.times)
-    reads: dict[float, torch.Tensor] = {}
-
-    def on_step(step, t, x_t):
-        if step in at:  # (blocks, B, tokens): heads and learned latents averaged
-            reads[at[step]] = torch.stack(
-                [w[:, :, : cfg.num_latents].mean((1, 2)) for w in model.read_attention]
-            )
-
-    model.capture_read = True
-    try:
-        pred = sample(
-            model, len(test), gamma=cfg.gamma(), steps=steps, sampler=cfg.sampler, self_condition=cfg.rate > 0,
-            input_scale=cfg.input_scale, generator=generator, context=test[:, :k], on_step=on_step,
-        )  # fmt: skip
-    finally:
-        model.capture_read = False
+    k = cfg.context_frames
+    pred, reads = sample_with_reads(
+        cfg, model, len(test), generator, cfg.times, self_condition=cfg.rate > 0, context=test[:, :k]
+    )
     move = moving_tokens(pred, cfg)
     frac = move.float().mean(1)
     ok = (frac > 0) & (frac < 1)
@@ -211,9 +191,13 @@ def predict(cfg: Config, model: RIN, test: torch.Tensor, generator) -> dict:
     for t, w in reads.items():
         r = (w * move[None].float()).sum(-1)[:, ok] / frac[ok][None]  # (blocks, valid)
         ratios[str(t)] = r.mean(1).tolist() if ok.any() else [float("nan")] * len(w)
+    side = cfg.image_size // cfg.patch  # tokens in (t, h, w) order (`patchify_3d`)
     return {
         "pred": pred,
         "ratios": ratios,
+        "maps": {
+            str(t): w.mean(0)[0].view(-1, side, side).numpy().round(4).tolist() for t, w in reads.items()
+        },
         "valid_clips": int(ok.sum()),
         "moving_fraction": float(frac.mean()),
     }

@@ -106,7 +106,7 @@ SMOKE = Config(
     classifier_steps=30,
     probe_every=2,
 )
-DEFAULT = Config(ema_warmup=True, steps=2000)  # 3 models × 2000 steps: ≈ 20 CPU-min at 1 thread
+DEFAULT = Config(ema_warmup=True, steps=2000)  # 3 models × 2000 steps (docs/diffusion.md: CPU per seed)
 PAPER = Config(  # the A.6 ablation setting at digits scale (dim(Z) 768, lr 2e-3, 150K updates)
     layouts=("1x8", "2x4", "4x2", "8x1"),
     seeds=5,

@@ -45,7 +45,8 @@ class PointMassConfig(HealthConfig):
     points of the final evaluation (an episode's return lies in [0, 1000]): "A beats B" needs the paired
     mean difference A − B beyond 50. 5% of the return scale, and under a third of the smallest gap the
     source prints for these comparisons at DMControl100k (CURL − pixel SAC on cheetah-run, 299 − 130 = 169;
-    RAD Table 4.1 and CURL Table 3.1), scaled down because PointMass runs at a fifth of that budget.
+    RAD Table 4.1 and CURL Table 3.1), scaled down for PointMass's Track A budget of a fifth of 100k (kept as
+    registered when curl-pointmass's DEFAULT moved to 100k env steps, 2026-12-06).
     Registered 2026-12-05 before any run of this rule."""
 
     def __post_init__(self):

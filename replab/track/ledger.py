@@ -122,7 +122,8 @@ def pool(runs: list[RunRecord], catalogue: Catalogue) -> tuple[list[Entry], list
                     "",
                     "",
                     "not decided by the shared rules",
-                    f"{len(rs)} run(s) predate the shared rules (report verdicts: {shown})",
+                    f"{len(rs)} run(s) without a headline claim record: from before the shared rules, or "
+                    f"without the arms a headline claim needs (report verdicts: {shown})",
                     "",
                     _date(rs),
                     _run_ids(rs),

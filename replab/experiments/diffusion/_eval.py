@@ -15,6 +15,13 @@ from replab.diffusion.metrics import (
     nearest_neighbour_distance,
     train_classifier,
 )
+from replab.experiments.diffusion._config import draw_samples, train_rin, unit_seed
+from replab.experiments.diffusion._reads import (
+    ATTENTION_SAMPLES,
+    ATTENTION_TIMES,
+    image_maps,
+    sample_with_reads,
+)
 
 GRID = 40
 """Samples kept in the results for the report's sample grid (4 per class)."""
@@ -80,14 +87,6 @@ def digits_unit(cfg, run, key: str, ev: Evaluator, labels, *, rate: float, steps
     (latents carried over iff rate > 0: A.8) and scored; the first ATTENTION_SAMPLES labels are sampled
     again from their own stream with the read attention captured for the report's maps. `arch`: `blocks`,
     `depth` overrides."""
-    from replab.experiments.diffusion._config import draw_samples, train_rin, unit_seed
-    from replab.experiments.diffusion._reads import (
-        ATTENTION_SAMPLES,
-        ATTENTION_TIMES,
-        image_maps,
-        sample_with_reads,
-    )
-
     unit_seed(run, f"init/{key.split('/')[-1]}")
     model = cfg.model(1, 10, **arch)
     data = ev.data

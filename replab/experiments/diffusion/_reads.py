@@ -12,7 +12,7 @@ from replab.nn.rin import RIN
 ATTENTION_TIMES = (1.0, 0.7, 0.4, 0.1)
 """Reverse-process times of the read-attention maps in the digits reports (A.7 run 3's times)."""
 ATTENTION_SAMPLES = 4
-"""Samples per model whose read attention the digits reports draw."""
+"""Samples per model whose read-attention maps the image reports keep."""
 
 
 def read_steps(steps: int, times) -> dict[int, float]:

@@ -17,7 +17,7 @@ import torch
 from replab.data.sprites import SHAPES, make_sprites, object_mask
 from replab.experiments import Experiment
 from replab.experiments.diffusion._config import RINConfig, train_rin, unit_seed
-from replab.experiments.diffusion._reads import check_times, image_maps, sample_with_reads
+from replab.experiments.diffusion._reads import ATTENTION_SAMPLES, check_times, image_maps, sample_with_reads
 from replab.experiments.diffusion._rin_adaptive_computation_report import report
 
 
@@ -131,7 +131,7 @@ def measure(cfg: Config, model, labels, generator) -> dict:
         mass = (w * obj[None].float()).sum(-1)  # (blocks, B)
         r = mass[:, ok] / frac[ok][None]
         ratios[str(t)] = r.mean(1).tolist() if ok.any() else [float("nan")] * len(w)
-    maps = image_maps(reads, cfg.image_size // cfg.patch, 4)
+    maps = image_maps(reads, cfg.image_size // cfg.patch, ATTENTION_SAMPLES)
     return {
         "ratios": ratios,
         "valid_samples": int(ok.sum()),

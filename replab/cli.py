@@ -49,7 +49,7 @@ commands:
                                 IQM and 95% bootstrap CIs across seeds; with --metric, methods
                                 compared rliable-style (IQM, mean, median, optimality gap,
                                 probability of improvement, performance profiles)
-  ledger [--write docs/results.md] [--name NAME]
+  ledger [--write docs/results.md] [--name NAME] [--runs docs/results-runs.jsonl]
                                 every headline claim decided over all seeds in the store
   runs [--name NAME]            the runs in the store and their status
   health RUN_ID... [--out PNG]  representation-health panel (probe/* metrics), overhead, warnings

@@ -52,6 +52,9 @@ class LedgerArgs:
     """write the ledger to this markdown file (docs/results.md), keeping its entries this store lacks"""
     name: str | None = None
     """print only this experiment's rows"""
+    runs: str | None = None
+    """pool the store's runs with these committed run records (docs/results-runs.jsonl, which --write
+    reads and writes beside its file)"""
     store: str | None = None
 
 
@@ -166,6 +169,14 @@ def cmd_ledger(args: list[str]) -> int:
         raise ReplabError("--write writes every experiment's rows; give --name or --write, not both")
     if a.write is not None and (not a.write.strip() or Path(a.write).is_dir()):
         raise ReplabError(f"--write takes a markdown file such as docs/results.md, got {a.write!r}")
+    if a.write and a.runs:
+        beside = ledger.ledger_runs.path_beside(Path(a.write))
+        raise ReplabError(f"--write pools the run records beside its file ({beside}); drop --runs {a.runs}")
+    if a.runs is not None and not Path(a.runs).is_file():
+        raise ReplabError(
+            f"--runs takes a file of committed run records such as docs/results-runs.jsonl; "
+            f"{a.runs!r} is not a file"
+        )
     catalogue = ledger_catalogue(a.name)
     store = open_store(a.store)
     store.reap()
@@ -176,7 +187,8 @@ def cmd_ledger(args: list[str]) -> int:
             raise ReplabError(f"cannot write the ledger to {a.write} ({exc.strerror or exc})") from None
         print(f"ledger: {path}")
     else:
-        rows, notes = ledger.entries(store, catalogue, a.name)
+        kept = ledger.ledger_runs.read(Path(a.runs)) if a.runs else []
+        rows, notes = ledger.entries(store, catalogue, a.name, kept)
         print(ledger.table(rows, catalogue))
     for note in notes:
         print(f"replab: note: {note}", file=sys.stderr)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from track_helpers import cli
 
-from replab import experiments
-from replab.track import ledger
+from replab import cli_read, experiments
+from replab.errors import ReplabError
+from replab.track import ledger, ledger_runs
 from replab.track.claims import paired
 from replab.track.report import Check, Report
 from replab.track.store import Store
@@ -118,7 +119,9 @@ def test_write_keeps_old_entries_and_lists_experiments_not_run(tmp_path):
     assert len(rows_of(text)) == 3 and "| `other` | another claim |" in text and "not run" in text
     first = {r.entry for r in ledger.read_kept(path)}
     assert len(first) == 2
-    # a store holding only the new min_effect's runs, with fewer seeds of the old one: both rows stay
+    # a store holding only the new min_effect's runs, with fewer seeds of the old one, and no committed
+    # run records (a ledger written before `ledger_runs.py`): both rows stay as the file has them
+    (path.parent / "results-runs.jsonl").unlink()
     new = Store(tmp_path / "new.db")
     for s in range(5):
         add_run(
@@ -270,3 +273,53 @@ def test_rows_name_their_runs_and_older_files_without_the_column_are_kept(tmp_pa
     (tmp_path / "old.md").write_text(old_format + "\n")
     kept = ledger.read_kept(tmp_path / "old.md")
     assert [k.entry for k in kept] == ["0123456789"] and kept[0].cells[-2] == ""
+
+
+def test_committed_run_records_pool_a_sweep_run_on_two_machines(tmp_path, capsys, db, monkeypatch):
+    """Seeds 0-1 in one session's store, 2-4 in the next machine's fresh store: the run records written
+    beside the ledger (`ledger_runs.py`, committed) pool all five into one entry."""
+    path = tmp_path / "docs" / "results.md"
+    first = Store(tmp_path / "first.db")
+    for s in range(2):
+        add_run(first, f"r{s}", s, [record([0], run_seed=s)])
+    ledger.write(path, first, CATALOGUE, "replab ledger --write docs/results.md")
+    runs_path = tmp_path / "docs" / "results-runs.jsonl"
+    assert [r.id for r in ledger_runs.read(runs_path)] == ["r0", "r1"]
+    assert "`results-runs.jsonl` (committed beside this file)" in path.read_text()
+    second = Store(tmp_path / "second.db")  # the store is gone; the committed records are not
+    for s in range(2, 5):
+        add_run(second, f"r{s}", s, [record([0], run_seed=s)])
+    ledger.write(path, second, CATALOGUE, "replab ledger --write docs/results.md")
+    (row,) = ledger.read_kept(path)
+    cells = dict(zip(ledger.HEADERS, row.cells, strict=True))
+    assert cells["seeds"] == "5" and cells["verdict"] == "**held**" and cells["runs"] == "r0, r1, r2, r3, r4"
+    # the same as one store holding all five runs
+    one = Store(tmp_path / "one.db")
+    for s in range(5):
+        add_run(one, f"r{s}", s, [record([0], run_seed=s)])
+    assert ledger.entries(one, CATALOGUE)[0][0].cells == row.cells
+    # rewriting from an empty store changes neither file; a run in the store and the file is counted once
+    before = runs_path.read_text(), path.read_text()
+    ledger.write(path, Store(tmp_path / "empty.db"), CATALOGUE, "replab ledger --write docs/results.md")
+    assert (runs_path.read_text(), path.read_text()) == before
+    rows, _ = ledger.entries(second, CATALOGUE, kept_runs=ledger_runs.read(runs_path))
+    assert rows[0].seeds == 5 and rows[0].cells == row.cells
+    # the command line: --runs pools the records when printing; --write reads its own sibling file
+    for s in range(2, 5):
+        add_run(Store(db), f"r{s}", s, [record([0], run_seed=s)])
+    monkeypatch.setattr(cli_read, "ledger_catalogue", lambda name: CATALOGUE)
+    code, out, _ = cli(capsys, "ledger", "--runs", runs_path)
+    assert code == 0 and "| 5 |" in out and "**held**" in out
+    code, out, _ = cli(capsys, "ledger")
+    assert code == 0 and "| 3 |" in out and "**inconclusive**" in out
+    code, _, err = cli(capsys, "ledger", "--write", path, "--runs", runs_path)
+    assert code == 2 and "drop --runs" in err
+    code, _, err = cli(capsys, "ledger", "--runs", tmp_path / "nope.jsonl")
+    assert code == 2 and "nope.jsonl" in err and "is not a file" in err
+
+
+def test_a_damaged_run_record_line_names_the_file_line_and_the_fix(tmp_path):
+    bad = tmp_path / "results-runs.jsonl"
+    bad.write_text('{"id": "r0"}\n')
+    with pytest.raises(ReplabError, match=r"results-runs.jsonl:1 .*missing experiment.*git checkout"):
+        ledger_runs.read(bad)

@@ -216,4 +216,7 @@ def _claims(name: str, finished) -> None:
     if any(e.entry for e in rows):
         print(f"\nheadline claims over the {len(finished)} runs of this sweep (the shared rule):")
         print(ledger.decisions([e for e in rows if e.entry]))
-        print("'replab ledger' pools every stored run; 'replab ledger --write docs/results.md' records them")
+        print(
+            "'replab ledger' pools every stored run; 'replab ledger --write docs/results.md' records them, "
+            "pooled with the run records committed beside it (docs/results-runs.jsonl)"
+        )

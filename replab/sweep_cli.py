@@ -34,7 +34,8 @@ class SweepArgs:
     address: str | None = None
     """Ray cluster address (ray://HOST:10001 or HOST:6379; default: start a local Ray)"""
     workers: int | None = None
-    """local backend: parallel processes (default: one per CPU core)"""
+    """local backend: parallel processes (default: one per CPU core); each runs with cores // workers torch
+    threads, or REPLAB_THREADS when set"""
     cpus_per_trial: float = 1.0
     """ray backend: CPUs per trial (also its torch threads)"""
     gpus_per_trial: float | None = None
@@ -204,7 +205,9 @@ def _backend(a: SweepArgs, n: int, gpus: float, store):
 def _threads(a: SweepArgs, backend) -> int:
     if a.backend == "ray":
         return max(1, math.floor(a.cpus_per_trial))
-    return max(1, (os.cpu_count() or 1) // backend.workers)
+    # REPLAB_THREADS, when set, is the caller's choice (several sweeps sharing the cores); else the
+    # machine's cores shared among the workers
+    return launch.threads_from_env() or max(1, (os.cpu_count() or 1) // backend.workers)
 
 
 def _claims(name: str, finished) -> None:

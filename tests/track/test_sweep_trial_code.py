@@ -32,3 +32,19 @@ def test_trial_commands_use_the_isolated_entry(tmp_path):
     assert REPLAB[1:] == ("-P", "-m", "replab")
     env = trial_env(3)
     assert env["REPLAB_THREADS"] == env["OMP_NUM_THREADS"] == "3" and "REPLAB_STORE" not in env
+
+
+def test_a_local_sweep_gives_its_trials_replab_threads_when_set(monkeypatch):
+    """Two sweeps sharing a machine set REPLAB_THREADS=1; before, each trial got cores // workers."""
+    from types import SimpleNamespace
+
+    from replab import sweep_cli
+
+    local = SimpleNamespace(backend="local")
+    monkeypatch.setattr(sweep_cli.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("REPLAB_THREADS", raising=False)
+    assert sweep_cli._threads(local, SimpleNamespace(workers=2)) == 4
+    monkeypatch.setenv("REPLAB_THREADS", "1")
+    assert sweep_cli._threads(local, SimpleNamespace(workers=2)) == 1
+    ray = SimpleNamespace(backend="ray", cpus_per_trial=3.0)
+    assert sweep_cli._threads(ray, SimpleNamespace(workers=2)) == 3

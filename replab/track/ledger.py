@@ -84,6 +84,8 @@ class Catalogue:
     presets: dict[str, dict[str, dict]]
 
 
+UNDECIDED = "not decided by the shared rules"
+"""The verdict cell of a row of runs without a headline claim record (no entry id)."""
 LEFT_OUT_PRESETS = ("smoke",)
 """Smoke runs test the code, not the claim: the ledger leaves them out (DEFAULT, PAPER, demo and custom
 presets go in)."""
@@ -134,7 +136,7 @@ def pool(runs: list[RunRecord], catalogue: Catalogue) -> tuple[list[Entry], list
                     _commits(rs),
                     "",
                     "",
-                    "not decided by the shared rules",
+                    UNDECIDED,
                     f"{len(rs)} run(s) without a headline claim record: from before the shared rules, or "
                     f"without the arms a headline claim needs (report verdicts: {shown})",
                     "",
@@ -240,7 +242,8 @@ def _date(runs: list[RunRecord]) -> str:
 
 
 def read_kept(path: Path) -> list[Entry]:
-    """The entry rows of an existing ledger file (rows with an entry id), as they are."""
+    """The rows of an existing ledger file that the store may no longer make, as they are: entry rows
+    (with an entry id) and rows of runs without a claims record (entry id empty)."""
     if not path.exists():
         return []
     kept = []
@@ -250,7 +253,9 @@ def read_kept(path: Path) -> list[Entry]:
         cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         if len(cells) == len(HEADERS) - 1:  # a ledger written before the runs column
             cells = [*cells[:-1], "", cells[-1]]
-        if len(cells) != len(HEADERS) or not re.fullmatch(r"[0-9a-f]{10}", cells[-1]):
+        if len(cells) != len(HEADERS):
+            continue
+        if not re.fullmatch(r"[0-9a-f]{10}", cells[-1]) and not (cells[8] == UNDECIDED and cells[-1] == ""):
             continue
         seeds = int(cells[4]) if cells[4].isdigit() else 0
         kept.append(Entry(cells[0].strip("`"), cells, cells[-1], seeds, cells[11]))
@@ -258,11 +263,14 @@ def read_kept(path: Path) -> list[Entry]:
 
 
 def merge(new: list[Entry], kept: list[Entry]) -> tuple[list[Entry], list[str]]:
-    """New rows replace the file's rows of the same entry, unless the file's row has more seeds."""
+    """New rows replace the file's rows of the same entry, unless the file's row has more seeds; a row of
+    runs without claims records stays unless the new rows have one of the same experiment and preset."""
     by_id = {e.entry: e for e in new if e.entry}
     notes = []
     out = [e for e in new if not e.entry]
-    for old in kept:
+    undecided = {(e.experiment, e.cells[3]) for e in out}
+    out += [e for e in kept if not e.entry and (e.experiment, e.cells[3]) not in undecided]
+    for old in (e for e in kept if e.entry):
         fresh = by_id.get(old.entry)
         if fresh is not None and old.seeds > fresh.seeds:
             notes.append(

@@ -77,6 +77,6 @@ def merged(store_runs: list[RunRecord], kept: list[RunRecord]) -> list[RunRecord
 
 def write(path: Path, runs: list[RunRecord]) -> Path:
     """One sorted JSON line per run (stable across rewrites, so git diffs show only new runs)."""
-    lines = [json.dumps({f: getattr(r, f) for f in FIELDS}, sort_keys=True) for r in runs]
+    lines = [json.dumps({f: getattr(r, f) for f in FIELDS}, sort_keys=True, ensure_ascii=False) for r in runs]
     Path(path).write_text("".join(line + "\n" for line in lines))
     return Path(path)

@@ -158,6 +158,19 @@ def test_runs_that_predate_the_rules_are_listed_with_their_verdicts(tmp_path):
     assert len(rows) == 1 and rows[0].entry == ""
     assert "2 run(s) without a headline claim record" in rows[0].cells[9]
     assert "(report verdicts: partly held ×2)" in rows[0].cells[9]
+    # the file keeps such a row when its runs are gone (a ledger written before the committed run
+    # records): it has no entry id, and it is replaced only by a new row of the same experiment and preset
+    path = tmp_path / "results.md"
+    ledger.write(path, store, CATALOGUE, "replab ledger --write")
+    (tmp_path / "results-runs.jsonl").unlink()
+    ledger.write(path, Store(tmp_path / "empty.db"), CATALOGUE, "replab ledger --write")
+    (kept,) = [r for r in ledger.read_kept(path) if r.experiment == "toy"]
+    assert kept.cells == rows[0].cells
+    one = Store(tmp_path / "one.db")
+    add_run(one, "old3", 2, None, verdict="inconclusive")
+    ledger.write(path, one, CATALOGUE, "replab ledger --write")
+    (fresh,) = [r for r in ledger.read_kept(path) if r.experiment == "toy"]
+    assert "1 run(s) without" in fresh.cells[9] and fresh.cells[12] == "old3"
 
 
 # -- end to end: reports -> store -> ledger ------------------------------------------------------------

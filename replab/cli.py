@@ -51,6 +51,7 @@ commands:
                                 probability of improvement, performance profiles)
   ledger [--write docs/results.md] [--name NAME] [--runs docs/results-runs.jsonl]
                                 every headline claim decided over all seeds in the store
+                                 (and the committed run records, with --write or --runs)
   runs [--name NAME]            the runs in the store and their status
   health RUN_ID... [--out PNG]  representation-health panel (probe/* metrics), overhead, warnings
 

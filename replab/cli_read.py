@@ -162,7 +162,7 @@ def ledger_catalogue(name: str | None):
 def cmd_ledger(args: list[str]) -> int:
     from pathlib import Path
 
-    from replab.track import ledger
+    from replab.track import ledger, ledger_runs
 
     a = parse_args(LedgerArgs, args, prog="replab ledger")
     if a.name and a.write:
@@ -170,7 +170,7 @@ def cmd_ledger(args: list[str]) -> int:
     if a.write is not None and (not a.write.strip() or Path(a.write).is_dir()):
         raise ReplabError(f"--write takes a markdown file such as docs/results.md, got {a.write!r}")
     if a.write and a.runs:
-        beside = ledger.ledger_runs.path_beside(Path(a.write))
+        beside = ledger_runs.path_beside(Path(a.write))
         raise ReplabError(f"--write pools the run records beside its file ({beside}); drop --runs {a.runs}")
     if a.runs is not None and not Path(a.runs).is_file():
         raise ReplabError(
@@ -187,7 +187,7 @@ def cmd_ledger(args: list[str]) -> int:
             raise ReplabError(f"cannot write the ledger to {a.write} ({exc.strerror or exc})") from None
         print(f"ledger: {path}")
     else:
-        kept = ledger.ledger_runs.read(Path(a.runs)) if a.runs else []
+        kept = ledger_runs.read(Path(a.runs)) if a.runs else []
         rows, notes = ledger.entries(store, catalogue, a.name, kept)
         print(ledger.table(rows, catalogue))
     for note in notes:

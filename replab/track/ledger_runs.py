@@ -49,23 +49,8 @@ def _record(d: dict) -> RunRecord:
     missing = [f for f in FIELDS if f not in d]
     if missing:
         raise KeyError(f"missing {', '.join(missing)}")
-    return RunRecord(
-        id=d["id"],
-        experiment=d["experiment"],
-        preset=d["preset"],
-        config=d["config"],
-        seed=d["seed"],
-        git_rev=d["git_rev"],
-        status="finished",
-        start=d["start"],
-        end=d["end"],
-        host="",
-        pid=None,
-        progress=1.0,
-        verdict=d["verdict"],
-        summary={},
-        claims=d["claims"],
-    )
+    fixed = {"status": "finished", "host": "", "pid": None, "progress": 1.0, "summary": {}}
+    return RunRecord(**{f: d[f] for f in FIELDS}, **fixed)
 
 
 def merged(store_runs: list[RunRecord], kept: list[RunRecord]) -> list[RunRecord]:

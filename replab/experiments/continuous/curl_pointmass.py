@@ -37,7 +37,7 @@ class Config(PointMassConfig):
     eval_every_env_steps: int = 10_000
     """Env steps between evaluations (Track A reports PMP10k and PMP20k); 0: only at the end."""
     probe_every: int = 1000
-    """Env steps between two health measurements of each agent's encoder (20 over the 20k DEFAULT)."""
+    """Env steps between two health measurements of each agent's encoder (100 over the 100k DEFAULT)."""
     distractors: bool = False
     """A random background texture per episode (the harder variant of §2.7)."""
     curl_anchor: str = "critic"

@@ -71,4 +71,4 @@ $(VENV_GFN)/.installed:
 	touch $@
 
 bench-gfn: $(VENV_GFN)/.installed
-	$(VENV_GFN)/bin/python benchmarks/gfn.py
+	$(VENV_GFN)/bin/python benchmarks/gfn.py --iters 100 --repeats 5
